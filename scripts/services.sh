@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Starts PostgreSQL and Redis as plain local processes on loopback, with their data under
+# $KAAS_DATA_DIR (default .data/ in the repo). No Docker, no systemd: both are children of this
+# script's caller, tracked by PID files, and reused when already running.
+#
+#   scripts/services.sh install   install the Debian packages that are missing
+#   scripts/services.sh up        start both (idempotent) and print the env to use them
+#   scripts/services.sh down      stop both
+#   scripts/services.sh status
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DATA=${KAAS_DATA_DIR:-$ROOT/.data}
+PG_PORT=${KAAS_PG_PORT:-55432}
+REDIS_PORT=${KAAS_REDIS_PORT:-56379}
+PG_DIR=$DATA/postgres
+REDIS_DIR=$DATA/redis
+RUN_DIR=$DATA/run
+
+log() { echo "[services] $*" >&2; }
+
+need_pkgs() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    if [ ! -f /var/lib/apt/lists/lock ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock | head -1)" ]; then
+      apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+  fi
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+pg_up() {
+  local bin; bin=$(pg_bin)
+  mkdir -p "$PG_DIR" "$RUN_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DIR" "$RUN_DIR"
+  if [ ! -f "$PG_DIR/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $PG_DIR"
+    as_pg "$bin/initdb" -D "$PG_DIR" -U kaas --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if alive "$PG_DIR/postmaster.pid.kaas" || as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$RUN_DIR/postgres.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR -c max_connections=300 -c fsync=${KAAS_PG_FSYNC:-on} -c shared_buffers=128MB" start >/dev/null
+  if ! psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -tAc "select 1 from pg_database where datname='kaas'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -qc "create database kaas" >/dev/null
+  fi
+}
+
+redis_up() {
+  mkdir -p "$REDIS_DIR"
+  if alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
+    --pidfile "$RUN_DIR/redis.pid" --logfile "$DATA/redis.log" --appendonly yes \
+    --maxmemory-policy noeviction --save "" >/dev/null
+  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "Redis did not start; see $DATA/redis.log"; exit 1
+}
+
+case "${1:-up}" in
+  install) need_pkgs postgresql redis-server ;;
+  up)
+    need_pkgs postgresql redis-server
+    mkdir -p "$DATA"
+    pg_up
+    redis_up
+    echo "DATABASE_URL=postgres://kaas@127.0.0.1:$PG_PORT/kaas"
+    echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+    ;;
+  down)
+    bin=$(pg_bin)
+    [ -f "$PG_DIR/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 || true
+    alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    log "stopped"
+    ;;
+  status)
+    bin=$(pg_bin)
+    as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1 && echo "postgres: running on $PG_PORT" || echo "postgres: stopped"
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && echo "redis: running on $REDIS_PORT" || echo "redis: stopped"
+    ;;
+  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,36 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import type { Logger } from 'pino';
+import { AuthGuard } from './common/auth.guard.js';
+import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
+import { IdempotencyPruner } from './common/idempotency-pruner.js';
+import type { AppConfig } from './config/config.js';
+import { CoreModule } from './config/core.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
+import { PlatformModule } from './platform/platform.module.js';
+import { TenantsModule } from './tenants/tenants.module.js';
+
+/** The domain modules, shared by the API and the worker process. */
+export const DOMAIN_MODULES = [TenantsModule];
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, logger: Logger, role: 'api' | 'worker'): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.forRoot(config, logger), JobsModule, PlatformModule, ...DOMAIN_MODULES],
+      controllers: [],
+      providers: [
+        IdempotencyPruner,
+        ...(role === 'api'
+          ? [
+              { provide: APP_GUARD, useClass: AuthGuard },
+              { provide: APP_FILTER, useClass: HttpExceptionFilter },
+              { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+            ]
+          : []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { AuthService } from '../tenants/auth.service.js';
+import type { AuthContext } from './auth-context.js';
+import { ACCESS_KEY, type Access } from './auth.decorators.js';
+import { DomainError, ErrorCode } from './domain-error.js';
+import { requestContext } from './request-context.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Global guard: every route is authenticated unless marked @Public(). */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly auth: AuthService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const access =
+      this.reflector.getAllAndOverride<Access>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? 'any';
+    if (access === 'public') return true;
+    const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new DomainError(ErrorCode.Unauthenticated, 'missing bearer token in the Authorization header');
+    const caller = await this.auth.authenticate(match[1]);
+    if (!caller) throw new DomainError(ErrorCode.Unauthenticated, 'invalid or revoked token');
+    let effective: AuthContext = caller;
+    if (access === 'admin' && caller.kind !== 'admin') {
+      throw new DomainError(ErrorCode.Forbidden, 'this route is for the operator');
+    }
+    if (access === 'tenant' && caller.kind === 'admin') {
+      const tenantId = req.headers['x-kaas-tenant'];
+      if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
+        throw new DomainError(
+          ErrorCode.ValidationFailed,
+          'X-Kaas-Tenant: the operator must name the tenant (a tenant id) to act on tenant resources',
+          [{ field: 'X-Kaas-Tenant', problems: ['must be a tenant id'] }],
+        );
+      }
+      effective = { kind: 'tenant', tenantId, principalId: caller.principalId };
+    }
+    req.auth = effective;
+    const store = requestContext.getStore();
+    if (store) store.auth = effective;
+    return true;
+  }
+}

@@ -1,0 +1,79 @@
+import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { from, lastValueFrom, type Observable } from 'rxjs';
+import type { AuthContext } from './auth-context.js';
+import { Database, isUniqueViolation } from './database.js';
+import { DomainError } from './domain-error.js';
+import { IdempotencyRecordEntity } from './idempotency-record.entity.js';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * `Idempotency-Key` on writes: the first answer (status and body) is stored for 24 h and replayed
+ * for the same caller, key and request; the same key with a different request is a 409.
+ */
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  constructor(private readonly db: Database) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
+    const key = req.headers['idempotency-key'];
+    if (!WRITE_METHODS.has(req.method) || key === undefined || !req.auth) return next.handle();
+    return from(this.handle(context, next, req, key));
+  }
+
+  private async handle(
+    context: ExecutionContext,
+    next: CallHandler,
+    req: Request & { auth?: AuthContext },
+    key: string | string[],
+  ): Promise<unknown> {
+    if (typeof key !== 'string' || !KEY.test(key)) {
+      throw DomainError.validation('Idempotency-Key', 'must be 1-255 printable ASCII characters');
+    }
+    const auth = req.auth!;
+    const principal = auth.kind === 'tenant' ? `${auth.principalId}@${auth.tenantId}` : auth.principalId;
+    const requestHash = createHash('sha256')
+      .update(`${req.method} ${req.originalUrl}\n${JSON.stringify(req.body ?? null)}`)
+      .digest('hex');
+    const repo = this.db.manager.getRepository(IdempotencyRecordEntity);
+    const res = context.switchToHttp().getResponse<Response>();
+    const dayAgo = new Date(Date.now() - 24 * 3600 * 1000);
+    await repo
+      .createQueryBuilder()
+      .delete()
+      .where('principal = :principal AND idempotency_key = :key AND created_at < :dayAgo', { principal, key, dayAgo })
+      .execute();
+    try {
+      await repo.insert({ principal, key, requestHash, statusCode: null });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const previous = await repo.findOneBy({ principal, key });
+      if (!previous) throw err;
+      if (previous.requestHash !== requestHash) {
+        throw DomainError.conflict('Idempotency-Key was already used with a different request');
+      }
+      if (previous.statusCode === null) {
+        throw DomainError.conflict('a request with this Idempotency-Key is still in progress');
+      }
+      res.setHeader('Idempotent-Replayed', 'true');
+      return previous.responseBody;
+    }
+    try {
+      const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      const status =
+        (Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) as number | undefined) ??
+        (req.method === 'POST' ? 201 : 200);
+      await repo.update({ principal, key }, { statusCode: status, responseBody: (body ?? null) as object });
+      return body;
+    } catch (err) {
+      // A failed request does not pin the key: the client may retry it.
+      await repo.delete({ principal, key });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/** Validated process configuration. Every field comes from one environment variable. */
+export interface AppConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  redisUrl: string;
+  /** Set when KAAS_ADMIN_TOKEN is given; otherwise the admin token lives in adminTokenFile. */
+  adminToken: string | undefined;
+  adminTokenFile: string;
+  /** 32-byte key for AES-256-GCM encryption of secrets at rest. */
+  secretKey: Buffer;
+  secretKeyFile: string;
+  logLevel: string;
+  bodyLimit: string;
+  queuePrefix: string;
+  dataDir: string;
+  /** Seconds between health sweeps. */
+  healthIntervalSeconds: number;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  workerConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string, def: string, protocols: string[]): string {
+  const raw = env[name] ?? def;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `is not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+function oneOf(env: Env, name: string, def: string, allowed: string[]): string {
+  const raw = env[name] ?? def;
+  if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
+/** Parses a 32-byte key given as 64 hex characters or base64. */
+export function parseSecretKey(raw: string, name = 'KAAS_SECRET_KEY'): Buffer {
+  const trimmed = raw.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) throw new ConfigError(name, 'must be 32 bytes, as 64 hex characters or base64');
+  return key;
+}
+
+export function loadConfig(env: Env = process.env, readFile?: (path: string) => string | undefined): AppConfig {
+  const dataDir = env.KAAS_DATA_DIR ?? `${process.cwd()}/.data`;
+  const adminTokenFile = env.KAAS_ADMIN_TOKEN_FILE ?? `${dataDir}/admin-token`;
+  const adminToken = env.KAAS_ADMIN_TOKEN ?? readFile?.(adminTokenFile)?.trim();
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('KAAS_ADMIN_TOKEN', 'must be at least 16 characters long');
+  }
+  const secretKeyFile = env.KAAS_SECRET_KEY_FILE ?? `${dataDir}/secret.key`;
+  let secretKey: Buffer;
+  if (env.KAAS_SECRET_KEY) {
+    secretKey = parseSecretKey(env.KAAS_SECRET_KEY);
+  } else {
+    const stored = readFile?.(secretKeyFile);
+    if (!stored) {
+      throw new ConfigError('KAAS_SECRET_KEY', `is not set and no key file exists at ${secretKeyFile} (run "make run" once, or set it)`);
+    }
+    secretKey = parseSecretKey(stored, 'KAAS_SECRET_KEY_FILE');
+  }
+  const bodyLimit = env.KAAS_BODY_LIMIT ?? '64kb';
+  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('KAAS_BODY_LIMIT', `must look like 64kb, got "${bodyLimit}"`);
+  return {
+    port: int(env, 'KAAS_PORT', 8080, 0, 65535),
+    host: env.KAAS_HOST ?? '127.0.0.1',
+    databaseUrl: url(env, 'DATABASE_URL', 'postgres://kaas@127.0.0.1:55432/kaas', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:56379', ['redis:', 'rediss:']),
+    adminToken,
+    adminTokenFile,
+    secretKey,
+    secretKeyFile,
+    logLevel: oneOf(env, 'KAAS_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    bodyLimit,
+    queuePrefix: env.KAAS_QUEUE_PREFIX ?? 'kaas',
+    dataDir,
+    healthIntervalSeconds: int(env, 'KAAS_HEALTH_INTERVAL_SECONDS', 10, 1, 3600),
+    jobAttempts: int(env, 'KAAS_JOB_ATTEMPTS', 5, 1, 100),
+    jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
+    workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
+  };
+}

@@ -1,0 +1,6 @@
+import { IdempotencyRecordEntity } from '../common/idempotency-record.entity.js';
+import { ApiKeyEntity } from '../tenants/api-key.entity.js';
+import { TenantEntity } from '../tenants/tenant.entity.js';
+
+/** Every entity the platform maps; the schema itself comes only from migrations/. */
+export const ENTITIES = [TenantEntity, ApiKeyEntity, IdempotencyRecordEntity];

@@ -1,0 +1,68 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG } from '../common/tokens.js';
+import { REDIS } from './redis.provider.js';
+import { type EnqueueOptions, type JobName, JobQueue, type JobPayloads, QUEUE_OF, QueueName, type ScheduledJob } from './job-types.js';
+
+@Injectable()
+export class BullJobQueue extends JobQueue implements OnModuleDestroy {
+  private readonly queues = new Map<QueueName, Queue>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {
+    super();
+  }
+
+  queue(name: QueueName): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, {
+        connection: this.redis,
+        prefix: this.config.queuePrefix,
+        defaultJobOptions: {
+          attempts: this.config.jobAttempts,
+          backoff: { type: 'exponential', delay: this.config.jobBackoffMs },
+          removeOnComplete: { count: 1000 },
+          removeOnFail: { count: 5000 },
+        },
+      });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
+    await this.queue(QUEUE_OF[name]).add(name, payload, {
+      ...(options.resourceKey
+        ? { deduplication: { id: `${name}/${options.resourceKey}`, keepLastIfActive: true } }
+        : {}),
+      ...(options.delayMs ? { delay: options.delayMs } : {}),
+      ...(options.attempts ? { attempts: options.attempts } : {}),
+    });
+  }
+
+  async upsertSchedule(job: ScheduledJob): Promise<void> {
+    await this.queue(QUEUE_OF[job.name]).upsertJobScheduler(job.id, { every: job.everyMs }, { name: job.name, data: job.payload });
+  }
+
+  async counts(): Promise<Record<QueueName, Record<string, number>>> {
+    const out = {} as Record<QueueName, Record<string, number>>;
+    for (const name of Object.values(QueueName)) {
+      out[name] = await this.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+    }
+    return out;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.redis.quit().catch(() => undefined);
+  }
+}

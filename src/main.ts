@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { loadConfigOrExit } from './config/bootstrap.js';
+import { createLogger } from './common/logger.js';
+import { createHttpApp } from './http-app.js';
+
+const config = loadConfigOrExit('kaas-api');
+const logger = createLogger(config.logLevel, 'api');
+try {
+  const app = await createHttpApp(config, logger);
+  await app.listen(config.port, config.host);
+  logger.info({ url: `http://${config.host}:${config.port}`, docs: '/docs' }, 'kaas API listening');
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'API failed to start');
+  logger.flush();
+  process.exit(1);
+}

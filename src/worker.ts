@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { loadConfigOrExit } from './config/bootstrap.js';
+import { createLogger, PinoNestLogger } from './common/logger.js';
+import { JobRunner } from './jobs/job-runner.service.js';
+
+const config = loadConfigOrExit('kaas-worker');
+const logger = createLogger(config.logLevel, 'worker');
+try {
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, logger, 'worker'), {
+    logger: new PinoNestLogger(logger),
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  await app.get(JobRunner).start();
+} catch (err) {
+  logger.fatal({ err: (err as Error).message }, 'worker failed to start');
+  logger.flush();
+  process.exit(1);
+}
