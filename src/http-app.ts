@@ -21,7 +21,11 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestMiddleware(logger, app.get(MetricsService)));
-  app.useBodyParser('json', { limit: config.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
+  app.useBodyParser('json', {
+    limit: config.bodyLimit,
+    strict: true,
+    type: ['application/json', 'application/*+json'],
+  });
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(

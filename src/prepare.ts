@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const ds = await new DataSource(dataSourceOptions(config.databaseUrl)).initialize();
   try {
     const ran = await ds.runMigrations({ transaction: 'each' });
-    console.log(ran.length ? `applied migrations: ${ran.map((m) => m.name).join(', ')}` : 'database schema is up to date');
+    console.log(
+      ran.length ? `applied migrations: ${ran.map((m) => m.name).join(', ')}` : 'database schema is up to date',
+    );
   } finally {
     await ds.destroy();
   }

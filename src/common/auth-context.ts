@@ -1,7 +1,6 @@
 /** Who is calling. Every service method that touches tenant data takes this first. */
 export type AuthContext =
-  | { kind: 'admin'; principalId: string }
-  | { kind: 'tenant'; tenantId: string; principalId: string };
+  { kind: 'admin'; principalId: string } | { kind: 'tenant'; tenantId: string; principalId: string };
 
 export function isAdmin(auth: AuthContext): auth is { kind: 'admin'; principalId: string } {
   return auth.kind === 'admin';

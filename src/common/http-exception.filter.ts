@@ -57,7 +57,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
         status: HTTP_STATUS_BY_CODE[exception.code],
       };
     }
-    const parserError = exception as BodyParserError;
+    // Express body-parser errors arrive wrapped in an HttpException with the original as cause.
+    const parserError = (
+      exception instanceof HttpException && exception.cause ? exception.cause : exception
+    ) as BodyParserError;
     if (parserError && typeof parserError === 'object' && typeof parserError.type === 'string') {
       if (parserError.type === 'entity.parse.failed') {
         return { code: ErrorCode.MalformedBody, message: 'request body is not valid JSON', status: 400 };

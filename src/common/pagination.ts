@@ -40,7 +40,12 @@ export function decodeCursor<K extends string>(cursor: string | undefined, keys:
 }
 
 /** Builds a page from rows fetched with limit + 1. */
-export function toPage<R, T>(rows: R[], limit: number, map: (r: R) => T, cursorOf: (r: R) => Record<string, string>): Page<T> {
+export function toPage<R, T>(
+  rows: R[],
+  limit: number,
+  map: (r: R) => T,
+  cursorOf: (r: R) => Record<string, string>,
+): Page<T> {
   const more = rows.length > limit;
   const items = (more ? rows.slice(0, limit) : rows).map(map);
   return more ? { items, nextCursor: encodeCursor(cursorOf(rows[limit - 1])) } : { items };

@@ -83,12 +83,16 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
   } else {
     const stored = readFile?.(secretKeyFile);
     if (!stored) {
-      throw new ConfigError('KAAS_SECRET_KEY', `is not set and no key file exists at ${secretKeyFile} (run "make run" once, or set it)`);
+      throw new ConfigError(
+        'KAAS_SECRET_KEY',
+        `is not set and no key file exists at ${secretKeyFile} (run "make run" once, or set it)`,
+      );
     }
     secretKey = parseSecretKey(stored, 'KAAS_SECRET_KEY_FILE');
   }
   const bodyLimit = env.KAAS_BODY_LIMIT ?? '64kb';
-  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit)) throw new ConfigError('KAAS_BODY_LIMIT', `must look like 64kb, got "${bodyLimit}"`);
+  if (!/^\d+(b|kb|mb)$/i.test(bodyLimit))
+    throw new ConfigError('KAAS_BODY_LIMIT', `must look like 64kb, got "${bodyLimit}"`);
   return {
     port: int(env, 'KAAS_PORT', 8080, 0, 65535),
     host: env.KAAS_HOST ?? '127.0.0.1',

@@ -16,6 +16,4 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
 }
 
 /** Used by the typeorm CLI (`npm run migration:*`) on the compiled output. */
-export default new DataSource(
-  dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://kaas@127.0.0.1:55432/kaas'),
-);
+export default new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://kaas@127.0.0.1:55432/kaas'));

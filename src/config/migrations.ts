@@ -1,4 +1,5 @@
 import { Foundation1764201600000 } from '../../migrations/1764201600000-Foundation.js';
+import { StoragePools1764205200000 } from '../../migrations/1764205200000-StoragePools.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
-export const MIGRATIONS = [Foundation1764201600000];
+export const MIGRATIONS = [Foundation1764201600000, StoragePools1764205200000];

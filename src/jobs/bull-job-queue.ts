@@ -4,7 +4,15 @@ import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import { REDIS } from './redis.provider.js';
-import { type EnqueueOptions, type JobName, JobQueue, type JobPayloads, QUEUE_OF, QueueName, type ScheduledJob } from './job-types.js';
+import {
+  type EnqueueOptions,
+  type JobName,
+  JobQueue,
+  type JobPayloads,
+  QUEUE_OF,
+  QueueName,
+  type ScheduledJob,
+} from './job-types.js';
 
 @Injectable()
 export class BullJobQueue extends JobQueue implements OnModuleDestroy {
@@ -46,13 +54,24 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
   }
 
   async upsertSchedule(job: ScheduledJob): Promise<void> {
-    await this.queue(QUEUE_OF[job.name]).upsertJobScheduler(job.id, { every: job.everyMs }, { name: job.name, data: job.payload });
+    await this.queue(QUEUE_OF[job.name]).upsertJobScheduler(
+      job.id,
+      { every: job.everyMs },
+      { name: job.name, data: job.payload },
+    );
   }
 
   async counts(): Promise<Record<QueueName, Record<string, number>>> {
     const out = {} as Record<QueueName, Record<string, number>>;
     for (const name of Object.values(QueueName)) {
-      out[name] = await this.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
+      out[name] = await this.queue(name).getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'failed',
+        'completed',
+        'prioritized',
+      );
     }
     return out;
   }

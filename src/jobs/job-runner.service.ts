@@ -43,7 +43,10 @@ export class JobRunner implements OnApplicationShutdown {
   }
 
   /** Handlers registered outside providers (tests of the machinery). */
-  register<N extends JobName>(name: N, handler: (payload: JobPayloads[N], meta: { attempt: number; jobId: string }) => Promise<unknown>): void {
+  register<N extends JobName>(
+    name: N,
+    handler: (payload: JobPayloads[N], meta: { attempt: number; jobId: string }) => Promise<unknown>,
+  ): void {
     this.handlers.set(name, handler as Handler);
   }
 

@@ -55,7 +55,12 @@ export class TenantsService {
     const rows = await this.tenants.list(limit + 1, after?.name);
     const usages = await Promise.all(rows.slice(0, limit).map((t) => this.quotas.usage(t.id)));
     let i = 0;
-    return toPage(rows, limit, (t) => toTenantResponse(t, usages[i++]), (t) => ({ name: t.name }));
+    return toPage(
+      rows,
+      limit,
+      (t) => toTenantResponse(t, usages[i++]),
+      (t) => ({ name: t.name }),
+    );
   }
 
   async setQuota(id: string, quota: Quota): Promise<TenantResponse> {

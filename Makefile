@@ -1,0 +1,47 @@
+# kaas: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SCARF_ANALYTICS := false
+
+.PHONY: help deps build run test test-unit test-medium test-e2e test-vm lint fmt fmt-check services services-down guest-image bundles run-vms bench clean
+
+help:
+	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
+	@echo "make test    install what is missing and run every test (lint, unit, medium, e2e, real VMs)"
+	@echo "other:       lint fmt build services services-down guest-image bundles run-vms bench clean"
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@npx tsc -p tsconfig.build.json
+
+services: deps
+	@scripts/services.sh up >/dev/null
+
+services-down:
+	@scripts/services.sh down
+
+run: build
+	@scripts/run.sh
+
+lint: deps
+	@npx eslint . --max-warnings 0
+
+fmt: deps
+	@npx prettier --write --log-level warn .
+
+fmt-check: deps
+	@npx prettier --check --log-level warn .
+
+test: build fmt-check lint
+	@scripts/test.sh
+
+guest-image: deps
+	@scripts/guest/build-guest-image.sh
+
+bench: build
+	@scripts/bench.sh
+
+clean:
+	rm -rf dist native/libvirt/build

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run`: starts PostgreSQL and Redis (if needed), applies migrations, then runs the API and
+# one worker in the foreground. Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${KAAS_DATA_DIR:-$(pwd)/.data}
+mkdir -p "$DATA"
+exec 9>"$DATA/run.lock"
+if ! flock -n 9; then
+  echo "kaas is already running (pid $(cat "$DATA/run.pid" 2>/dev/null || echo '?')); stop it with Ctrl-C in its terminal first." >&2
+  exit 1
+fi
+echo $$ >"$DATA/run.pid"
+
+eval "$(scripts/services.sh up | sed 's/^/export /')"
+export KAAS_DATA_DIR=$DATA
+node dist/src/prepare.js
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "stopping kaas..." >&2
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${KAAS_KEEP_SERVICES:-0}" = 1 ] || scripts/services.sh down
+  rm -f "$DATA/run.pid"
+}
+trap stop INT TERM EXIT
+
+node dist/src/main.js &
+pids+=($!)
+node dist/src/worker.js &
+pids+=($!)
+echo "kaas API on http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} (docs at /docs); Ctrl-C stops it." >&2
+[ -n "${KAAS_ADMIN_TOKEN:-}" ] || echo "admin token: export KAAS_ADMIN_TOKEN=\$(cat $DATA/admin-token)" >&2
+# Exit (and stop the rest) as soon as either process dies.
+wait -n "${pids[@]}"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite against real PostgreSQL, Redis and libvirt.
+#   unit + medium + end-to-end (jest), then the real-VM suite inside a network namespace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/services.sh up | sed 's/^/export /')"
+export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL
+export KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn}
+started=$(date +%s)
+NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
+if [ "${KAAS_SKIP_VM_TESTS:-0}" != 1 ] && [ -x scripts/test-vm.sh ] && [ $# -eq 0 ]; then
+  scripts/test-vm.sh
+fi
+echo "make test: all suites passed in $(($(date +%s) - started)) s"

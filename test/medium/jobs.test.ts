@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Test } from '@nestjs/testing';
+import type { INestApplicationContext } from '@nestjs/common';
+import { QueueEvents } from 'bullmq';
+import { AppModule } from '../../src/app.module.js';
+import { createLogger } from '../../src/common/logger.js';
+import { BullJobQueue } from '../../src/jobs/bull-job-queue.js';
+import { JobRunner } from '../../src/jobs/job-runner.service.js';
+import { QueueName } from '../../src/jobs/job-types.js';
+import { LogSink, testConfig } from '../support/test-app.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+describe('background jobs on real Redis', () => {
+  let db: TestDatabase;
+  let ctx: INestApplicationContext;
+  let queue: BullJobQueue;
+  let runner: JobRunner;
+  let events: QueueEvents;
+  const logs = new LogSink();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const config = testConfig(db.url, { KAAS_JOB_ATTEMPTS: '3', KAAS_JOB_BACKOFF_MS: '50' });
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot(config, createLogger('info', 'worker', logs), 'worker')],
+    }).compile();
+    ctx = await moduleRef.init();
+    queue = ctx.get(BullJobQueue);
+    runner = ctx.get(JobRunner);
+    const url = new URL(config.redisUrl);
+    events = new QueueEvents(QueueName.Maintenance, {
+      connection: { host: url.hostname, port: Number(url.port) },
+      prefix: config.queuePrefix,
+    });
+    await events.waitUntilReady();
+  });
+  afterAll(async () => {
+    await events.close();
+    await ctx.close();
+    await db.drop();
+  });
+
+  it('finds the handlers declared with @OnJob', () => {
+    expect(runner.discoverHandlers()).toContain('maintenance.prune-idempotency');
+  });
+
+  it('retries a job that throws, with backoff, until it succeeds', async () => {
+    const attempts: { attempt: number; at: number }[] = [];
+    runner.register('test.flaky', async (payload, meta) => {
+      attempts.push({ attempt: meta.attempt, at: Date.now() });
+      if (meta.attempt <= payload.failTimes) throw new Error(`planned failure ${meta.attempt}`);
+      return { ok: true };
+    });
+    await runner.start({ schedules: false });
+    const done = new Promise<string>((resolve) =>
+      events.on('completed', ({ returnvalue }) => resolve(JSON.stringify(returnvalue))),
+    );
+    await queue.enqueue('test.flaky', { key: 'a', failTimes: 2 });
+    expect(await done).toContain('"ok":true');
+    expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    // exponential backoff: 50 ms, then 100 ms
+    expect(attempts[1].at - attempts[0].at).toBeGreaterThanOrEqual(45);
+    expect(attempts[2].at - attempts[1].at).toBeGreaterThanOrEqual(95);
+    expect(logs.lines.filter((l) => l.includes('will retry'))).toHaveLength(2);
+  });
+
+  it('records a job that keeps failing as failed, with its error', async () => {
+    const failed = new Promise<string>((resolve) => events.on('failed', ({ failedReason }) => resolve(failedReason)));
+    await queue.enqueue('test.flaky', { key: 'b', failTimes: 99 });
+    expect(await failed).toBe('planned failure 3');
+    const counts = await queue.counts();
+    expect(counts.maintenance.failed).toBeGreaterThanOrEqual(1);
+    expect(logs.lines.some((l) => l.includes('job failed for good'))).toBe(true);
+  });
+
+  it('never runs two jobs for one resource at once, and keeps one follow-up', async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    runner.register('test.flaky', async () => {
+      running++;
+      runs++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((r) => setTimeout(r, 150));
+      running--;
+      return { ok: true };
+    });
+    await queue.enqueue('test.flaky', { key: 'c', failTimes: 0 }, { resourceKey: 'cluster-1' });
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 5; i++)
+      await queue.enqueue('test.flaky', { key: 'c', failTimes: 0 }, { resourceKey: 'cluster-1' });
+    await new Promise((r) => setTimeout(r, 700));
+    expect(maxRunning).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it('registers the schedule table idempotently', async () => {
+    await runner.stop();
+    await runner.start();
+    await runner.start({ schedules: true }).catch(() => undefined);
+    const schedulers = await queue.queue(QueueName.Maintenance).getJobSchedulers();
+    expect(schedulers.map((s) => s.key)).toEqual(['prune-idempotency']);
+  });
+});
