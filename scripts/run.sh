@@ -12,7 +12,11 @@ if ! flock -n 9; then
 fi
 echo $$ >"$DATA/run.pid"
 
-eval "$(scripts/services.sh up | sed 's/^/export /')"
+if [ "${KAAS_SKIP_SERVICES:-0}" = 1 ]; then
+  export DATABASE_URL=${DATABASE_URL:-postgres://kaas@127.0.0.1:55432/kaas} REDIS_URL=${REDIS_URL:-redis://127.0.0.1:56379}
+else
+  eval "$(scripts/services.sh up | sed 's/^/export /')"
+fi
 export KAAS_DATA_DIR=$DATA
 node dist/src/prepare.js
 
@@ -22,7 +26,7 @@ stop() {
   echo "stopping kaas..." >&2
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ "${KAAS_KEEP_SERVICES:-0}" = 1 ] || scripts/services.sh down
+  [ "${KAAS_KEEP_SERVICES:-0}" = 1 ] || [ "${KAAS_SKIP_SERVICES:-0}" = 1 ] || scripts/services.sh down
   rm -f "$DATA/run.pid"
 }
 trap stop INT TERM EXIT

@@ -27,7 +27,6 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
     type: ['application/json', 'application/*+json'],
   });
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

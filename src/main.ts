@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { loadConfigOrExit } from './config/bootstrap.js';
+import { closeOnSignals } from './common/shutdown.js';
 import { createLogger } from './common/logger.js';
 import { createHttpApp } from './http-app.js';
 
@@ -7,6 +8,7 @@ const config = loadConfigOrExit('kaas-api');
 const logger = createLogger(config.logLevel, 'api');
 try {
   const app = await createHttpApp(config, logger);
+  closeOnSignals(app, logger);
   await app.listen(config.port, config.host);
   logger.info({ url: `http://${config.host}:${config.port}`, docs: '/docs' }, 'kaas API listening');
 } catch (err) {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { loadConfigOrExit } from './config/bootstrap.js';
+import { closeOnSignals } from './common/shutdown.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import { JobRunner } from './jobs/job-runner.service.js';
 
@@ -12,7 +13,7 @@ try {
     logger: new PinoNestLogger(logger),
     abortOnError: false,
   });
-  app.enableShutdownHooks();
+  closeOnSignals(app, logger);
   await app.get(JobRunner).start();
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'worker failed to start');

@@ -1,0 +1,43 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './config.js';
+
+const base = { KAAS_SECRET_KEY: 'a'.repeat(64) };
+
+describe('loadConfig', () => {
+  it('has defaults for a local run', () => {
+    const c = loadConfig(base);
+    expect(c.port).toBe(8080);
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.databaseUrl).toMatch(/^postgres:\/\/.*127\.0\.0\.1/);
+    expect(c.secretKey).toHaveLength(32);
+    expect(c.adminToken).toBeUndefined();
+  });
+
+  it.each([
+    ['KAAS_PORT', 'abc', 'KAAS_PORT: must be a whole number'],
+    ['KAAS_PORT', '70000', 'KAAS_PORT: must be between 0 and 65535'],
+    ['DATABASE_URL', 'nope', 'DATABASE_URL: is not a valid URL'],
+    ['DATABASE_URL', 'mysql://x/y', 'DATABASE_URL: must use postgres: or postgresql:'],
+    ['KAAS_LOG_LEVEL', 'loud', 'KAAS_LOG_LEVEL: must be one of'],
+    ['KAAS_ADMIN_TOKEN', 'short', 'KAAS_ADMIN_TOKEN: must be at least 16 characters'],
+    ['KAAS_SECRET_KEY', 'abcd', 'KAAS_SECRET_KEY: must be 32 bytes'],
+    ['KAAS_BODY_LIMIT', 'lots', 'KAAS_BODY_LIMIT: must look like 64kb'],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+  });
+
+  it('reads the admin token and secret key from their files when the variables are unset', () => {
+    const files: Record<string, string> = {
+      '/d/admin-token': 'file-token-0123456789\n',
+      '/d/secret.key': 'b'.repeat(64),
+    };
+    const c = loadConfig({ KAAS_DATA_DIR: '/d' }, (p) => files[p]);
+    expect(c.adminToken).toBe('file-token-0123456789');
+    expect(c.secretKey.equals(Buffer.from('b'.repeat(64), 'hex'))).toBe(true);
+  });
+
+  it('refuses to start without any secret key', () => {
+    expect(() => loadConfig({ KAAS_DATA_DIR: '/nowhere' }, () => undefined)).toThrow(/KAAS_SECRET_KEY: is not set/);
+  });
+});
