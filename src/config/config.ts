@@ -19,6 +19,8 @@ export interface AppConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
+  /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
+  ipQuarantineSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -110,5 +112,6 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     jobAttempts: int(env, 'KAAS_JOB_ATTEMPTS', 5, 1, 100),
     jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
+    ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
   };
 }

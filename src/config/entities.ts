@@ -1,7 +1,13 @@
 import { IdempotencyRecordEntity } from '../common/idempotency-record.entity.js';
 import { StoragePoolEntity, VolumeEntity } from '../storage-pools/storage-pool.entity.js';
+import {
+  FloatingIpEntity,
+  FloatingIpRangeEntity,
+  IpAllocationEntity,
+  VpcEntity,
+} from '../networks/network.entities.js';
 import { ApiKeyEntity } from '../tenants/api-key.entity.js';
 import { TenantEntity } from '../tenants/tenant.entity.js';
 
 /** Every entity the platform maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, IdempotencyRecordEntity, StoragePoolEntity, VolumeEntity];
+export const ENTITIES = [TenantEntity, ApiKeyEntity, IdempotencyRecordEntity, StoragePoolEntity, VolumeEntity, VpcEntity, IpAllocationEntity, FloatingIpRangeEntity, FloatingIpEntity];

@@ -80,6 +80,30 @@ describe('the real API and worker processes, driven over HTTP and with kaasctl',
     expect(JSON.parse(show.stdout).usage.storageGiB).toBe(0);
   });
 
+  it('manages VPCs and floating IPs through kaasctl', async () => {
+    expect((await kaasctl(['tenants', 'create', 'net-co'], cli)).code).toBe(0);
+    const range = await kaasctl(['floating-ips', 'add-range', '10.254.0.0/30', '-o', 'json'], cli);
+    expect(JSON.parse(range.stdout)).toEqual(
+      expect.objectContaining({ start: '10.254.0.1', end: '10.254.0.2', free: 2 }),
+    );
+    const vpc = await kaasctl(
+      ['--tenant', 'net-co', 'vpcs', 'create', 'prod', '--cidr', '10.9.0.0/24', '-o', 'json'],
+      cli,
+    );
+    expect(JSON.parse(vpc.stdout)).toEqual(expect.objectContaining({ name: 'prod', gateway: '10.9.0.1' }));
+    const bad = await kaasctl(['--tenant', 'net-co', 'vpcs', 'create', 'pub', '--cidr', '8.8.8.0/24'], cli);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/400: cidr: must lie in a private range/);
+    const fip = await kaasctl(['--tenant', 'net-co', 'floating-ips', 'create', '-o', 'json'], cli);
+    expect(JSON.parse(fip.stdout).address).toBe('10.254.0.1');
+    const ranges = await kaasctl(['floating-ips', 'ranges'], cli);
+    expect(ranges.stdout).toMatch(/10\.254\.0\.0\/30\s+10\.254\.0\.1\s+10\.254\.0\.2\s+1\s+1/);
+    expect((await kaasctl(['--tenant', 'net-co', 'floating-ips', 'delete', '10.254.0.1'], cli)).code).toBe(0);
+    expect((await kaasctl(['--tenant', 'net-co', 'vpcs', 'delete', 'prod'], cli)).code).toBe(0);
+    const none = await kaasctl(['--tenant', 'net-co', 'vpcs', 'list', '-o', 'json'], cli);
+    expect(JSON.parse(none.stdout)).toEqual([]);
+  });
+
   it('kaasctl says clearly when the API is not there', async () => {
     const res = await kaasctl(['tenants', 'list'], {
       KAAS_URL: 'http://127.0.0.1:9',

@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { Database, type Tx } from '../common/database.js';
+import { FloatingIpEntity, FloatingIpRangeEntity } from './network.entities.js';
+
+export interface RangeWithCounts extends FloatingIpRangeEntity {
+  total: number;
+  used: number;
+}
+
+/** Lock key serializing floating-IP allocation across all ranges (they form one address space). */
+const FLOATING_IP_LOCK = 7_105_001;
+
+@Injectable()
+export class FloatingIpsRepository {
+  constructor(private readonly db: Database) {}
+
+  private ips(tx?: Tx) {
+    return (tx ?? this.db.manager).getRepository(FloatingIpEntity);
+  }
+
+  private ranges(tx?: Tx) {
+    return (tx ?? this.db.manager).getRepository(FloatingIpRangeEntity);
+  }
+
+  async lockAddressSpace(tx: Tx): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [FLOATING_IP_LOCK]);
+  }
+
+  async overlappingRanges(tx: Tx, start: string, end: string): Promise<FloatingIpRangeEntity[]> {
+    return this.ranges(tx)
+      .createQueryBuilder('r')
+      .where('r.start_address <= CAST(:end AS inet) AND r.end_address >= CAST(:start AS inet)', { start, end })
+      .getMany();
+  }
+
+  insertRange(
+    tx: Tx,
+    row: Pick<FloatingIpRangeEntity, 'startAddress' | 'endAddress' | 'cidr'>,
+  ): Promise<FloatingIpRangeEntity> {
+    return this.ranges(tx).save(this.ranges(tx).create(row));
+  }
+
+  async listRanges(): Promise<RangeWithCounts[]> {
+    const rows: (FloatingIpRangeEntity & { total: string; used: string })[] = await this.db.manager.query(
+      `SELECT r.id, host(r.start_address) AS "startAddress", host(r.end_address) AS "endAddress",
+              r.cidr::text AS cidr, r.created_at AS "createdAt",
+              (r.end_address - r.start_address + 1) AS total,
+              (SELECT count(*) FROM floating_ips f WHERE f.range_id = r.id) AS used
+         FROM floating_ip_ranges r ORDER BY r.start_address`,
+    );
+    return rows.map((r) => ({ ...r, total: Number(r.total), used: Number(r.used) }));
+  }
+
+  findRange(id: string): Promise<FloatingIpRangeEntity | null> {
+    return this.ranges().findOneBy({ id });
+  }
+
+  async removeRange(tx: Tx, id: string): Promise<void> {
+    await this.ranges(tx).delete({ id });
+  }
+
+  async countInRange(tx: Tx, rangeId: string): Promise<number> {
+    return this.ips(tx).countBy({ rangeId });
+  }
+
+  /** Takes the lowest free address of any range; call with the address space locked. */
+  async allocate(tx: Tx, tenantId: string): Promise<FloatingIpEntity | undefined> {
+    const rows: { id: string }[] = await tx.query(
+      `INSERT INTO floating_ips (tenant_id, range_id, address)
+       SELECT $1, r.id, r.start_address + s.o
+         FROM floating_ip_ranges r
+         CROSS JOIN LATERAL generate_series(0::bigint, r.end_address - r.start_address) AS s(o)
+        WHERE NOT EXISTS (SELECT 1 FROM floating_ips f WHERE f.address = r.start_address + s.o)
+        ORDER BY r.start_address, s.o
+        LIMIT 1
+       RETURNING id`,
+      [tenantId],
+    );
+    return rows[0] ? ((await this.ips(tx).findOneBy({ id: rows[0].id })) ?? undefined) : undefined;
+  }
+
+  findForTenant(tenantId: string, id: string, tx?: Tx): Promise<FloatingIpEntity | null> {
+    return this.ips(tx).findOneBy({ tenantId, id });
+  }
+
+  lockForTenant(tx: Tx, tenantId: string, id: string): Promise<FloatingIpEntity | null> {
+    return this.ips(tx)
+      .createQueryBuilder('f')
+      .setLock('pessimistic_write')
+      .where('f.id = :id AND f.tenant_id = :tenantId', { id, tenantId })
+      .getOne();
+  }
+
+  list(tenantId: string, limit: number, afterId?: string): Promise<FloatingIpEntity[]> {
+    const qb = this.ips().createQueryBuilder('f').where('f.tenant_id = :tenantId', { tenantId });
+    if (afterId !== undefined) qb.andWhere('f.id > :afterId', { afterId });
+    return qb.orderBy('f.id', 'ASC').limit(limit).getMany();
+  }
+
+  async setCluster(tx: Tx, id: string, clusterId: string | null): Promise<void> {
+    await this.ips(tx).update({ id }, { clusterId });
+  }
+
+  async remove(tx: Tx, id: string): Promise<void> {
+    await this.ips(tx).delete({ id });
+  }
+
+  async countForTenant(tenantId: string, tx?: Tx): Promise<number> {
+    return this.ips(tx).countBy({ tenantId });
+  }
+}

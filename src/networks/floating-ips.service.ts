@@ -1,0 +1,142 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import type { AuthContext } from '../common/auth-context.js';
+import { Database, type Tx } from '../common/database.js';
+import { DomainError } from '../common/domain-error.js';
+import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { QuotaService } from '../tenants/quota.service.js';
+import { broadcast, formatCidr, formatIpv4, parseCidr, parseIpv4 } from './cidr.js';
+import { FloatingIpsRepository } from './floating-ips.repository.js';
+import type { FloatingIpEntity } from './network.entities.js';
+import {
+  type FloatingIpRangeResponse,
+  type FloatingIpResponse,
+  toFloatingIpResponse,
+  toRangeResponse,
+} from './networks.dto.js';
+import { tenantOf } from './vpcs.service.js';
+
+/** Ranges larger than this are almost certainly a typo (a /16 is 65,536 addresses). */
+const MAX_RANGE_SIZE = 65536;
+
+@Injectable()
+export class FloatingIpsService implements OnModuleInit {
+  constructor(
+    private readonly db: Database,
+    private readonly ips: FloatingIpsRepository,
+    private readonly quotas: QuotaService,
+  ) {}
+
+  onModuleInit(): void {
+    this.quotas.registerUsageSource(async (tx, tenantId) => ({
+      maxFloatingIps: await this.ips.countForTenant(tenantId, tx),
+    }));
+  }
+
+  async addRange(body: { cidr?: string; start?: string; end?: string }): Promise<FloatingIpRangeResponse> {
+    let start: number;
+    let end: number;
+    let cidr: string | null = null;
+    if (body.cidr !== undefined) {
+      if (body.start !== undefined || body.end !== undefined) {
+        throw DomainError.validation('cidr', 'give either cidr, or start and end, not both');
+      }
+      const parsed = parseCidr(body.cidr);
+      if (!parsed.ok) throw DomainError.validation('cidr', parsed.problem);
+      if (parsed.cidr.prefix < 16) throw DomainError.validation('cidr', 'a floating-IP range is /16 or smaller');
+      cidr = formatCidr(parsed.cidr);
+      // Network and broadcast addresses of a CIDR are not handed out (except for /31 and /32).
+      const edges = parsed.cidr.prefix <= 30 ? 1 : 0;
+      start = parsed.cidr.network + edges;
+      end = broadcast(parsed.cidr) - edges;
+    } else {
+      if (body.start === undefined || body.end === undefined) {
+        throw DomainError.validation(body.start === undefined ? 'start' : 'end', 'give a cidr, or both start and end');
+      }
+      const s = parseIpv4(body.start);
+      const e = parseIpv4(body.end);
+      if (s === undefined) throw DomainError.validation('start', `"${body.start}" is not an IPv4 address`);
+      if (e === undefined) throw DomainError.validation('end', `"${body.end}" is not an IPv4 address`);
+      if (e < s) throw DomainError.validation('end', 'must not come before start');
+      start = s;
+      end = e;
+    }
+    if (end - start + 1 > MAX_RANGE_SIZE)
+      throw DomainError.validation('cidr', `a range holds at most ${MAX_RANGE_SIZE} addresses`);
+    const range = await this.db.transaction(async (tx) => {
+      await this.ips.lockAddressSpace(tx);
+      const clash = await this.ips.overlappingRanges(tx, formatIpv4(start), formatIpv4(end));
+      if (clash.length > 0) {
+        throw DomainError.conflict(`range overlaps the existing range ${clash[0].startAddress}-${clash[0].endAddress}`);
+      }
+      return this.ips.insertRange(tx, { startAddress: formatIpv4(start), endAddress: formatIpv4(end), cidr });
+    });
+    const listed = (await this.ips.listRanges()).find((r) => r.id === range.id);
+    return toRangeResponse(listed!);
+  }
+
+  async listRanges(): Promise<FloatingIpRangeResponse[]> {
+    return (await this.ips.listRanges()).map(toRangeResponse);
+  }
+
+  async removeRange(id: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.ips.lockAddressSpace(tx);
+      const range = await this.ips.findRange(id);
+      if (!range) throw DomainError.notFound('floating-IP range', id);
+      const used = await this.ips.countInRange(tx, id);
+      if (used > 0) throw DomainError.conflict(`range still has ${used} allocated address(es)`);
+      await this.ips.removeRange(tx, id);
+    });
+  }
+
+  async allocate(auth: AuthContext): Promise<FloatingIpResponse> {
+    const tenantId = tenantOf(auth);
+    const ip = await this.db.transaction(async (tx) => {
+      await this.quotas.reserve(tx, tenantId, { maxFloatingIps: 1 });
+      await this.ips.lockAddressSpace(tx);
+      const allocated = await this.ips.allocate(tx, tenantId);
+      if (!allocated) throw DomainError.unprocessable('no free floating IP address: ask the operator to add a range');
+      return allocated;
+    });
+    return toFloatingIpResponse(ip);
+  }
+
+  async get(auth: AuthContext, id: string): Promise<FloatingIpResponse> {
+    const ip = await this.ips.findForTenant(tenantOf(auth), id);
+    if (!ip) throw DomainError.notFound('floating IP', id);
+    return toFloatingIpResponse(ip);
+  }
+
+  async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<FloatingIpResponse>> {
+    const after = decodeCursor(cursor, ['id']);
+    const rows = await this.ips.list(tenantOf(auth), limit + 1, after?.id);
+    return toPage(rows, limit, toFloatingIpResponse, (f) => ({ id: f.id }));
+  }
+
+  async release(auth: AuthContext, id: string): Promise<void> {
+    const tenantId = tenantOf(auth);
+    await this.db.transaction(async (tx) => {
+      const ip = await this.ips.lockForTenant(tx, tenantId, id);
+      if (!ip) throw DomainError.notFound('floating IP', id);
+      if (ip.clusterId)
+        throw DomainError.conflict(`floating IP ${ip.address} is associated with cluster ${ip.clusterId}`);
+      await this.ips.remove(tx, id);
+    });
+  }
+
+  /** Used by clusters, in their own transaction: the address must be the tenant's and free. */
+  async associate(tx: Tx, tenantId: string, id: string, clusterId: string): Promise<FloatingIpEntity> {
+    const ip = await this.ips.lockForTenant(tx, tenantId, id);
+    if (!ip) throw DomainError.notFound('floating IP', id);
+    if (ip.clusterId && ip.clusterId !== clusterId) {
+      throw DomainError.conflict(`floating IP ${ip.address} is already associated with cluster ${ip.clusterId}`);
+    }
+    await this.ips.setCluster(tx, id, clusterId);
+    return { ...ip, clusterId };
+  }
+
+  async disassociate(tx: Tx, tenantId: string, id: string): Promise<void> {
+    const ip = await this.ips.lockForTenant(tx, tenantId, id);
+    if (ip) await this.ips.setCluster(tx, id, null);
+  }
+}

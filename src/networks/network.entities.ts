@@ -1,0 +1,91 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+export type VpcState = 'Ready' | 'Deleting';
+
+@Entity('vpcs')
+export class VpcEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @Column({ type: 'varchar', length: 63 })
+  name: string;
+
+  @Column({ type: 'cidr' })
+  cidr: string;
+
+  @Column({ type: 'inet' })
+  gateway: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  state: VpcState;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+/** One address of a VPC handed to an owner (a node); kept after release for the quarantine. */
+@Entity('ip_allocations')
+export class IpAllocationEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'vpc_id', type: 'uuid' })
+  vpcId: string;
+
+  @Column({ type: 'inet' })
+  address: string;
+
+  @Column({ name: 'owner_kind', type: 'varchar', length: 16 })
+  ownerKind: string;
+
+  @Column({ name: 'owner_id', type: 'uuid' })
+  ownerId: string;
+
+  @Column({ name: 'released_at', type: 'timestamptz', nullable: true })
+  releasedAt: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+@Entity('floating_ip_ranges')
+export class FloatingIpRangeEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'start_address', type: 'inet' })
+  startAddress: string;
+
+  @Column({ name: 'end_address', type: 'inet' })
+  endAddress: string;
+
+  @Column({ type: 'cidr', nullable: true })
+  cidr: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+@Entity('floating_ips')
+export class FloatingIpEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'tenant_id', type: 'uuid' })
+  tenantId: string;
+
+  @Column({ name: 'range_id', type: 'uuid' })
+  rangeId: string;
+
+  @Column({ type: 'inet' })
+  address: string;
+
+  @Column({ name: 'cluster_id', type: 'uuid', nullable: true })
+  clusterId: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}

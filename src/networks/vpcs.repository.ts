@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { Database, type Tx } from '../common/database.js';
+import { VpcEntity } from './network.entities.js';
+
+@Injectable()
+export class VpcsRepository {
+  constructor(private readonly db: Database) {}
+
+  private repo(tx?: Tx) {
+    return (tx ?? this.db.manager).getRepository(VpcEntity);
+  }
+
+  insert(tx: Tx, row: Pick<VpcEntity, 'tenantId' | 'name' | 'cidr' | 'gateway'>): Promise<VpcEntity> {
+    return this.repo(tx).save(this.repo(tx).create({ ...row, state: 'Ready' }));
+  }
+
+  findForTenant(tenantId: string, id: string, tx?: Tx): Promise<VpcEntity | null> {
+    return this.repo(tx).findOneBy({ tenantId, id });
+  }
+
+  findById(id: string, tx?: Tx): Promise<VpcEntity | null> {
+    return this.repo(tx).findOneBy({ id });
+  }
+
+  lockForTenant(tx: Tx, tenantId: string, id: string): Promise<VpcEntity | null> {
+    return this.repo(tx)
+      .createQueryBuilder('v')
+      .setLock('pessimistic_write')
+      .where('v.id = :id AND v.tenant_id = :tenantId', { id, tenantId })
+      .getOne();
+  }
+
+  list(tenantId: string, limit: number, afterName?: string): Promise<VpcEntity[]> {
+    const qb = this.repo().createQueryBuilder('v').where('v.tenant_id = :tenantId', { tenantId });
+    if (afterName !== undefined) qb.andWhere('v.name > :afterName', { afterName });
+    return qb.orderBy('v.name', 'ASC').limit(limit).getMany();
+  }
+
+  /** The tenant's VPCs whose CIDR overlaps the given one. */
+  overlapping(tx: Tx, tenantId: string, cidr: string): Promise<VpcEntity[]> {
+    return this.repo(tx)
+      .createQueryBuilder('v')
+      .where('v.tenant_id = :tenantId AND v.cidr && CAST(:cidr AS cidr)', { tenantId, cidr })
+      .getMany();
+  }
+
+  async remove(tx: Tx, id: string): Promise<void> {
+    await tx.query(`DELETE FROM ip_allocations WHERE vpc_id = $1 AND released_at IS NOT NULL`, [id]);
+    await this.repo(tx).delete({ id });
+  }
+}

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AuthContext } from '../common/auth-context.js';
+import { Database, isUniqueViolation, type Tx } from '../common/database.js';
+import { DomainError } from '../common/domain-error.js';
+import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { APP_CONFIG } from '../common/tokens.js';
+import type { AppConfig } from '../config/config.js';
+import { formatCidr, formatIpv4, parseCidr, validateVpcCidr, vpcHostRange } from './cidr.js';
+import { IpamRepository, type Owner } from './ipam.repository.js';
+import { toVpcResponse, type VpcResponse } from './networks.dto.js';
+import { VpcsRepository } from './vpcs.repository.js';
+
+export function tenantOf(auth: AuthContext): string {
+  if (auth.kind !== 'tenant') throw new Error('tenant resource called without a tenant scope');
+  return auth.tenantId;
+}
+
+/** Checks a VPC can be deleted; modules holding references to VPCs register one. */
+export type VpcInUseCheck = (tx: Tx, vpcId: string) => Promise<string | undefined>;
+
+@Injectable()
+export class VpcsService {
+  private readonly inUseChecks: VpcInUseCheck[] = [];
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly db: Database,
+    private readonly vpcs: VpcsRepository,
+    private readonly ipam: IpamRepository,
+  ) {}
+
+  registerInUseCheck(check: VpcInUseCheck): void {
+    this.inUseChecks.push(check);
+  }
+
+  async create(auth: AuthContext, name: string, cidrText: string): Promise<VpcResponse> {
+    const tenantId = tenantOf(auth);
+    const parsed = validateVpcCidr(cidrText);
+    if (!parsed.ok) throw DomainError.validation('cidr', parsed.problem);
+    const cidr = formatCidr(parsed.cidr);
+    try {
+      const vpc = await this.db.transaction(async (tx) => {
+        const clash = await this.vpcs.overlapping(tx, tenantId, cidr);
+        if (clash.length > 0) {
+          throw DomainError.conflict(`cidr ${cidr} overlaps VPC "${clash[0].name}" (${clash[0].cidr})`, {
+            field: 'cidr',
+            overlaps: clash.map((v) => ({ id: v.id, name: v.name, cidr: v.cidr })),
+          });
+        }
+        const gateway = formatIpv4(vpcHostRange(parsed.cidr).gateway);
+        return this.vpcs.insert(tx, { tenantId, name, cidr, gateway });
+      });
+      return toVpcResponse(vpc);
+    } catch (err) {
+      if (isUniqueViolation(err, 'uq_vpcs_tenant_name'))
+        throw DomainError.conflict(`a VPC named "${name}" already exists`);
+      if ((err as { driverError?: { code?: string } }).driverError?.code === '23P01') {
+        throw DomainError.conflict(`cidr ${cidr} overlaps another VPC of this tenant`);
+      }
+      throw err;
+    }
+  }
+
+  async get(auth: AuthContext, id: string): Promise<VpcResponse> {
+    const vpc = await this.vpcs.findForTenant(tenantOf(auth), id);
+    if (!vpc) throw DomainError.notFound('VPC', id);
+    return toVpcResponse(vpc);
+  }
+
+  async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<VpcResponse>> {
+    const after = decodeCursor(cursor, ['name']);
+    const rows = await this.vpcs.list(tenantOf(auth), limit + 1, after?.name);
+    return toPage(rows, limit, toVpcResponse, (v) => ({ name: v.name }));
+  }
+
+  async remove(auth: AuthContext, id: string): Promise<void> {
+    const tenantId = tenantOf(auth);
+    await this.db.transaction(async (tx) => {
+      const vpc = await this.vpcs.lockForTenant(tx, tenantId, id);
+      if (!vpc) throw DomainError.notFound('VPC', id);
+      const inUse = await this.ipam.countInUse(tx, id);
+      if (inUse > 0) throw DomainError.conflict(`VPC "${vpc.name}" still has ${inUse} address(es) in use`);
+      for (const check of this.inUseChecks) {
+        const reason = await check(tx, id);
+        if (reason) throw DomainError.conflict(`VPC "${vpc.name}" is in use: ${reason}`);
+      }
+      await this.vpcs.remove(tx, id);
+    });
+  }
+
+  /**
+   * Hands the owner an address of the VPC. Allocators of one VPC queue on its row; the unique
+   * constraint on (vpc, address) is what makes a double hand-out impossible.
+   */
+  async allocateAddress(tx: Tx, tenantId: string, vpcId: string, owner: Owner): Promise<string> {
+    const vpc = await this.vpcs.lockForTenant(tx, tenantId, vpcId);
+    if (!vpc) throw DomainError.notFound('VPC', vpcId);
+    const parsed = parseCidr(vpc.cidr);
+    if (!parsed.ok) throw new Error(`stored VPC cidr ${vpc.cidr} is invalid`);
+    const range = vpcHostRange(parsed.cidr);
+    const address = await this.ipam.allocate(
+      tx,
+      vpcId,
+      range.first,
+      range.last,
+      owner,
+      this.config.ipQuarantineSeconds,
+    );
+    if (!address) {
+      throw DomainError.unprocessable(`VPC "${vpc.name}" (${vpc.cidr}) has no free address`, {
+        vpc: vpc.name,
+        cidr: vpc.cidr,
+      });
+    }
+    return address;
+  }
+
+  releaseAddresses(tx: Tx | undefined, ownerId: string): Promise<number> {
+    return this.ipam.release(tx, ownerId);
+  }
+}
