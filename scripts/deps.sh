@@ -16,8 +16,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
-  [ ! -f native/libvirt/build/Release/kaas_libvirt.node ]; then
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[deps] npm ci" >&2
   SCARF_ANALYTICS=false npm ci --no-audit --no-fund
+fi
+# The libvirt binding: rebuilt when missing or older than its sources.
+addon=native/libvirt/build/Release/kaas_libvirt.node
+if [ ! -f "$addon" ] || [ -n "$(find native/libvirt/binding.gyp native/libvirt/src -newer "$addon" -print -quit)" ]; then
+  echo "[deps] building the libvirt binding" >&2
+  npm run --silent build:native >/dev/null
 fi

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Names of libvirt objects are derived from platform ids, never from user input, so they are
+ * always valid and unique; user-given names appear only inside escaped metadata.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function checkId(id: string): string {
+  if (!UUID.test(id)) throw new Error(`not a platform id: ${JSON.stringify(id).slice(0, 60)}`);
+  return id;
+}
+
+export const LIBVIRT_PREFIX = 'kaas-';
+
+export const libvirtNames = {
+  domain: (nodeId: string) => `kaas-node-${checkId(nodeId)}`,
+  nodeVolume: (nodeId: string) => `kaas-node-${checkId(nodeId)}.qcow2`,
+  seedVolume: (nodeId: string) => `kaas-seed-${checkId(nodeId)}.iso`,
+  storagePool: (poolId: string) => `kaas-pool-${checkId(poolId)}`,
+  imagePool: () => 'kaas-images',
+  vpcNetwork: (vpcId: string) => `kaas-vpc-${checkId(vpcId)}`,
+  /** Linux limits interface names to 15 characters. */
+  vpcBridge: (vpcId: string) => `kv${createHash('sha256').update(checkId(vpcId)).digest('hex').slice(0, 12)}`,
+  providerNetwork: () => 'kaas-provider',
+  providerBridge: () => 'kprovider0',
+};
+
+/** A locally administered unicast MAC (52:54:00 is qemu's prefix) derived from an id. */
+export function macFor(id: string, salt = ''): string {
+  const h = createHash('sha256')
+    .update(`${checkId(id)}${salt}`)
+    .digest();
+  return ['52', '54', '00', h[0], h[1], h[2]]
+    .map((b) => (typeof b === 'number' ? b.toString(16).padStart(2, '0') : b))
+    .join(':');
+}

@@ -1,0 +1,169 @@
+import { describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { domainXml, type DomainSpec, ownerMetadataXml, parseOwnerMetadata } from './domain-xml.js';
+import { libvirtNames, macFor } from './names.js';
+import { dhcpHostXml, networkXml } from './network-xml.js';
+import { poolXml, volumeXml } from './storage-xml.js';
+import { el, escapeXml, renderXml } from './xml-builder.js';
+
+const GOLDEN = join(import.meta.dirname, 'golden');
+
+/** Compares with golden/NAME; `UPDATE_GOLDEN=1` rewrites the files after a reviewed change. */
+function golden(name: string, actual: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, `${actual}\n`);
+  expect(actual).toBe(readFileSync(file, 'utf8').replace(/\n$/, ''));
+}
+
+const ids = {
+  tenantId: '11111111-1111-4111-8111-111111111111',
+  clusterId: '22222222-2222-4222-8222-222222222222',
+  nodeId: '33333333-3333-4333-8333-333333333333',
+  vpcId: '44444444-4444-4444-8444-444444444444',
+  poolId: '55555555-5555-4555-8555-555555555555',
+};
+
+function spec(overrides: Partial<DomainSpec> = {}): DomainSpec {
+  return {
+    name: libvirtNames.domain(ids.nodeId),
+    type: 'qemu',
+    vcpus: 2,
+    memoryMiB: 2048,
+    boot: {
+      kind: 'kernel',
+      kernel: '/var/lib/kaas/images/vmlinuz',
+      initrd: '/var/lib/kaas/images/initramfs.cpio.gz',
+      cmdline: 'console=ttyS0 quiet',
+    },
+    disks: [
+      {
+        pool: libvirtNames.storagePool(ids.poolId),
+        volume: libvirtNames.nodeVolume(ids.nodeId),
+        format: 'qcow2',
+        device: 'disk',
+        bus: 'virtio',
+        target: 'vda',
+      },
+      {
+        pool: libvirtNames.storagePool(ids.poolId),
+        volume: libvirtNames.seedVolume(ids.nodeId),
+        format: 'raw',
+        device: 'cdrom',
+        bus: 'sata',
+        target: 'sda',
+      },
+    ],
+    nics: [{ network: libvirtNames.vpcNetwork(ids.vpcId), mac: macFor(ids.nodeId) }],
+    consoleLog: '/var/log/kaas/console/node.log',
+    owner: {
+      tenantId: ids.tenantId,
+      clusterId: ids.clusterId,
+      nodeId: ids.nodeId,
+      role: 'master',
+      clusterName: 'web',
+      nodeName: 'web-master-0',
+    },
+    ...overrides,
+  };
+}
+
+describe('libvirt XML', () => {
+  it('builds a software-emulated domain with kernel boot (golden)', () => {
+    golden('domain-qemu-kernel.xml', domainXml(spec()));
+  });
+
+  it('builds a KVM domain booting from its disk (golden)', () => {
+    golden('domain-kvm-disk.xml', domainXml(spec({ type: 'kvm', boot: { kind: 'disk' }, consoleLog: undefined })));
+  });
+
+  it('builds an isolated VPC network with static DHCP hosts (golden)', () => {
+    golden(
+      'network-vpc.xml',
+      networkXml({
+        name: libvirtNames.vpcNetwork(ids.vpcId),
+        bridge: libvirtNames.vpcBridge(ids.vpcId),
+        gateway: '10.20.0.1',
+        prefix: 24,
+        hosts: [{ mac: '52:54:00:aa:bb:01', ip: '10.20.0.2', name: 'web-master-0' }],
+        ownerNote: `kaas VPC ${ids.vpcId}`,
+      }),
+    );
+  });
+
+  it('builds dir, logical and rbd pools and a copy-on-write volume (golden)', () => {
+    golden('pool-dir.xml', poolXml({ type: 'dir', name: 'kaas-pool-x', path: '/var/lib/kaas/pools/x' }));
+    golden(
+      'pool-logical.xml',
+      poolXml({ type: 'logical', name: 'kaas-pool-y', volumeGroup: 'vg0', devices: ['/dev/sdb'] }),
+    );
+    golden(
+      'pool-rbd.xml',
+      poolXml({
+        type: 'rbd',
+        name: 'kaas-pool-z',
+        cephPool: 'rbd',
+        monitors: [{ host: 'mon1', port: 6789 }],
+        authUser: 'admin',
+        secretUuid: ids.poolId,
+      }),
+    );
+    golden(
+      'volume-overlay.xml',
+      volumeXml({
+        name: 'n.qcow2',
+        capacityBytes: 20 * 2 ** 30,
+        format: 'qcow2',
+        backing: { path: '/images/base.qcow2', format: 'qcow2' },
+      }),
+    );
+  });
+
+  it('escapes hostile names everywhere they can appear', () => {
+    const hostile = `"><devices><disk type='file'><source file='/etc/shadow'/></disk></devices><x a="&amp;`;
+    const xml = domainXml(
+      spec({
+        owner: {
+          tenantId: ids.tenantId,
+          clusterId: ids.clusterId,
+          nodeId: ids.nodeId,
+          role: 'worker',
+          clusterName: hostile,
+          nodeName: `$(rm -rf /)'; <!--`,
+        },
+      }),
+    );
+    expect(xml).not.toContain("/etc/shadow'/>");
+    expect(xml).not.toContain('<!--');
+    expect(xml).toContain('&quot;&gt;&lt;devices&gt;');
+    expect(xml.match(/<disk /g)).toHaveLength(2);
+    expect(escapeXml('a\u0000b')).toBe('a\ufffdb');
+  });
+
+  it('refuses invalid structure instead of emitting it', () => {
+    expect(() => el('bad tag')).toThrow(/invalid XML tag/);
+    expect(() => el('x', { 'on"click': 1 })).toThrow(/invalid XML attribute/);
+    expect(() => domainXml(spec({ nics: [{ network: 'n', mac: 'zz:zz' }] }))).toThrow(/invalid MAC/);
+    expect(() => domainXml(spec({ vcpus: 0 }))).toThrow(/invalid vcpus/);
+    expect(() => libvirtNames.domain('../../etc')).toThrow(/not a platform id/);
+    expect(() =>
+      networkXml({ name: 'n', bridge: 'way-too-long-bridge-name', gateway: '10.0.0.1', prefix: 24, hosts: [] }),
+    ).toThrow(/bridge/);
+    expect(() => dhcpHostXml({ mac: '52:54:00:00:00:01', ip: '10.0.0.2', name: 'Bad Name' })).toThrow(/DHCP host name/);
+  });
+
+  it('reads owner ids back from metadata', () => {
+    const owner = { tenantId: ids.tenantId, clusterId: ids.clusterId, nodeId: ids.nodeId, role: 'worker' };
+    expect(parseOwnerMetadata(ownerMetadataXml(owner))).toEqual(owner);
+    expect(parseOwnerMetadata(domainXml(spec()))).toEqual({ ...owner, role: 'master' });
+    expect(parseOwnerMetadata('<domain/>')).toBeUndefined();
+  });
+
+  it('derives stable, valid names and MACs', () => {
+    expect(libvirtNames.vpcBridge(ids.vpcId)).toMatch(/^kv[0-9a-f]{12}$/);
+    expect(macFor(ids.nodeId)).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(macFor(ids.nodeId)).toBe(macFor(ids.nodeId));
+    expect(macFor(ids.nodeId, 'provider')).not.toBe(macFor(ids.nodeId));
+    expect(renderXml(el('a', {}, 'x', el('b')))).toBe('<a>\n  x\n  <b/>\n</a>');
+  });
+});
