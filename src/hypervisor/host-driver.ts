@@ -1,0 +1,259 @@
+import { type LibvirtConnection, LIBVIRT, isAlreadyExists, isNotFound, isOperationInvalid } from './libvirt/index.js';
+import type { DomainStateName } from './libvirt/libvirt-types.js';
+import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from './xml/domain-xml.js';
+import { LIBVIRT_PREFIX } from './xml/names.js';
+import { dhcpHostXml, type DhcpHost, networkXml, type NetworkSpec } from './xml/network-xml.js';
+import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from './xml/storage-xml.js';
+
+export type VmState = DomainStateName | 'absent';
+
+export interface OwnedDomain {
+  name: string;
+  active: boolean;
+  owner?: { tenantId: string; clusterId: string; nodeId: string; role: string };
+}
+
+/**
+ * Idempotent operations on one host: every `ensure` observes first and acts only where needed,
+ * every `remove` treats "already gone" as done. A crash between any two calls is therefore
+ * repaired by calling the same sequence again.
+ */
+export class HostDriver {
+  constructor(
+    readonly conn: LibvirtConnection,
+    readonly simulated: boolean,
+  ) {}
+
+  async ensurePool(spec: PoolSpec): Promise<{ created: boolean }> {
+    let created = false;
+    try {
+      await this.conn.lookupPool(spec.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.conn.definePool(poolXml(spec));
+      created = true;
+    }
+    if (created && spec.type === 'dir') {
+      await this.conn.buildPool(spec.name, LIBVIRT.VIR_STORAGE_POOL_BUILD_NEW).catch((err: unknown) => {
+        if (!this.simulated) throw err;
+      });
+    }
+    if (!(await this.conn.isPoolActive(spec.name))) {
+      await this.conn.startPool(spec.name);
+      await this.conn.setPoolAutostart(spec.name, true).catch(() => undefined);
+    }
+    return { created };
+  }
+
+  async removePool(name: string): Promise<void> {
+    try {
+      if (await this.conn.isPoolActive(name)) await this.conn.destroyPool(name);
+      await this.conn.undefinePool(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async ensureVolume(pool: string, spec: VolumeSpec): Promise<{ created: boolean; path: string }> {
+    try {
+      await this.conn.lookupVolume(pool, spec.name);
+      return { created: false, path: await this.conn.getVolumePath(pool, spec.name) };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      await this.conn.createVolume(pool, volumeXml(spec));
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    return { created: true, path: await this.conn.getVolumePath(pool, spec.name) };
+  }
+
+  /** Writes the content into a raw volume of exactly that size (the seed image). */
+  async ensureVolumeWithContent(pool: string, name: string, content: Buffer): Promise<{ created: boolean }> {
+    const { created } = await this.ensureVolume(pool, { name, capacityBytes: content.length, format: 'raw' });
+    if (created && !this.simulated) await this.conn.uploadVolume(pool, name, content);
+    return { created };
+  }
+
+  async removeVolume(pool: string, name: string): Promise<void> {
+    try {
+      await this.conn.deleteVolume(pool, name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async listVolumes(pool: string): Promise<string[]> {
+    try {
+      return (await this.conn.listVolumes(pool)).map((v) => v.name);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
+  async ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }> {
+    let created = false;
+    try {
+      await this.conn.lookupNetwork(spec.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.conn.defineNetwork(networkXml(spec));
+      created = true;
+    }
+    if (!(await this.conn.isNetworkActive(spec.name))) {
+      await this.conn.startNetwork(spec.name);
+      await this.conn.setNetworkAutostart(spec.name, true).catch(() => undefined);
+    }
+    return { created };
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      if (await this.conn.isNetworkActive(name)) await this.conn.destroyNetwork(name);
+      await this.conn.undefineNetwork(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Adds (or corrects) the static DHCP entry of one MAC, live and in the saved config. */
+  async setDhcpHost(network: string, host: DhcpHost): Promise<void> {
+    const xml = await this.conn.getNetworkXML(network);
+    const existing = new RegExp(`<host[^>]*mac=['"]${host.mac}['"][^>]*>`, 'i').exec(xml)?.[0];
+    const flags = LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_LIVE | LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    if (existing && new RegExp(`ip=['"]${host.ip.replace(/\./g, '\\.')}['"]`).test(existing)) return;
+    const command = existing ? LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_MODIFY : LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST;
+    await this.conn.updateNetwork(network, command, LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, dhcpHostXml(host), flags);
+  }
+
+  async removeDhcpHost(network: string, host: DhcpHost): Promise<void> {
+    let xml: string;
+    try {
+      xml = await this.conn.getNetworkXML(network);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    if (!new RegExp(`mac=['"]${host.mac}['"]`, 'i').test(xml)) return;
+    const flags = LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_LIVE | LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    await this.conn.updateNetwork(
+      network,
+      LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_DELETE,
+      LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+      -1,
+      dhcpHostXml({ mac: host.mac, ip: host.ip }),
+      flags,
+    );
+  }
+
+  async ensureDomain(spec: DomainSpec): Promise<{ created: boolean }> {
+    try {
+      await this.conn.lookupDomain(spec.name);
+      return { created: false };
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await this.conn.defineDomain(domainXml(spec));
+    return { created: true };
+  }
+
+  async startDomain(name: string): Promise<{ started: boolean }> {
+    if (await this.conn.isDomainActive(name)) return { started: false };
+    try {
+      await this.conn.startDomain(name);
+      return { started: true };
+    } catch (err) {
+      // Someone else started it between the check and the call.
+      if ((isOperationInvalid(err) || this.simulated) && (await this.conn.isDomainActive(name))) return { started: false };
+      throw err;
+    }
+  }
+
+  async domainState(name: string): Promise<VmState> {
+    try {
+      return (await this.conn.getDomainInfo(name)).state;
+    } catch (err) {
+      if (isNotFound(err)) return 'absent';
+      throw err;
+    }
+  }
+
+  async domainStats(name: string): Promise<{ cpuTimeNs: number; memoryKiB: number; vcpus: number } | undefined> {
+    try {
+      const info = await this.conn.getDomainInfo(name);
+      return { cpuTimeNs: info.cpuTimeNs, memoryKiB: info.memoryKiB, vcpus: info.vcpus };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Asks the guest to power off; destroys it when it has not stopped within the timeout. */
+  async shutdownDomain(name: string, timeoutMs: number): Promise<'stopped' | 'destroyed' | 'absent'> {
+    try {
+      if (!(await this.conn.isDomainActive(name))) return 'stopped';
+      await this.conn.shutdownDomain(name);
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (!(await this.conn.isDomainActive(name))) return 'stopped';
+        await new Promise((r) => setTimeout(r, Math.min(250, timeoutMs)));
+      }
+      await this.conn.destroyDomain(name);
+      return 'destroyed';
+    } catch (err) {
+      if (isNotFound(err)) return 'absent';
+      if (isOperationInvalid(err) && !(await this.conn.isDomainActive(name).catch(() => false))) return 'stopped';
+      throw err;
+    }
+  }
+
+  /** Destroys (if running) and undefines; "already gone" is success. */
+  async removeDomain(name: string): Promise<void> {
+    try {
+      if (await this.conn.isDomainActive(name)) await this.conn.destroyDomain(name);
+    } catch (err) {
+      if (!isNotFound(err) && !isOperationInvalid(err)) throw err;
+    }
+    try {
+      await this.conn.undefineDomain(name, LIBVIRT.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | LIBVIRT.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async destroyDomain(name: string): Promise<void> {
+    try {
+      await this.conn.destroyDomain(name);
+    } catch (err) {
+      if (!isNotFound(err) && !isOperationInvalid(err)) throw err;
+    }
+  }
+
+  /** Every domain carrying the platform's prefix, with the owner ids from its metadata. */
+  async listOwnedDomains(): Promise<OwnedDomain[]> {
+    const refs = (await this.conn.listDomains()).filter((d) => d.name.startsWith(LIBVIRT_PREFIX));
+    const out: OwnedDomain[] = [];
+    for (const ref of refs) {
+      let owner: OwnedDomain['owner'];
+      try {
+        const meta = await this.conn.getDomainMetadata(ref.name, KAAS_METADATA_NS);
+        owner = meta ? parseOwnerMetadata(meta) : undefined;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        continue;
+      }
+      out.push({ name: ref.name, active: ref.active, owner });
+    }
+    return out;
+  }
+
+  async listNetworks(): Promise<string[]> {
+    return (await this.conn.listNetworks()).map((n) => n.name).filter((n) => n.startsWith(LIBVIRT_PREFIX));
+  }
+
+  async listPools(): Promise<string[]> {
+    return (await this.conn.listPools()).map((p) => p.name).filter((n) => n.startsWith(LIBVIRT_PREFIX));
+  }
+}
