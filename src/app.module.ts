@@ -9,12 +9,14 @@ import type { AppConfig } from './config/config.js';
 import { CoreModule } from './config/core.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { PlatformModule } from './platform/platform.module.js';
+import { ClustersModule } from './clusters/clusters.module.js';
+import { HypervisorModule } from './hypervisor/hypervisor.module.js';
 import { NetworksModule } from './networks/networks.module.js';
 import { StoragePoolsModule } from './storage-pools/storage-pools.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 
 /** The domain modules, shared by the API and the worker process. */
-export const DOMAIN_MODULES = [TenantsModule, StoragePoolsModule, NetworksModule];
+export const DOMAIN_MODULES = [TenantsModule, StoragePoolsModule, NetworksModule, HypervisorModule, ClustersModule];
 
 @Module({})
 export class AppModule {

@@ -4,6 +4,7 @@ import { AppModule } from './app.module.js';
 import { loadConfigOrExit } from './config/bootstrap.js';
 import { closeOnSignals } from './common/shutdown.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
+import { HostLeases } from './hypervisor/host-leases.service.js';
 import { JobRunner } from './jobs/job-runner.service.js';
 
 const config = loadConfigOrExit('kaas-worker');
@@ -15,6 +16,7 @@ try {
   });
   closeOnSignals(app, logger);
   await app.get(JobRunner).start();
+  await app.get(HostLeases).start();
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'worker failed to start');
   logger.flush();

@@ -21,6 +21,19 @@ export interface AppConfig {
   workerConcurrency: number;
   /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
   ipQuarantineSeconds: number;
+  /** Simulated guests: boot and install durations. */
+  simBootMs: number;
+  simInstallMs: number;
+  /** Delay before a reconcile that waits on something looks again. */
+  requeueMs: number;
+  cpuOvercommit: number;
+  memoryOvercommit: number;
+  /** Root of the platform's files on each host (pools, console logs, bundles). */
+  hostDataDir: string;
+  /** Where the control-plane bundles live (bundles/ in the repo). */
+  bundlesDir: string;
+  /** Seconds an orphan VM (platform metadata, no node) is left alone before it is destroyed. */
+  orphanGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -40,6 +53,15 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function ratio(env: Env, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || n < 0.1 || n > 100)
+    throw new ConfigError(name, `must be a ratio between 0.1 and 100, got "${raw}"`);
   return n;
 }
 
@@ -113,5 +135,13 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
     ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
+    simBootMs: int(env, 'KAAS_SIM_BOOT_MS', 2000, 0, 600000),
+    simInstallMs: int(env, 'KAAS_SIM_INSTALL_MS', 3000, 0, 600000),
+    requeueMs: int(env, 'KAAS_REQUEUE_MS', 1000, 10, 600000),
+    cpuOvercommit: ratio(env, 'KAAS_CPU_OVERCOMMIT', 4),
+    memoryOvercommit: ratio(env, 'KAAS_MEMORY_OVERCOMMIT', 1),
+    hostDataDir: env.KAAS_HOST_DATA_DIR ?? '/var/lib/kaas',
+    bundlesDir: env.KAAS_BUNDLES_DIR ?? `${process.cwd()}/bundles`,
+    orphanGraceSeconds: int(env, 'KAAS_ORPHAN_GRACE_SECONDS', 60, 0, 86400),
   };
 }

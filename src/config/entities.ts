@@ -6,8 +6,27 @@ import {
   IpAllocationEntity,
   VpcEntity,
 } from '../networks/network.entities.js';
+import { HostEntity, ImageEntity } from '../hypervisor/host.entity.js';
+import { ClusterEntity, ClusterSecretsEntity, EventEntity } from '../clusters/cluster.entity.js';
+import { NodeEntity } from '../nodes/node.entity.js';
 import { ApiKeyEntity } from '../tenants/api-key.entity.js';
 import { TenantEntity } from '../tenants/tenant.entity.js';
 
 /** Every entity the platform maps; the schema itself comes only from migrations/. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, IdempotencyRecordEntity, StoragePoolEntity, VolumeEntity, VpcEntity, IpAllocationEntity, FloatingIpRangeEntity, FloatingIpEntity];
+export const ENTITIES = [
+  TenantEntity,
+  ApiKeyEntity,
+  IdempotencyRecordEntity,
+  StoragePoolEntity,
+  VolumeEntity,
+  VpcEntity,
+  IpAllocationEntity,
+  FloatingIpRangeEntity,
+  FloatingIpEntity,
+  HostEntity,
+  ImageEntity,
+  ClusterEntity,
+  ClusterSecretsEntity,
+  EventEntity,
+  NodeEntity,
+];

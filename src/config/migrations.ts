@@ -1,6 +1,14 @@
 import { Foundation1764201600000 } from '../../migrations/1764201600000-Foundation.js';
 import { StoragePools1764205200000 } from '../../migrations/1764205200000-StoragePools.js';
 import { Networks1764208800000 } from '../../migrations/1764208800000-Networks.js';
+import { Hosts1764212400000 } from '../../migrations/1764212400000-Hosts.js';
+import { Clusters1764216000000 } from '../../migrations/1764216000000-Clusters.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
-export const MIGRATIONS = [Foundation1764201600000, StoragePools1764205200000, Networks1764208800000];
+export const MIGRATIONS = [
+  Foundation1764201600000,
+  StoragePools1764205200000,
+  Networks1764208800000,
+  Hosts1764212400000,
+  Clusters1764216000000,
+];

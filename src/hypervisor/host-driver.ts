@@ -125,7 +125,14 @@ export class HostDriver {
     const flags = LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_LIVE | LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
     if (existing && new RegExp(`ip=['"]${host.ip.replace(/\./g, '\\.')}['"]`).test(existing)) return;
     const command = existing ? LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_MODIFY : LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST;
-    await this.conn.updateNetwork(network, command, LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, dhcpHostXml(host), flags);
+    await this.conn.updateNetwork(
+      network,
+      command,
+      LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+      -1,
+      dhcpHostXml(host),
+      flags,
+    );
   }
 
   async removeDhcpHost(network: string, host: DhcpHost): Promise<void> {
@@ -166,7 +173,8 @@ export class HostDriver {
       return { started: true };
     } catch (err) {
       // Someone else started it between the check and the call.
-      if ((isOperationInvalid(err) || this.simulated) && (await this.conn.isDomainActive(name))) return { started: false };
+      if ((isOperationInvalid(err) || this.simulated) && (await this.conn.isDomainActive(name)))
+        return { started: false };
       throw err;
     }
   }
@@ -217,7 +225,10 @@ export class HostDriver {
       if (!isNotFound(err) && !isOperationInvalid(err)) throw err;
     }
     try {
-      await this.conn.undefineDomain(name, LIBVIRT.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | LIBVIRT.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+      await this.conn.undefineDomain(
+        name,
+        LIBVIRT.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | LIBVIRT.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+      );
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -6,6 +6,8 @@ import { APP_CONFIG } from '../common/tokens.js';
 import { REDIS } from './redis.provider.js';
 import {
   type EnqueueOptions,
+  HOST_QUEUE,
+  hostQueueName,
   type JobName,
   JobQueue,
   type JobPayloads,
@@ -16,7 +18,7 @@ import {
 
 @Injectable()
 export class BullJobQueue extends JobQueue implements OnModuleDestroy {
-  private readonly queues = new Map<QueueName, Queue>();
+  private readonly queues = new Map<string, Queue>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -25,7 +27,7 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     super();
   }
 
-  queue(name: QueueName): Queue {
+  queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue(name, {
@@ -44,7 +46,9 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
   }
 
   async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
-    await this.queue(QUEUE_OF[name]).add(name, payload, {
+    const queue = QUEUE_OF[name];
+    if (queue === HOST_QUEUE && !options.hostId) throw new Error(`job ${name} needs a hostId`);
+    await this.queue(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue).add(name, payload, {
       ...(options.resourceKey
         ? { deduplication: { id: `${name}/${options.resourceKey}`, keepLastIfActive: true } }
         : {}),
@@ -53,8 +57,9 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     });
   }
 
-  async upsertSchedule(job: ScheduledJob): Promise<void> {
-    await this.queue(QUEUE_OF[job.name]).upsertJobScheduler(
+  async upsertSchedule(job: ScheduledJob, hostId?: string): Promise<void> {
+    const queue = QUEUE_OF[job.name];
+    await this.queue(queue === HOST_QUEUE ? hostQueueName(hostId!) : queue).upsertJobScheduler(
       job.id,
       { every: job.everyMs },
       { name: job.name, data: job.payload },

@@ -16,6 +16,7 @@ type Handler = (payload: unknown, meta: { attempt: number; jobId: string }) => P
 export class JobRunner implements OnApplicationShutdown {
   private readonly handlers = new Map<string, Handler>();
   private readonly workers: Worker[] = [];
+  private readonly dynamic = new Map<string, Worker>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -50,31 +51,49 @@ export class JobRunner implements OnApplicationShutdown {
     this.handlers.set(name, handler as Handler);
   }
 
+  private createWorker(queueName: string, concurrency: number): Worker {
+    const connection = new URL(this.config.redisUrl);
+    const worker = new Worker(queueName, (job) => this.run(job), {
+      connection: {
+        host: connection.hostname,
+        port: Number(connection.port || 6379),
+        password: connection.password || undefined,
+        username: connection.username || undefined,
+        db: connection.pathname.length > 1 ? Number(connection.pathname.slice(1)) : 0,
+        maxRetriesPerRequest: null,
+      },
+      prefix: this.config.queuePrefix,
+      concurrency,
+    });
+    worker.on('failed', (job, err) => {
+      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.logger.warn(
+        { job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, final, err: err.message },
+        final ? 'job failed for good' : 'job failed; will retry',
+      );
+    });
+    worker.on('error', (err) => this.logger.error({ err: err.message, queue: queueName }, 'worker error'));
+    return worker;
+  }
+
+  /** Starts consuming a queue that exists only while this process owns something (a host). */
+  async startQueue(queueName: string): Promise<void> {
+    if (this.dynamic.has(queueName)) return;
+    const worker = this.createWorker(queueName, this.config.workerConcurrency);
+    this.dynamic.set(queueName, worker);
+    await worker.waitUntilReady();
+  }
+
+  async stopQueue(queueName: string): Promise<void> {
+    const worker = this.dynamic.get(queueName);
+    this.dynamic.delete(queueName);
+    await worker?.close();
+  }
+
   async start(options: { schedules?: boolean } = {}): Promise<void> {
     if (this.handlers.size === 0) this.discoverHandlers();
-    const connection = new URL(this.config.redisUrl);
     for (const queueName of Object.values(QueueName)) {
-      const worker = new Worker(queueName, (job) => this.run(job), {
-        connection: {
-          host: connection.hostname,
-          port: Number(connection.port || 6379),
-          password: connection.password || undefined,
-          username: connection.username || undefined,
-          db: connection.pathname.length > 1 ? Number(connection.pathname.slice(1)) : 0,
-          maxRetriesPerRequest: null,
-        },
-        prefix: this.config.queuePrefix,
-        concurrency: this.config.workerConcurrency,
-      });
-      worker.on('failed', (job, err) => {
-        const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
-        this.logger.warn(
-          { job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, final, err: err.message },
-          final ? 'job failed for good' : 'job failed; will retry',
-        );
-      });
-      worker.on('error', (err) => this.logger.error({ err: err.message, queue: queueName }, 'worker error'));
-      this.workers.push(worker);
+      this.workers.push(this.createWorker(queueName, this.config.workerConcurrency));
     }
     if (options.schedules !== false) {
       for (const job of scheduleTable(this.config)) await this.queue.upsertSchedule(job);
@@ -90,7 +109,9 @@ export class JobRunner implements OnApplicationShutdown {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((w) => w.close()));
+    const dynamic = [...this.dynamic.values()];
+    this.dynamic.clear();
+    await Promise.all([...this.workers.splice(0), ...dynamic].map((w) => w.close()));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,20 +1,38 @@
-/** Queues: each has its own worker concurrency. */
+/** Shared queues, consumed by every worker process. */
 export const QueueName = {
   Reconcile: 'reconcile',
   Maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
+/**
+ * Jobs that touch one hypervisor host run on that host's own queue, consumed only by the worker
+ * that holds the host's lease: one slow host cannot stall the others, and a simulated host's
+ * in-process state lives in exactly one process.
+ */
+export const HOST_QUEUE = 'host';
+export function hostQueueName(hostId: string): string {
+  return `host-${hostId}`;
+}
+
 /** Every job the platform runs, with its typed payload. */
 export interface JobPayloads {
   'maintenance.prune-idempotency': { olderThanHours: number };
+  'cluster.reconcile': { clusterId: string };
+  'node.reconcile': { nodeId: string };
+  'host.sweep': { hostId: string };
+  'host.fault': { hostId: string; nodeId: string; fault: 'crash' | 'hang' | 'unready' };
   /** Only used by tests of the job machinery itself. */
   'test.flaky': { key: string; failTimes: number };
 }
 export type JobName = keyof JobPayloads;
 
-export const QUEUE_OF: Record<JobName, QueueName> = {
+export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'maintenance.prune-idempotency': QueueName.Maintenance,
+  'cluster.reconcile': QueueName.Reconcile,
+  'node.reconcile': HOST_QUEUE,
+  'host.sweep': HOST_QUEUE,
+  'host.fault': HOST_QUEUE,
   'test.flaky': QueueName.Maintenance,
 };
 
@@ -26,6 +44,8 @@ export interface EnqueueOptions {
   resourceKey?: string;
   delayMs?: number;
   attempts?: number;
+  /** Required for jobs on a host queue. */
+  hostId?: string;
 }
 
 export interface ScheduledJob<N extends JobName = JobName> {

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { AuthContext } from '../common/auth-context.js';
-import { Database, isUniqueViolation } from '../common/database.js';
+import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { QuotaService } from '../tenants/quota.service.js';
@@ -12,8 +12,17 @@ function tenantOf(auth: AuthContext): string {
   return auth.tenantId;
 }
 
+/** Reports why a pool cannot be deleted (a module referencing pools registers one). */
+export type PoolInUseCheck = (tx: Tx, poolId: string) => Promise<string | undefined>;
+
 @Injectable()
 export class StoragePoolsService implements OnModuleInit {
+  private readonly inUseChecks: PoolInUseCheck[] = [];
+
+  registerInUseCheck(check: PoolInUseCheck): void {
+    this.inUseChecks.push(check);
+  }
+
   constructor(
     private readonly db: Database,
     private readonly pools: StoragePoolsRepository,
@@ -69,6 +78,10 @@ export class StoragePoolsService implements OnModuleInit {
       const volumes = await this.pools.countVolumes(tx, id);
       if (volumes > 0) {
         throw DomainError.conflict(`storage pool "${pool.name}" still holds ${volumes} volume(s)`, { volumes });
+      }
+      for (const check of this.inUseChecks) {
+        const reason = await check(tx, id);
+        if (reason) throw DomainError.conflict(`storage pool "${pool.name}" is in use: ${reason}`);
       }
       await this.pools.remove(tx, id);
     });

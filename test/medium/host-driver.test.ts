@@ -10,7 +10,13 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
   let host: LibvirtTestHost;
   let conn: LibvirtConnection;
   let driver: HostDriver;
-  const ids = { tenantId: randomUUID(), clusterId: randomUUID(), nodeId: randomUUID(), vpcId: randomUUID(), poolId: randomUUID() };
+  const ids = {
+    tenantId: randomUUID(),
+    clusterId: randomUUID(),
+    nodeId: randomUUID(),
+    vpcId: randomUUID(),
+    poolId: randomUUID(),
+  };
   const pool = libvirtNames.storagePool(ids.poolId);
   const network = libvirtNames.vpcNetwork(ids.vpcId);
   const domain = libvirtNames.domain(ids.nodeId);
@@ -22,7 +28,16 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
       vcpus: 1,
       memoryMiB: 256,
       boot: { kind: 'kernel', kernel: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', cmdline: 'console=ttyS0' },
-      disks: [{ pool, volume: libvirtNames.nodeVolume(ids.nodeId), format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' }],
+      disks: [
+        {
+          pool,
+          volume: libvirtNames.nodeVolume(ids.nodeId),
+          format: 'qcow2',
+          device: 'disk',
+          bus: 'virtio',
+          target: 'vda',
+        },
+      ],
       nics: [{ network, mac: macFor(ids.nodeId) }],
       owner: { ...ids, role: 'worker', clusterName: `evil"'<>&`, nodeName: 'w-0' },
     };
@@ -44,13 +59,24 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
     expect(await driver.ensurePool({ type: 'dir', name: pool, path: `${host.dir}/pool` })).toEqual({ created: false });
     const base = await driver.ensureVolume(pool, { name: 'base.qcow2', capacityBytes: 2 ** 30, format: 'qcow2' });
     expect(base.created).toBe(true);
-    const overlay = { name: libvirtNames.nodeVolume(ids.nodeId), capacityBytes: 10 * 2 ** 30, format: 'qcow2' as const, backing: { path: base.path, format: 'qcow2' as const } };
+    const overlay = {
+      name: libvirtNames.nodeVolume(ids.nodeId),
+      capacityBytes: 10 * 2 ** 30,
+      format: 'qcow2' as const,
+      backing: { path: base.path, format: 'qcow2' as const },
+    };
     expect((await driver.ensureVolume(pool, overlay)).created).toBe(true);
     expect((await driver.ensureVolume(pool, overlay)).created).toBe(false);
     expect(await conn.getVolumeXML(pool, overlay.name)).toContain('<backingStore>');
     expect((await conn.getVolumeInfo(pool, overlay.name)).capacity).toBe(10 * 2 ** 30);
 
-    const net = { name: network, bridge: libvirtNames.vpcBridge(ids.vpcId), gateway: '10.20.0.1', prefix: 24, hosts: [] };
+    const net = {
+      name: network,
+      bridge: libvirtNames.vpcBridge(ids.vpcId),
+      gateway: '10.20.0.1',
+      prefix: 24,
+      hosts: [],
+    };
     expect(await driver.ensureNetwork(net)).toEqual({ created: true });
     expect(await driver.ensureNetwork(net)).toEqual({ created: false });
     expect(await conn.getNetworkBridgeName(network)).toBe(net.bridge);
@@ -61,7 +87,11 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
     expect(await driver.startDomain(domain)).toEqual({ started: true });
     expect(await driver.startDomain(domain)).toEqual({ started: false });
     expect(await driver.domainState(domain)).toBe('running');
-    expect(await driver.domainStats(domain)).toEqual({ cpuTimeNs: expect.any(Number), memoryKiB: 256 * 1024, vcpus: 1 });
+    expect(await driver.domainStats(domain)).toEqual({
+      cpuTimeNs: expect.any(Number),
+      memoryKiB: 256 * 1024,
+      vcpus: 1,
+    });
   });
 
   it('keeps one static DHCP entry per MAC, live, and removes it', async () => {
@@ -82,9 +112,17 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
 
   it('finds its domains by metadata, with hostile names escaped', async () => {
     const owned = await driver.listOwnedDomains();
-    expect(owned).toEqual([{ name: domain, active: true, owner: { tenantId: ids.tenantId, clusterId: ids.clusterId, nodeId: ids.nodeId, role: 'worker' } }]);
+    expect(owned).toEqual([
+      {
+        name: domain,
+        active: true,
+        owner: { tenantId: ids.tenantId, clusterId: ids.clusterId, nodeId: ids.nodeId, role: 'worker' },
+      },
+    ]);
     // libvirt parsed the escaped value as text and wrote it back: the name survived whole.
-    expect(await conn.getDomainMetadata(domain, KAAS_METADATA_NS)).toContain(`<cluster-name>evil"'&lt;&gt;&amp;</cluster-name>`);
+    expect(await conn.getDomainMetadata(domain, KAAS_METADATA_NS)).toContain(
+      `<cluster-name>evil"'&lt;&gt;&amp;</cluster-name>`,
+    );
     expect(domainXml(spec())).toContain('evil&quot;&apos;&lt;&gt;&amp;');
   });
 

@@ -23,6 +23,7 @@ import {
   blocksFor,
   directoryRecordLength,
   encodeDirectory,
+  layoutDirectory,
   encodeDirectoryRecord,
   encodeRecordDate,
   encodeRootPathTable,
@@ -79,12 +80,14 @@ const PARENT_ID = Buffer.from([1]);
 
 interface PreparedFile {
   isoName: IsoName;
-  jolietName: Buffer;
+  /** Encoded identifiers for the primary and Joliet directory records. */
+  isoId: Buffer;
+  jolietId: Buffer;
   data: Buffer;
   extent: number;
 }
 
-/** Where each tree's root directory lives. */
+/** Where a tree's root directory lives; `size` is in bytes, a whole number of blocks. */
 interface TreeLayout {
   extent: number;
   size: number;
@@ -95,30 +98,51 @@ export function buildIso9660(options: Iso9660Options): Buffer {
   validateVolumeId(options.volumeId);
   validateFileNames(options.files.map((f) => f.name));
   const date = options.date ?? new Date();
-  const recordDate = encodeRecordDate(date);
-  encodeVolumeDate(date); // fail early on out-of-range dates
+  const recordDate = encodeRecordDate(date); // also rejects dates the format cannot hold
 
   const files = prepareFiles(options.files);
-  const primary = treeLayout(FIRST_DIRECTORY_BLOCK, files.map((f) => encodeIsoName(f.isoName).length));
-  const joliet = treeLayout(primary.extent + primary.size / BLOCK_SIZE, files.map((f) => f.jolietName.length));
-  const totalBlocks = placeFileData(files, joliet.extent + joliet.size / BLOCK_SIZE);
+  const primary = treeLayout(
+    FIRST_DIRECTORY_BLOCK,
+    files.map((f) => f.isoId),
+  );
+  const joliet = treeLayout(
+    blockAfter(primary),
+    files.map((f) => f.jolietId),
+  );
+  const totalBlocks = placeFileData(files, blockAfter(joliet));
 
   const image = Buffer.alloc(totalBlocks * BLOCK_SIZE);
-  const put = (block: number, data: Buffer): void => void data.copy(image, block * BLOCK_SIZE);
+  const put = (blockNumber: number, data: Buffer): void => void data.copy(image, blockNumber * BLOCK_SIZE);
 
   const common = { totalBlocks, date, recordDate };
   put(PVD_BLOCK, volumeDescriptor({ ...common, kind: 'primary', volumeId: options.volumeId, root: primary }));
-  put(SVD_BLOCK, volumeDescriptor({ ...common, kind: 'joliet', volumeId: jolietVolumeId(options.volumeId), root: joliet }));
-  put(TERMINATOR_BLOCK, terminatorDescriptor());
+  const jolietId = jolietVolumeId(options.volumeId);
+  put(SVD_BLOCK, volumeDescriptor({ ...common, kind: 'joliet', volumeId: jolietId, root: joliet }));
+  put(TERMINATOR_BLOCK, descriptorHeader(255)); // 8.3: the set terminator is just the header
   put(PATH_TABLE_BLOCKS.primaryL, encodeRootPathTable(primary.extent, 'L'));
   put(PATH_TABLE_BLOCKS.primaryM, encodeRootPathTable(primary.extent, 'M'));
   put(PATH_TABLE_BLOCKS.jolietL, encodeRootPathTable(joliet.extent, 'L'));
   put(PATH_TABLE_BLOCKS.jolietM, encodeRootPathTable(joliet.extent, 'M'));
 
-  const byIsoName = [...files].sort((a, b) => compareIsoNames(a.isoName, b.isoName));
-  const byJolietName = [...files].sort((a, b) => Buffer.compare(a.jolietName, b.jolietName));
-  put(primary.extent, rootDirectory(primary, byIsoName.map((f) => fileTarget(f, encodeIsoName(f.isoName))), recordDate));
-  put(joliet.extent, rootDirectory(joliet, byJolietName.map((f) => fileTarget(f, f.jolietName)), recordDate));
+  // Each tree lists the same extents, sorted by its own identifiers (9.3).
+  const primaryOrder = [...files].sort((a, b) => compareIsoNames(a.isoName, b.isoName));
+  const jolietOrder = [...files].sort((a, b) => Buffer.compare(a.jolietId, b.jolietId));
+  put(
+    primary.extent,
+    rootDirectory(
+      primary,
+      primaryOrder.map((f) => fileTarget(f, f.isoId)),
+      recordDate,
+    ),
+  );
+  put(
+    joliet.extent,
+    rootDirectory(
+      joliet,
+      jolietOrder.map((f) => fileTarget(f, f.jolietId)),
+      recordDate,
+    ),
+  );
   for (const f of files) put(f.extent, f.data);
   return image;
 }
@@ -130,21 +154,23 @@ function prepareFiles(input: readonly Iso9660File[]): PreparedFile[] {
     if (data.length > MAX_ISO_FILE_BYTES) {
       throw new Error(`ISO file ${f.name} is ${data.length} bytes; the limit is ${MAX_ISO_FILE_BYTES}`);
     }
-    return { isoName: isoNames[i], jolietName: encodeJolietName(f.name), data, extent: 0 };
+    const isoName = isoNames[i];
+    return { isoName, isoId: encodeIsoName(isoName), jolietId: encodeJolietName(f.name), data, extent: 0 };
   });
 }
 
-/** Root directory position and size; the size depends only on identifier lengths. */
-function treeLayout(extent: number, idLengths: readonly number[]): TreeLayout {
-  const records = [SELF_ID.length, PARENT_ID.length, ...idLengths].map(directoryRecordLength);
-  const size = encodeDirectory(records.map((len) => Buffer.alloc(len))).length;
-  return { extent, size };
+/** Root directory position and size; the size depends only on identifier lengths, not on extents. */
+function treeLayout(extent: number, fileIds: readonly Buffer[]): TreeLayout {
+  const ids = [SELF_ID, PARENT_ID, ...fileIds];
+  return { extent, size: layoutDirectory(ids.map((id) => directoryRecordLength(id.length))).size };
 }
+
+const blockAfter = (tree: TreeLayout): number => tree.extent + tree.size / BLOCK_SIZE;
 
 /**
  * Assigns consecutive block-aligned extents and returns the volume size in blocks.
- * Empty files get the next free block without using it, as genisoimage does,
- * so no record points outside the data area or at metadata.
+ * An empty file takes the next block number without using it, as genisoimage
+ * does; readers never dereference a zero-length extent.
  */
 function placeFileData(files: PreparedFile[], firstBlock: number): number {
   let next = firstBlock;
@@ -225,9 +251,4 @@ function descriptorHeader(type: number): Buffer {
   vd.write('CD001', 1, 'ascii');
   vd.writeUInt8(1, 6);
   return vd;
-}
-
-/** 8.3: volume descriptor set terminator (type 255). */
-function terminatorDescriptor(): Buffer {
-  return descriptorHeader(255);
 }

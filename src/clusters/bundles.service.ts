@@ -1,0 +1,148 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { DomainError } from '../common/domain-error.js';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
+import type { AppConfig } from '../config/config.js';
+
+export interface BundleManifest {
+  name: string;
+  description: string;
+  defaultVersion: string;
+  versions: Record<string, { artifacts: string[] }>;
+  checksums: string;
+  scripts: { common: string; master: string; worker: string };
+  endpoint: { port: number; scheme: 'https' | 'http' };
+  readiness: { port: number; path: string };
+}
+
+export interface BundleVersionState {
+  version: string;
+  available: boolean;
+  problems: string[];
+}
+
+export interface Bundle {
+  dir: string;
+  manifest: BundleManifest;
+  versions: BundleVersionState[];
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function parseSums(text: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
+    if (m) sums.set(m[2].replace(/^.*\//, ''), m[1]);
+  }
+  return sums;
+}
+
+/** Checks one version: every artifact present and matching its listed checksum. */
+export async function verifyBundleVersion(
+  dir: string,
+  manifest: BundleManifest,
+  version: string,
+): Promise<BundleVersionState> {
+  const problems: string[] = [];
+  const sumsPath = join(dir, manifest.checksums);
+  const sums = existsSync(sumsPath) ? parseSums(readFileSync(sumsPath, 'utf8')) : new Map<string, string>();
+  for (const artifact of manifest.versions[version].artifacts) {
+    const path = join(dir, artifact);
+    const file = artifact.replace(/^.*\//, '');
+    if (!existsSync(path)) {
+      problems.push(`missing file ${manifest.name}/${artifact}`);
+      continue;
+    }
+    const expected = sums.get(file);
+    if (!expected) problems.push(`no checksum for ${manifest.name}/${artifact} in ${manifest.checksums}`);
+    else if ((await sha256File(path)) !== expected) problems.push(`checksum mismatch for ${manifest.name}/${artifact}`);
+  }
+  for (const script of Object.values(manifest.scripts)) {
+    if (!existsSync(join(dir, script))) problems.push(`missing script ${manifest.name}/${script}`);
+  }
+  return { version, available: problems.length === 0, problems };
+}
+
+/** The control-plane bundles shipped in bundles/, verified at start-up. */
+@Injectable()
+export class BundlesService implements OnModuleInit {
+  private readonly bundles = new Map<string, Bundle>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.reload();
+  }
+
+  async reload(): Promise<void> {
+    this.bundles.clear();
+    const root = this.config.bundlesDir;
+    if (!existsSync(root)) return;
+    for (const name of readdirSync(root)) {
+      const manifestPath = join(root, name, 'manifest.json');
+      if (!existsSync(manifestPath)) continue;
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest;
+      const versions = await Promise.all(
+        Object.keys(manifest.versions).map((v) => verifyBundleVersion(join(root, name), manifest, v)),
+      );
+      this.bundles.set(manifest.name, { dir: join(root, name), manifest, versions });
+      for (const v of versions) {
+        if (v.available) this.logger.info({ bundle: manifest.name, version: v.version }, 'control-plane bundle ready');
+        else
+          this.logger.warn(
+            { bundle: manifest.name, version: v.version, problems: v.problems },
+            'control-plane bundle unavailable',
+          );
+      }
+    }
+  }
+
+  list(): Bundle[] {
+    return [...this.bundles.values()];
+  }
+
+  get(name: string): Bundle | undefined {
+    return this.bundles.get(name);
+  }
+
+  /** Resolves name and version for a new cluster, or explains in a 4xx why not. */
+  resolve(name: string, version: string | undefined): { bundle: Bundle; version: string } {
+    const bundle = this.bundles.get(name);
+    if (!bundle) {
+      throw DomainError.validation(
+        'controlPlane',
+        `unknown bundle "${name}"; available: ${[...this.bundles.keys()].join(', ') || 'none'}`,
+      );
+    }
+    const v = version ?? bundle.manifest.defaultVersion;
+    const state = bundle.versions.find((s) => s.version === v);
+    if (!state) {
+      throw DomainError.validation(
+        'version',
+        `bundle "${name}" has no version ${v}; it has ${Object.keys(bundle.manifest.versions).join(', ')}`,
+      );
+    }
+    if (!state.available) {
+      throw DomainError.unprocessable(`bundle ${name} ${v} is not installed: ${state.problems.join('; ')}`, {
+        field: 'controlPlane',
+        problems: state.problems,
+      });
+    }
+    return { bundle, version: v };
+  }
+
+  script(bundle: Bundle, which: keyof BundleManifest['scripts']): string {
+    return readFileSync(join(bundle.dir, bundle.manifest.scripts[which]), 'utf8');
+  }
+}

@@ -1,0 +1,134 @@
+import forge from 'node-forge';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const generateRsa = promisify(generateKeyPair);
+
+/** Everything secret about one cluster; stored only encrypted (see ClusterSecretsEntity). */
+export interface ClusterSecrets {
+  caCertPem: string;
+  caKeyPem: string;
+  /** Client certificate of the tenant's admin user (kubeconfig, etcdctl). */
+  adminCertPem: string;
+  adminKeyPem: string;
+  /** Shared by nodes joining the cluster (k3s --token; etcd bundle peer bootstrap). */
+  joinToken: string;
+}
+
+function serial(): string {
+  // Positive, 16 bytes: RFC 5280 asks for up to 20 octets and no negative serials.
+  return `01${randomBytes(15).toString('hex')}`;
+}
+
+function name(cn: string, org?: string): forge.pki.CertificateField[] {
+  return [{ name: 'commonName', value: cn }, ...(org ? [{ name: 'organizationName', value: org }] : [])];
+}
+
+/** RSA keys come from Node's native generator on the thread pool: forge's own is far slower. */
+async function keyPair(): Promise<{ publicKey: forge.pki.PublicKey; privateKey: forge.pki.rsa.PrivateKey }> {
+  const { privateKey } = await generateRsa('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
+  return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
+}
+
+export interface IssuedCert {
+  certPem: string;
+  keyPem: string;
+}
+
+/**
+ * Issues a certificate from the cluster CA. Servers get their addresses as IP SANs (for the
+ * floating IP and node addresses), clients get clientAuth.
+ */
+export async function issueCertificate(
+  ca: { certPem: string; keyPem: string },
+  subject: { commonName: string; organization?: string },
+  usage: { server?: boolean; client?: boolean; ips?: string[]; dns?: string[] },
+  validDays = 825,
+): Promise<IssuedCert> {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const keys = await keyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(Date.now() - 5 * 60 * 1000);
+  cert.validity.notAfter = new Date(Date.now() + validDays * 86400 * 1000);
+  cert.setSubject(name(subject.commonName, subject.organization));
+  cert.setIssuer(caCert.subject.attributes);
+  const altNames = [
+    ...(usage.dns ?? []).map((value) => ({ type: 2, value })),
+    ...(usage.ips ?? []).map((ip) => ({ type: 7, ip })),
+  ];
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+    { name: 'extKeyUsage', serverAuth: usage.server === true, clientAuth: usage.client === true },
+    ...(altNames.length ? [{ name: 'subjectAltName', altNames }] : []),
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+export async function createClusterSecrets(clusterName: string): Promise<ClusterSecrets> {
+  const keys = await keyPair();
+  const ca = forge.pki.createCertificate();
+  ca.publicKey = keys.publicKey;
+  ca.serialNumber = serial();
+  ca.validity.notBefore = new Date(Date.now() - 5 * 60 * 1000);
+  ca.validity.notAfter = new Date(Date.now() + 10 * 365 * 86400 * 1000);
+  const subject = name(`kaas-ca-${clusterName}`, 'kaas');
+  ca.setSubject(subject);
+  ca.setIssuer(subject);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  ca.sign(keys.privateKey, forge.md.sha256.create());
+  const caPair = { certPem: forge.pki.certificateToPem(ca), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+  const admin = await issueCertificate(
+    caPair,
+    { commonName: 'kaas-admin', organization: 'system:masters' },
+    { client: true },
+  );
+  return {
+    caCertPem: caPair.certPem,
+    caKeyPem: caPair.keyPem,
+    adminCertPem: admin.certPem,
+    adminKeyPem: admin.keyPem,
+    joinToken: randomBytes(32).toString('hex'),
+  };
+}
+
+/** A kubeconfig for the cluster's endpoint, as kubectl expects it. */
+export function kubeconfigYaml(opts: { clusterName: string; server: string; secrets: ClusterSecrets }): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const ctx = `kaas-${opts.clusterName}`;
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: ${ctx}`,
+    '  cluster:',
+    `    server: ${opts.server}`,
+    `    certificate-authority-data: ${b64(opts.secrets.caCertPem)}`,
+    'users:',
+    `- name: ${ctx}-admin`,
+    '  user:',
+    `    client-certificate-data: ${b64(opts.secrets.adminCertPem)}`,
+    `    client-key-data: ${b64(opts.secrets.adminKeyPem)}`,
+    'contexts:',
+    `- name: ${ctx}`,
+    '  context:',
+    `    cluster: ${ctx}`,
+    `    user: ${ctx}-admin`,
+    `current-context: ${ctx}`,
+    'preferences: {}',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,140 @@
+import { describe, expect, it } from '@jest/globals';
+import { type PlanInput, type PlanNode, planCluster } from './cluster-plan.js';
+
+let seq = 0;
+function node(role: 'master' | 'worker', over: Partial<PlanNode> = {}): PlanNode {
+  seq++;
+  return {
+    id: `${role[0]}${seq}`,
+    role,
+    ready: true,
+    provisioned: true,
+    unhealthy: false,
+    deleting: false,
+    replaceRequested: false,
+    replacesNodeId: null,
+    createdAt: seq,
+    ...over,
+  };
+}
+
+function input(over: Partial<PlanInput>): PlanInput {
+  return { masters: 1, workers: 2, deleting: false, nodes: [], wasRunning: false, scaling: false, ...over };
+}
+
+const kinds = (p: ReturnType<typeof planCluster>) =>
+  p.actions.map((a) =>
+    a.kind === 'create'
+      ? `create:${a.role}${a.replaces ? `>${a.replaces}` : ''}`
+      : a.kind === 'delete'
+        ? `delete:${a.nodeId}`
+        : a.kind,
+  );
+
+describe('planCluster', () => {
+  it.each<[string, () => PlanInput, string[], string]>([
+    ['an empty cluster starts with one master', () => input({}), ['create:master'], 'Provisioning'],
+    [
+      'workers wait for the first master',
+      () => input({ nodes: [node('master', { ready: false })] }),
+      [],
+      'Provisioning',
+    ],
+    [
+      'workers start together once a master is ready',
+      () => input({ nodes: [node('master')] }),
+      ['create:worker', 'create:worker'],
+      'Provisioning',
+    ],
+    [
+      'further masters come one by one',
+      () => input({ masters: 3, workers: 0, nodes: [node('master'), node('master', { ready: false })] }),
+      [],
+      'Provisioning',
+    ],
+    [
+      'the next master follows when the others are ready',
+      () => input({ masters: 3, workers: 0, nodes: [node('master'), node('master')] }),
+      ['create:master'],
+      'Provisioning',
+    ],
+    [
+      'a cluster at size is Running and does nothing',
+      () => input({ nodes: [node('master'), node('worker'), node('worker')] }),
+      [],
+      'Running',
+    ],
+  ])('%s', (_l, make, expected, phase) => {
+    const plan = planCluster(make());
+    expect(kinds(plan)).toEqual(expected);
+    expect(plan.phase).toBe(phase);
+  });
+
+  it('scales workers down by the delete policy: unhealthy first, then newest', () => {
+    const m = node('master');
+    const old = node('worker');
+    const sick = node('worker', { unhealthy: true, ready: false });
+    const newest = node('worker');
+    const plan = planCluster(input({ workers: 1, nodes: [m, old, sick, newest], wasRunning: true, scaling: true }));
+    expect(kinds(plan)).toEqual([`delete:${sick.id}`, `delete:${newest.id}`]);
+    expect(plan.phase).toBe('Degraded');
+  });
+
+  it('scales masters down one at a time and waits while one is leaving', () => {
+    const masters = [node('master'), node('master'), node('master')];
+    const first = planCluster(input({ masters: 1, workers: 0, nodes: masters, wasRunning: true, scaling: true }));
+    expect(kinds(first)).toEqual([`delete:${masters[2].id}`]);
+    expect(first.phase).toBe('Updating');
+    const leaving = { ...masters[2], deleting: true };
+    expect(
+      kinds(
+        planCluster(
+          input({ masters: 1, workers: 0, nodes: [masters[0], masters[1], leaving], wasRunning: true, scaling: true }),
+        ),
+      ),
+    ).toEqual([]);
+  });
+
+  it('replaces a worker by surging: new node first, the old one removed when the new is ready', () => {
+    const m = node('master');
+    const w = node('worker', { replaceRequested: true, unhealthy: true, ready: false });
+    expect(kinds(planCluster(input({ workers: 1, nodes: [m, w], wasRunning: true })))).toEqual([
+      `create:worker>${w.id}`,
+    ]);
+    const r = node('worker', { replacesNodeId: w.id, ready: false });
+    expect(kinds(planCluster(input({ workers: 1, nodes: [m, w, r], wasRunning: true })))).toEqual([]);
+    const readyR = { ...r, ready: true };
+    const plan = planCluster(input({ workers: 1, nodes: [m, w, readyR], wasRunning: true }));
+    expect(kinds(plan)).toEqual([`delete:${w.id}`]);
+    expect(plan.phase).toBe('Degraded');
+    expect(planCluster(input({ workers: 1, nodes: [m, readyR], wasRunning: true })).phase).toBe('Running');
+  });
+
+  it('replaces a master only while the other masters are ready', () => {
+    const a = node('master');
+    const b = node('master', { ready: false });
+    const c = node('master', { replaceRequested: true });
+    expect(kinds(planCluster(input({ masters: 3, workers: 0, nodes: [a, b, c], wasRunning: true })))).toEqual([]);
+    expect(
+      kinds(planCluster(input({ masters: 3, workers: 0, nodes: [a, { ...b, ready: true }, c], wasRunning: true }))),
+    ).toEqual([`create:master>${c.id}`]);
+  });
+
+  it('deletes every node and then finalizes a deleted cluster', () => {
+    const nodes = [node('master'), node('worker')];
+    const plan = planCluster(input({ deleting: true, nodes }));
+    expect(kinds(plan)).toEqual(nodes.map((n) => `delete:${n.id}`));
+    expect(plan.phase).toBe('Deleting');
+    expect(kinds(planCluster(input({ deleting: true, nodes: [] })))).toEqual(['finalize']);
+  });
+
+  it('is idempotent: planning again from the state a plan leads to adds nothing new', () => {
+    const m = node('master');
+    const w1 = node('worker', { ready: false, provisioned: false });
+    const w2 = node('worker', { ready: false, provisioned: false });
+    const plan = planCluster(input({ nodes: [m, w1, w2] }));
+    expect(plan.actions).toEqual([]);
+    expect(plan.nodesToReconcile).toEqual([w1.id, w2.id]);
+    expect(plan.conditions.find((c) => c.type === 'InfrastructureReady')?.status).toBe('False');
+  });
+});

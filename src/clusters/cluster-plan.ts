@@ -1,0 +1,161 @@
+import type { ClusterPhase } from './cluster.entity.js';
+
+/** A node as the cluster reconciler sees it. */
+export interface PlanNode {
+  id: string;
+  role: 'master' | 'worker';
+  ready: boolean;
+  /** Has a VM (past Provisioning). */
+  provisioned: boolean;
+  unhealthy: boolean;
+  deleting: boolean;
+  replaceRequested: boolean;
+  replacesNodeId: string | null;
+  createdAt: number;
+}
+
+export interface PlanInput {
+  masters: number;
+  workers: number;
+  deleting: boolean;
+  nodes: PlanNode[];
+  /** The cluster has been Running before (so a shortfall is Degraded or Updating, not Provisioning). */
+  wasRunning: boolean;
+  /** Declared size differs from what was last reached (a scale is in progress). */
+  scaling: boolean;
+}
+
+export type PlanAction =
+  | { kind: 'create'; role: 'master' | 'worker'; replaces?: string }
+  | { kind: 'delete'; nodeId: string; reason: string }
+  | { kind: 'finalize' };
+
+export interface Plan {
+  actions: PlanAction[];
+  phase: ClusterPhase;
+  conditions: { type: string; status: 'True' | 'False'; reason: string; message: string }[];
+  /** Nodes that need their own reconcile pass now. */
+  nodesToReconcile: string[];
+  settled: boolean;
+}
+
+/** Delete policy: unhealthy or unready first, then the newest. */
+function byDeletePriority(a: PlanNode, b: PlanNode): number {
+  const score = (n: PlanNode) => (n.unhealthy ? 0 : n.ready ? 2 : 1);
+  return score(a) - score(b) || b.createdAt - a.createdAt;
+}
+
+/**
+ * The cluster reconciler's decisions, as a pure function of desired and observed state. Masters
+ * change one at a time, adding before removing, and only while every other master is ready;
+ * workers are created together once the control plane answers; replacements surge (the new
+ * node first, the old one removed when the new one is ready).
+ */
+export function planCluster(input: PlanInput): Plan {
+  const actions: PlanAction[] = [];
+  const live = input.nodes.filter((n) => !n.deleting);
+  const deletingNodes = input.nodes.filter((n) => n.deleting);
+  const nodesToReconcile = input.nodes.filter((n) => n.deleting || !n.ready).map((n) => n.id);
+
+  if (input.deleting) {
+    for (const n of live) actions.push({ kind: 'delete', nodeId: n.id, reason: 'cluster deleted' });
+    if (input.nodes.length === 0) actions.push({ kind: 'finalize' });
+    return {
+      actions,
+      phase: 'Deleting',
+      conditions: [
+        { type: 'Ready', status: 'False', reason: 'Deleting', message: `${input.nodes.length} node(s) left to remove` },
+      ],
+      nodesToReconcile: input.nodes.map((n) => n.id),
+      settled: input.nodes.length === 0,
+    };
+  }
+
+  const liveIds = new Set(live.map((n) => n.id));
+  // A replacement holds no slot of its own while the node it replaces still exists.
+  const surge = live.filter((n) => n.replacesNodeId !== null && liveIds.has(n.replacesNodeId));
+  const slotHolders = live.filter((n) => !surge.includes(n));
+
+  for (const r of surge) {
+    if (r.ready) actions.push({ kind: 'delete', nodeId: r.replacesNodeId!, reason: `replaced by a new node` });
+  }
+
+  const byRole = (role: 'master' | 'worker') => slotHolders.filter((n) => n.role === role);
+  const masters = byRole('master');
+  const workers = byRole('worker');
+  const mastersChanging = deletingNodes.some((n) => n.role === 'master') || surge.some((n) => n.role === 'master');
+  const allMastersReady = masters.every((m) => m.ready);
+  const controlPlaneUp = masters.some((m) => m.ready);
+
+  // Replacements: workers all at once, masters one at a time.
+  for (const n of slotHolders.filter((x) => x.replaceRequested && !surge.some((r) => r.replacesNodeId === x.id))) {
+    if (n.role === 'worker') actions.push({ kind: 'create', role: 'worker', replaces: n.id });
+    else if (!mastersChanging && masters.filter((m) => m.id !== n.id).every((m) => m.ready)) {
+      actions.push({ kind: 'create', role: 'master', replaces: n.id });
+      break;
+    }
+  }
+
+  if (!mastersChanging) {
+    if (masters.length < input.masters && allMastersReady) actions.push({ kind: 'create', role: 'master' });
+    else if (masters.length > input.masters && allMastersReady) {
+      const victim = [...masters].sort(byDeletePriority)[0];
+      actions.push({ kind: 'delete', nodeId: victim.id, reason: 'scaled down' });
+    }
+  }
+  if (controlPlaneUp || masters.length === 0) {
+    if (workers.length < input.workers && controlPlaneUp) {
+      for (let i = workers.length; i < input.workers; i++) actions.push({ kind: 'create', role: 'worker' });
+    } else if (workers.length > input.workers) {
+      for (const victim of [...workers].sort(byDeletePriority).slice(0, workers.length - input.workers)) {
+        actions.push({ kind: 'delete', nodeId: victim.id, reason: 'scaled down' });
+      }
+    }
+  }
+
+  const readyMasters = masters.filter((m) => m.ready).length;
+  const readyWorkers = workers.filter((w) => w.ready).length;
+  const infraReady = slotHolders.length > 0 && slotHolders.every((n) => n.provisioned);
+  const cpReady = masters.length === input.masters && readyMasters === input.masters;
+  const workersReady = workers.length === input.workers && readyWorkers === input.workers;
+  const ready = cpReady && workersReady && deletingNodes.length === 0 && surge.length === 0;
+  const conditions: Plan['conditions'] = [
+    {
+      type: 'InfrastructureReady',
+      status: infraReady ? 'True' : 'False',
+      reason: infraReady ? 'VirtualMachinesCreated' : 'Provisioning',
+      message: `${slotHolders.filter((n) => n.provisioned).length}/${slotHolders.length} node VMs created`,
+    },
+    {
+      type: 'ControlPlaneReady',
+      status: cpReady ? 'True' : 'False',
+      reason: cpReady ? 'MastersReady' : 'MastersNotReady',
+      message: `${readyMasters}/${input.masters} masters ready`,
+    },
+    {
+      type: 'WorkersReady',
+      status: workersReady ? 'True' : 'False',
+      reason: workersReady ? 'WorkersReady' : 'WorkersNotReady',
+      message: `${readyWorkers}/${input.workers} workers ready`,
+    },
+    {
+      type: 'Ready',
+      status: ready ? 'True' : 'False',
+      reason: ready ? 'ClusterReady' : 'NotAtDeclaredSize',
+      message: ready
+        ? 'all nodes ready at the declared size'
+        : `${readyMasters + readyWorkers}/${input.masters + input.workers} nodes ready`,
+    },
+  ];
+  const anyUnhealthy = live.some((n) => n.unhealthy);
+  const phase: ClusterPhase = ready
+    ? 'Running'
+    : !input.wasRunning
+      ? input.nodes.length === 0 && actions.length === 0
+        ? 'Pending'
+        : 'Provisioning'
+      : input.scaling && !anyUnhealthy
+        ? 'Updating'
+        : 'Degraded';
+  return { actions, phase, conditions, nodesToReconcile, settled: ready && actions.length === 0 };
+}

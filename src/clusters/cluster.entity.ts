@@ -1,0 +1,60 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { Condition } from '../common/conditions.js';
+
+export type ClusterPhase = 'Pending' | 'Provisioning' | 'Running' | 'Updating' | 'Degraded' | 'Deleting' | 'Failed';
+
+export interface ClusterSettings {
+  /** A node that never became ready within this many seconds is unhealthy. */
+  nodeStartupTimeoutSeconds?: number;
+  /** A ready node whose probe fails for this long is unhealthy. */
+  unhealthyTimeoutSeconds?: number;
+  /** Remediation stops when more than this many (or this share, "40%") nodes are unhealthy. */
+  maxUnhealthy?: number | string;
+  autoscale?: { minWorkers: number; maxWorkers: number; targetCpuPercent: number };
+}
+
+@Entity('clusters')
+export class ClusterEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'tenant_id', type: 'uuid' }) tenantId: string;
+  @Column({ type: 'varchar', length: 63 }) name: string;
+  @Column({ name: 'control_plane', type: 'varchar', length: 32 }) controlPlane: string;
+  @Column({ type: 'varchar', length: 32 }) version: string;
+  @Column({ type: 'integer' }) masters: number;
+  @Column({ type: 'integer' }) workers: number;
+  @Column({ type: 'integer' }) vcpus: number;
+  @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;
+  @Column({ name: 'disk_gib', type: 'integer' }) diskGiB: number;
+  @Column({ name: 'vpc_id', type: 'uuid' }) vpcId: string;
+  @Column({ name: 'storage_pool_id', type: 'uuid' }) storagePoolId: string;
+  @Column({ name: 'floating_ip_id', type: 'uuid' }) floatingIpId: string;
+  @Column({ name: 'image_id', type: 'uuid', nullable: true }) imageId: string | null;
+  @Column({ type: 'varchar', length: 16 }) phase: ClusterPhase;
+  @Column({ type: 'jsonb' }) conditions: Condition[];
+  @Column({ type: 'boolean' }) paused: boolean;
+  @Column({ type: 'jsonb' }) settings: ClusterSettings;
+  @Column({ type: 'integer' }) generation: number;
+  @Column({ name: 'deleting_at', type: 'timestamptz', nullable: true }) deletingAt: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+}
+
+@Entity('cluster_secrets')
+export class ClusterSecretsEntity {
+  @PrimaryColumn({ name: 'cluster_id', type: 'uuid' }) clusterId: string;
+  /** AES-256-GCM under KAAS_SECRET_KEY, bound to the cluster id. */
+  @Column({ type: 'text' }) sealed: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}
+
+@Entity('events')
+export class EventEntity {
+  @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
+  @Column({ name: 'tenant_id', type: 'uuid' }) tenantId: string;
+  @Column({ name: 'cluster_id', type: 'uuid' }) clusterId: string;
+  @Column({ name: 'node_id', type: 'uuid', nullable: true }) nodeId: string | null;
+  @Column({ type: 'varchar', length: 8 }) type: 'Normal' | 'Warning';
+  @Column({ type: 'varchar', length: 64 }) reason: string;
+  @Column({ type: 'varchar', length: 2000 }) message: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}

@@ -1,0 +1,114 @@
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { AuthContext } from '../common/auth-context.js';
+import { Auth, TenantRoute } from '../common/auth.decorators.js';
+import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
+import { IdPipe } from '../common/id.pipe.js';
+import { ListQuery, type Page } from '../common/pagination.js';
+import {
+  ClusterResponse,
+  CreateClusterRequest,
+  type EventResponse,
+  NodeResponse,
+  PatchClusterRequest,
+} from './clusters.dto.js';
+import { ClustersService } from './clusters.service.js';
+
+@ApiTags('tenant: clusters')
+@ApiBearerAuth()
+@ApiHeader({ name: 'X-Kaas-Tenant', required: false, description: 'operator only: the tenant to act for' })
+@TenantRoute()
+@Controller('v1/clusters')
+export class ClustersController {
+  constructor(private readonly clusters: ClustersService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: ClusterResponse })
+  create(@Auth() auth: AuthContext, @Body() body: CreateClusterRequest): Promise<ClusterResponse> {
+    return this.clusters.create(auth, body);
+  }
+
+  @Get()
+  list(@Auth() auth: AuthContext, @Query() q: ListQuery): Promise<Page<ClusterResponse>> {
+    return this.clusters.list(auth, q.limit, q.cursor);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: ClusterResponse })
+  get(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<ClusterResponse> {
+    return this.clusters.get(auth, id);
+  }
+
+  @Patch(':id')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: ClusterResponse })
+  patch(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Body() body: PatchClusterRequest,
+  ): Promise<ClusterResponse> {
+    return this.clusters.patch(auth, id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: ClusterResponse })
+  remove(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<ClusterResponse> {
+    return this.clusters.remove(auth, id);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  pause(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Body(EmptyBodyPipe) _b: object,
+  ): Promise<ClusterResponse> {
+    return this.clusters.setPaused(auth, id, true);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  resume(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Body(EmptyBodyPipe) _b: object,
+  ): Promise<ClusterResponse> {
+    return this.clusters.setPaused(auth, id, false);
+  }
+
+  @Get(':id/nodes')
+  nodes(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<{ items: NodeResponse[] }> {
+    return this.clusters.nodesOf(auth, id);
+  }
+
+  @Post(':id/nodes/:nodeId/replace')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: NodeResponse })
+  replace(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Param('nodeId', new IdPipe('node')) nodeId: string,
+    @Body(EmptyBodyPipe) _b: object,
+  ): Promise<NodeResponse> {
+    return this.clusters.replaceNode(auth, id, nodeId);
+  }
+
+  @Get(':id/events')
+  events(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Query() q: ListQuery,
+  ): Promise<Page<EventResponse>> {
+    return this.clusters.eventsOf(auth, id, q.limit, q.cursor);
+  }
+
+  @Get(':id/kubeconfig')
+  @ApiProduces('application/yaml')
+  @Header('Content-Type', 'application/yaml; charset=utf-8')
+  @Header('Cache-Control', 'no-store')
+  kubeconfig(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<string> {
+    return this.clusters.kubeconfig(auth, id);
+  }
+}

@@ -1,0 +1,266 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+  IsObject,
+  ValidateIf,
+} from 'class-validator';
+import type { Condition } from '../common/conditions.js';
+import { IsDnsLabel } from '../common/dns-label.js';
+import type { NodeEntity } from '../nodes/node.entity.js';
+import type { ClusterEntity, EventEntity } from './cluster.entity.js';
+
+export class NodeSpecDto {
+  @ApiProperty({ minimum: 1, maximum: 64, example: 2 })
+  @IsInt({ message: 'nodeSpec.vcpus must be a whole number' })
+  @Min(1, { message: 'nodeSpec.vcpus must be at least 1' })
+  @Max(64, { message: 'nodeSpec.vcpus must be at most 64' })
+  vcpus: number;
+
+  @ApiProperty({ minimum: 256, maximum: 262144, example: 2048 })
+  @IsInt({ message: 'nodeSpec.memoryMiB must be a whole number' })
+  @Min(256, { message: 'nodeSpec.memoryMiB must be at least 256' })
+  @Max(262144, { message: 'nodeSpec.memoryMiB must be at most 262144' })
+  memoryMiB: number;
+
+  @ApiProperty({ minimum: 1, maximum: 4096, example: 20 })
+  @IsInt({ message: 'nodeSpec.diskGiB must be a whole number' })
+  @Min(1, { message: 'nodeSpec.diskGiB must be at least 1' })
+  @Max(4096, { message: 'nodeSpec.diskGiB must be at most 4096' })
+  diskGiB: number;
+}
+
+export class AutoscaleDto {
+  @ApiProperty() @IsInt() @Min(0) @Max(100) minWorkers: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(100) maxWorkers: number;
+  @ApiProperty() @IsInt() @Min(1) @Max(100) targetCpuPercent: number;
+}
+
+export class ClusterSettingsDto {
+  @ApiPropertyOptional({ default: 600 })
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(86400)
+  nodeStartupTimeoutSeconds?: number;
+
+  @ApiPropertyOptional({ default: 60 })
+  @IsOptional()
+  @IsInt()
+  @Min(5)
+  @Max(86400)
+  unhealthyTimeoutSeconds?: number;
+
+  @ApiPropertyOptional({ description: 'a count, or a percentage like "40%"', default: '40%' })
+  @IsOptional()
+  @ValidateIf((o: ClusterSettingsDto) => typeof o.maxUnhealthy === 'string')
+  @Matches(/^(100|[1-9]?\d)%$/, { message: 'maxUnhealthy must be a count or a percentage like "40%"' })
+  maxUnhealthy?: number | string;
+
+  @ApiPropertyOptional({ type: AutoscaleDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => AutoscaleDto)
+  autoscale?: AutoscaleDto;
+}
+
+export class CreateClusterRequest {
+  @IsDnsLabel('web')
+  name: string;
+
+  @ApiProperty({ example: 'etcd' })
+  @IsString({ message: 'controlPlane must be a string' })
+  @MaxLength(32)
+  controlPlane: string;
+
+  @ApiPropertyOptional({ example: 'v3.4.23' })
+  @IsOptional()
+  @IsString({ message: 'version must be a string' })
+  @MaxLength(32)
+  version?: string;
+
+  @ApiProperty({ enum: [1, 3, 5] })
+  @IsIn([1, 3, 5], { message: 'masters must be 1, 3 or 5' })
+  masters: number;
+
+  @ApiProperty({ minimum: 0, maximum: 100 })
+  @IsInt({ message: 'workers must be a whole number' })
+  @Min(0, { message: 'workers must be at least 0' })
+  @Max(100, { message: 'workers must be at most 100' })
+  workers: number;
+
+  @ApiProperty({ type: NodeSpecDto })
+  @IsObject({ message: 'nodeSpec must be an object' })
+  @ValidateNested()
+  @Type(() => NodeSpecDto)
+  nodeSpec: NodeSpecDto;
+
+  @ApiProperty({ format: 'uuid' }) @IsUUID('all', { message: 'vpcId must be a VPC id' }) vpcId: string;
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'storagePoolId must be a storage pool id' })
+  storagePoolId: string;
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'floatingIpId must be a floating IP id' })
+  floatingIpId: string;
+
+  @ApiPropertyOptional({ type: ClusterSettingsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ClusterSettingsDto)
+  settings?: ClusterSettingsDto;
+}
+
+export class PatchClusterRequest {
+  @ApiPropertyOptional({ enum: [1, 3, 5] })
+  @IsOptional()
+  @IsIn([1, 3, 5], { message: 'masters must be 1, 3 or 5' })
+  masters?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 100 })
+  @IsOptional()
+  @IsInt({ message: 'workers must be a whole number' })
+  @Min(0, { message: 'workers must be at least 0' })
+  @Max(100, { message: 'workers must be at most 100' })
+  workers?: number;
+
+  @ApiPropertyOptional({ type: ClusterSettingsDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ClusterSettingsDto)
+  settings?: ClusterSettingsDto;
+}
+
+export class ConditionDto implements Condition {
+  @ApiProperty() type: string;
+  @ApiProperty({ enum: ['True', 'False', 'Unknown'] }) status: 'True' | 'False' | 'Unknown';
+  @ApiProperty() reason: string;
+  @ApiProperty() message: string;
+  @ApiProperty() lastTransitionTime: string;
+}
+
+export class ClusterResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() controlPlane: string;
+  @ApiProperty() version: string;
+  @ApiProperty() masters: number;
+  @ApiProperty() workers: number;
+  @ApiProperty({ type: NodeSpecDto }) nodeSpec: NodeSpecDto;
+  @ApiProperty() vpcId: string;
+  @ApiProperty() storagePoolId: string;
+  @ApiProperty() floatingIpId: string;
+  @ApiProperty({ nullable: true, type: String, description: 'the floating IP and port of the control plane' })
+  endpoint: string | null;
+  @ApiProperty({ enum: ['Pending', 'Provisioning', 'Running', 'Updating', 'Degraded', 'Deleting', 'Failed'] })
+  phase: string;
+  @ApiProperty({ type: [ConditionDto] }) conditions: Condition[];
+  @ApiProperty() nodeCounts: { desired: number; ready: number };
+  @ApiProperty() paused: boolean;
+  @ApiProperty() settings: Record<string, unknown>;
+  @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number; nodes: number } | null;
+  @ApiProperty() createdAt: string;
+  @ApiProperty() updatedAt: string;
+}
+
+export function toClusterResponse(
+  c: ClusterEntity,
+  nodes: NodeEntity[],
+  floatingAddress: string | null,
+  endpointPort: number,
+  scheme: string,
+): ClusterResponse {
+  const live = nodes.filter((n) => !n.deleteRequestedAt);
+  const sampled = live.filter((n) => n.usage);
+  return {
+    id: c.id,
+    name: c.name,
+    controlPlane: c.controlPlane,
+    version: c.version,
+    masters: c.masters,
+    workers: c.workers,
+    nodeSpec: { vcpus: c.vcpus, memoryMiB: c.memoryMiB, diskGiB: c.diskGiB },
+    vpcId: c.vpcId,
+    storagePoolId: c.storagePoolId,
+    floatingIpId: c.floatingIpId,
+    endpoint: floatingAddress ? `${scheme}://${floatingAddress}:${endpointPort}` : null,
+    phase: c.phase,
+    conditions: c.conditions,
+    nodeCounts: { desired: c.masters + c.workers, ready: live.filter((n) => n.phase === 'Ready').length },
+    paused: c.paused,
+    settings: c.settings as Record<string, unknown>,
+    usage: sampled.length
+      ? {
+          nodes: sampled.length,
+          cpuPercent: Math.round((sampled.reduce((a, n) => a + n.usage!.cpuPercent, 0) / sampled.length) * 10) / 10,
+          memoryMiB: sampled.reduce((a, n) => a + n.usage!.memoryMiB, 0),
+        }
+      : null,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+export class NodeResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() clusterId: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ['master', 'worker'] }) role: string;
+  @ApiProperty({ nullable: true, type: String }) hostId: string | null;
+  @ApiProperty() vcpus: number;
+  @ApiProperty() memoryMiB: number;
+  @ApiProperty() diskGiB: number;
+  @ApiProperty({ nullable: true, type: String }) address: string | null;
+  @ApiProperty() phase: string;
+  @ApiProperty({ type: [ConditionDto] }) conditions: Condition[];
+  @ApiProperty({ nullable: true, type: String }) lastHeartbeatAt: string | null;
+  @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number } | null;
+  @ApiProperty() createdAt: string;
+}
+
+export function toNodeResponse(n: NodeEntity): NodeResponse {
+  return {
+    id: n.id,
+    clusterId: n.clusterId,
+    name: n.name,
+    role: n.role,
+    hostId: n.hostId,
+    vcpus: n.vcpus,
+    memoryMiB: n.memoryMiB,
+    diskGiB: n.diskGiB,
+    address: n.address,
+    phase: n.deleteRequestedAt && n.phase !== 'Failed' ? 'Deleting' : n.phase,
+    conditions: n.conditions,
+    lastHeartbeatAt: n.lastHeartbeatAt?.toISOString() ?? null,
+    usage: n.usage ? { cpuPercent: n.usage.cpuPercent, memoryMiB: n.usage.memoryMiB } : null,
+    createdAt: n.createdAt.toISOString(),
+  };
+}
+
+export class EventResponse {
+  @ApiProperty() id: string;
+  @ApiProperty({ enum: ['Normal', 'Warning'] }) type: string;
+  @ApiProperty() reason: string;
+  @ApiProperty() message: string;
+  @ApiProperty({ nullable: true, type: String }) nodeId: string | null;
+  @ApiProperty() createdAt: string;
+}
+
+export function toEventResponse(e: EventEntity): EventResponse {
+  return {
+    id: String(e.id),
+    type: e.type,
+    reason: e.reason,
+    message: e.message,
+    nodeId: e.nodeId,
+    createdAt: e.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,125 @@
+import { Injectable } from '@nestjs/common';
+import { IsNull } from 'typeorm';
+import { Database, type Tx } from '../common/database.js';
+import { ClusterEntity, ClusterSecretsEntity, EventEntity } from './cluster.entity.js';
+
+@Injectable()
+export class ClustersRepository {
+  constructor(private readonly db: Database) {}
+
+  private repo(tx?: Tx) {
+    return (tx ?? this.db.manager).getRepository(ClusterEntity);
+  }
+
+  insert(tx: Tx, row: Partial<ClusterEntity>): Promise<ClusterEntity> {
+    return this.repo(tx).save(
+      this.repo(tx).create({
+        phase: 'Pending',
+        conditions: [],
+        paused: false,
+        settings: {},
+        generation: 1,
+        deletingAt: null,
+        ...row,
+      }),
+    );
+  }
+
+  findById(id: string, tx?: Tx): Promise<ClusterEntity | null> {
+    return this.repo(tx).findOneBy({ id });
+  }
+
+  findForTenant(tenantId: string, id: string, tx?: Tx): Promise<ClusterEntity | null> {
+    return this.repo(tx).findOneBy({ tenantId, id });
+  }
+
+  lock(tx: Tx, id: string): Promise<ClusterEntity | null> {
+    return this.repo(tx).createQueryBuilder('c').setLock('pessimistic_write').where('c.id = :id', { id }).getOne();
+  }
+
+  list(tenantId: string, limit: number, afterName?: string): Promise<ClusterEntity[]> {
+    const qb = this.repo().createQueryBuilder('c').where('c.tenant_id = :tenantId', { tenantId });
+    if (afterName !== undefined) qb.andWhere('c.name > :afterName', { afterName });
+    return qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(limit).getMany();
+  }
+
+  listIds(): Promise<{ id: string }[]> {
+    return this.repo().find({ select: { id: true } });
+  }
+
+  async update(id: string, patch: Partial<ClusterEntity>, tx?: Tx): Promise<void> {
+    await this.repo(tx).update({ id }, patch);
+  }
+
+  async remove(tx: Tx, id: string): Promise<void> {
+    await tx.getRepository(EventEntity).delete({ clusterId: id });
+    await this.repo(tx).delete({ id });
+  }
+
+  /** Declared sizes of the tenant's clusters, for quota usage. */
+  async declaredUsage(
+    tenantId: string,
+    tx?: Tx,
+  ): Promise<{ clusters: number; nodes: number; vcpus: number; memoryMiB: number }> {
+    const row = await this.repo(tx)
+      .createQueryBuilder('c')
+      .select('count(*)', 'clusters')
+      .addSelect('COALESCE(SUM(c.masters + c.workers), 0)', 'nodes')
+      .addSelect('COALESCE(SUM((c.masters + c.workers) * c.vcpus), 0)', 'vcpus')
+      .addSelect('COALESCE(SUM((c.masters + c.workers) * c.memory_mib), 0)', 'memory')
+      .where('c.tenant_id = :tenantId AND c.deleting_at IS NULL', { tenantId })
+      .getRawOne<{ clusters: string; nodes: string; vcpus: string; memory: string }>();
+    return {
+      clusters: Number(row?.clusters ?? 0),
+      nodes: Number(row?.nodes ?? 0),
+      vcpus: Number(row?.vcpus ?? 0),
+      memoryMiB: Number(row?.memory ?? 0),
+    };
+  }
+
+  async usesVpc(tx: Tx, vpcId: string): Promise<string | undefined> {
+    const c = await this.repo(tx).findOneBy({ vpcId });
+    return c ? `cluster "${c.name}" uses it` : undefined;
+  }
+
+  async usesPool(tx: Tx, poolId: string): Promise<string | undefined> {
+    const c = await this.repo(tx).findOneBy({ storagePoolId: poolId });
+    return c ? `cluster "${c.name}" uses it` : undefined;
+  }
+
+  async secrets(clusterId: string, tx?: Tx): Promise<ClusterSecretsEntity | null> {
+    return (tx ?? this.db.manager).getRepository(ClusterSecretsEntity).findOneBy({ clusterId });
+  }
+
+  async saveSecrets(tx: Tx | undefined, clusterId: string, sealed: string): Promise<void> {
+    await (tx ?? this.db.manager).query(
+      `INSERT INTO cluster_secrets (cluster_id, sealed) VALUES ($1, $2) ON CONFLICT (cluster_id) DO NOTHING`,
+      [clusterId, sealed],
+    );
+  }
+
+  async addEvent(e: Omit<EventEntity, 'id' | 'createdAt'>, tx?: Tx): Promise<void> {
+    await (tx ?? this.db.manager).getRepository(EventEntity).insert(e);
+  }
+
+  async events(clusterId: string, limit: number, beforeId?: string): Promise<EventEntity[]> {
+    const qb = this.db.manager
+      .getRepository(EventEntity)
+      .createQueryBuilder('e')
+      .where('e.cluster_id = :clusterId', { clusterId });
+    if (beforeId !== undefined) qb.andWhere('e.id < :beforeId', { beforeId });
+    return qb.orderBy('e.id', 'DESC').limit(limit).getMany();
+  }
+
+  countEventsSince(clusterId: string, reason: string, since: Date): Promise<number> {
+    return this.db.manager
+      .getRepository(EventEntity)
+      .createQueryBuilder('e')
+      .where('e.cluster_id = :clusterId AND e.reason = :reason AND e.created_at > :since', { clusterId, reason, since })
+      .getCount();
+  }
+
+  countActive(): Promise<number> {
+    return this.repo().countBy({ deletingAt: IsNull() });
+  }
+}

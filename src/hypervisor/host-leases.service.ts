@@ -1,0 +1,162 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/config.js';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
+import { JobRunner } from '../jobs/job-runner.service.js';
+import { hostQueueName, JobQueue } from '../jobs/job-types.js';
+import { REDIS } from '../jobs/redis.provider.js';
+import { HostRuntime } from './host-runtime.js';
+import { HostsRepository } from './hosts.repository.js';
+
+const LEASE_MS = 15000;
+const TICK_MS = 2000;
+
+const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+/**
+ * Spreads hosts over the live worker processes. A worker owns a host while it holds the host's
+ * lease in Redis: it alone keeps the libvirt connection, consumes the host's queue and, for a
+ * simulated host, holds its in-process state. A worker that dies loses its leases within
+ * LEASE_MS and another one takes the hosts over.
+ */
+@Injectable()
+export class HostLeases implements OnApplicationShutdown {
+  readonly workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly owned = new Map<string, HostRuntime>();
+  private timer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+  private onDomainStopped: (hostId: string, domainName: string) => void = () => undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly hosts: HostsRepository,
+    private readonly runner: JobRunner,
+    private readonly jobs: JobQueue,
+  ) {}
+
+  private key(kind: 'worker' | 'lease', id: string): string {
+    return `${this.config.queuePrefix}:${kind}:${id}`;
+  }
+
+  setDomainStoppedHandler(handler: (hostId: string, domainName: string) => void): void {
+    this.onDomainStopped = handler;
+  }
+
+  runtime(hostId: string): HostRuntime | undefined {
+    return this.owned.get(hostId);
+  }
+
+  ownedHostIds(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.sweepTimer = setInterval(() => void this.enqueueSweeps(), this.config.healthIntervalSeconds * 1000);
+  }
+
+  /** One round: heartbeat, renew, take a fair share, give back extras. Exposed for tests. */
+  async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return;
+    this.ticking = true;
+    try {
+      await this.redis.set(this.key('worker', this.workerId), '1', 'PX', LEASE_MS);
+      const live = await this.countLiveWorkers();
+      const hosts = await this.hosts.list();
+      const share = Math.ceil(hosts.length / Math.max(1, live));
+      const known = new Set(hosts.map((h) => h.id));
+      for (const hostId of [...this.owned.keys()]) {
+        const renewed =
+          known.has(hostId) &&
+          (await this.redis.eval(RENEW, 1, this.key('lease', hostId), this.workerId, LEASE_MS)) === 1;
+        if (!renewed) await this.drop(hostId, 'lease lost or host removed');
+      }
+      for (const host of hosts) {
+        if (this.owned.size >= share) break;
+        if (this.owned.has(host.id)) continue;
+        const got = await this.redis.set(this.key('lease', host.id), this.workerId, 'PX', LEASE_MS, 'NX');
+        if (got === 'OK') await this.adopt(host.id);
+      }
+      if (this.owned.size > share) {
+        const extra = [...this.owned.keys()].pop()!;
+        await this.drop(extra, 'rebalancing');
+        await this.redis.eval(RELEASE, 1, this.key('lease', extra), this.workerId);
+      }
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'host lease round failed');
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async countLiveWorkers(): Promise<number> {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.config.queuePrefix}:worker:*`, 'COUNT', 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
+  }
+
+  private async adopt(hostId: string): Promise<void> {
+    const host = await this.hosts.findById(hostId);
+    if (!host) return;
+    const runtime = new HostRuntime(
+      host,
+      {
+        connected: async (id) => {
+          await this.hosts.update(id, { state: 'Ready', lastSeenAt: new Date(), lastError: null });
+        },
+        disconnected: async (id, error) => {
+          await this.hosts.update(id, { state: 'Unreachable', lastError: error.slice(0, 1000) });
+        },
+        domainStopped: (id, domainName) => this.onDomainStopped(id, domainName),
+      },
+      this.logger,
+      { bootMs: this.config.simBootMs, installMs: this.config.simInstallMs },
+    );
+    this.owned.set(hostId, runtime);
+    await runtime.connect();
+    await this.runner.startQueue(hostQueueName(hostId));
+    this.logger.info({ host: host.name, simulated: host.simulated, worker: this.workerId }, 'took over host');
+    await this.jobs.enqueue('host.sweep', { hostId }, { hostId, resourceKey: `sweep-${hostId}` });
+  }
+
+  private async drop(hostId: string, why: string): Promise<void> {
+    const runtime = this.owned.get(hostId);
+    this.owned.delete(hostId);
+    await this.runner.stopQueue(hostQueueName(hostId));
+    await runtime?.close();
+    this.logger.info({ hostId, why }, 'gave up host');
+  }
+
+  private async enqueueSweeps(): Promise<void> {
+    for (const hostId of this.owned.keys()) {
+      await this.jobs
+        .enqueue('host.sweep', { hostId }, { hostId, resourceKey: `sweep-${hostId}` })
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'cannot enqueue sweep'));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearInterval(this.sweepTimer);
+    for (const hostId of [...this.owned.keys()]) {
+      await this.drop(hostId, 'shutting down');
+      await this.redis.eval(RELEASE, 1, this.key('lease', hostId), this.workerId).catch(() => undefined);
+    }
+    await this.redis.del(this.key('worker', this.workerId)).catch(() => undefined);
+  }
+}

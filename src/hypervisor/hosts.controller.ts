@@ -1,0 +1,70 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../common/auth.decorators.js';
+import { IdPipe } from '../common/id.pipe.js';
+import { CreateHostRequest, CreateImageRequest, HostFaultRequest, HostResponse, ImageResponse } from './hosts.dto.js';
+import { HostsService } from './hosts.service.js';
+
+@ApiTags('operator: hosts and images')
+@ApiBearerAuth()
+@AdminOnly()
+@Controller('v1')
+export class HostsController {
+  constructor(private readonly hosts: HostsService) {}
+
+  @Post('hosts')
+  @ApiCreatedResponse({ type: HostResponse })
+  register(@Body() body: CreateHostRequest): Promise<HostResponse> {
+    return this.hosts.register(body);
+  }
+
+  @Get('hosts')
+  async list(): Promise<{ items: HostResponse[] }> {
+    return { items: await this.hosts.list() };
+  }
+
+  @Get('hosts/:id')
+  @ApiOkResponse({ type: HostResponse })
+  get(@Param('id', new IdPipe('host')) id: string): Promise<HostResponse> {
+    return this.hosts.get(id);
+  }
+
+  @Delete('hosts/:id')
+  @HttpCode(204)
+  remove(@Param('id', new IdPipe('host')) id: string): Promise<void> {
+    return this.hosts.remove(id);
+  }
+
+  @Post('hosts/:id/drain')
+  @HttpCode(202)
+  drain(@Param('id', new IdPipe('host')) id: string): Promise<HostResponse> {
+    return this.hosts.drain(id);
+  }
+
+  @Post('hosts/:id/undrain')
+  @HttpCode(200)
+  undrain(@Param('id', new IdPipe('host')) id: string): Promise<HostResponse> {
+    return this.hosts.undrain(id);
+  }
+
+  @Post('hosts/:id/faults')
+  @HttpCode(202)
+  async fault(
+    @Param('id', new IdPipe('host')) id: string,
+    @Body() body: HostFaultRequest,
+  ): Promise<{ accepted: true }> {
+    await this.hosts.injectFault(id, body.nodeId, body.fault);
+    return { accepted: true };
+  }
+
+  @Post('images')
+  @ApiCreatedResponse({ type: ImageResponse })
+  registerImage(@Body() body: CreateImageRequest): Promise<ImageResponse> {
+    return this.hosts.registerImage(body);
+  }
+
+  @Get('images')
+  async listImages(): Promise<{ items: ImageResponse[] }> {
+    return { items: await this.hosts.listImages() };
+  }
+}

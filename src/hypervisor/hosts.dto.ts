@@ -1,0 +1,160 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsDnsLabel } from '../common/dns-label.js';
+import type { HostEntity, ImageEntity } from './host.entity.js';
+
+/** libvirt URIs the platform accepts: local or remote qemu, or the test driver. */
+export const HOST_URI =
+  /^(qemu(\+(ssh|tls|tcp|unix))?:\/\/[A-Za-z0-9._@:[\]-]*\/(system|session)(\?[A-Za-z0-9=&%._/-]*)?|test:\/\/\/[A-Za-z0-9._/-]+)$/;
+
+export class CreateHostRequest {
+  @IsDnsLabel('kvm-01')
+  name: string;
+
+  @ApiProperty({ example: 'qemu+ssh://root@kvm-01/system' })
+  @IsString()
+  @MaxLength(1024)
+  @Matches(HOST_URI, {
+    message:
+      'uri must be a libvirt URI: qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system or test:///...',
+  })
+  uri: string;
+
+  @ApiProperty({ enum: ['kvm', 'qemu'] })
+  @IsIn(['kvm', 'qemu'], { message: 'domainType must be "kvm" or "qemu"' })
+  domainType: 'kvm' | 'qemu';
+
+  @ApiPropertyOptional({ description: 'overrides the CPU count the host reports' })
+  @IsOptional()
+  @IsInt({ message: 'cpus must be a whole number' })
+  @Min(1)
+  @Max(4096)
+  cpus?: number;
+
+  @ApiPropertyOptional({ description: 'overrides the memory the host reports' })
+  @IsOptional()
+  @IsInt({ message: 'memoryMiB must be a whole number' })
+  @Min(256)
+  @Max(64 * 1024 * 1024)
+  memoryMiB?: number;
+}
+
+export class HostFaultRequest {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'nodeId must be a node id' })
+  nodeId: string;
+
+  @ApiProperty({ enum: ['crash', 'hang', 'unready'] })
+  @IsIn(['crash', 'hang', 'unready'], { message: 'fault must be "crash", "hang" or "unready"' })
+  fault: 'crash' | 'hang' | 'unready';
+}
+
+export class CreateImageRequest {
+  @IsDnsLabel('tiny')
+  name: string;
+
+  @ApiProperty({ enum: ['kernel', 'qcow2'] })
+  @IsIn(['kernel', 'qcow2'], { message: 'kind must be "kernel" or "qcow2"' })
+  kind: 'kernel' | 'qcow2';
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @Matches(/^\/[^\0]*$/, { message: 'kernelPath must be an absolute path' })
+  kernelPath?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @Matches(/^\/[^\0]*$/, { message: 'initrdPath must be an absolute path' })
+  initrdPath?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @Matches(/^\/[^\0]*$/, { message: 'diskPath must be an absolute path' })
+  diskPath?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @Matches(/^[\x20-\x7e]*$/, { message: 'kernelCmdline must be printable ASCII' })
+  kernelCmdline?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  isDefault?: boolean;
+}
+
+export class HostCapacity {
+  @ApiProperty() cpus: number;
+  @ApiProperty() memoryMiB: number;
+}
+
+export class HostAllocation {
+  @ApiProperty() vcpus: number;
+  @ApiProperty() memoryMiB: number;
+  @ApiProperty() nodes: number;
+}
+
+export class HostResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() uri: string;
+  @ApiProperty({ enum: ['kvm', 'qemu'] }) domainType: string;
+  @ApiProperty({ description: 'true for test:/// hosts driven by the guest simulator' }) simulated: boolean;
+  @ApiProperty({ enum: ['Pending', 'Ready', 'Unreachable', 'Draining', 'Drained'] }) state: string;
+  @ApiProperty({ type: HostCapacity }) capacity: HostCapacity;
+  @ApiProperty({ type: HostAllocation }) allocated: HostAllocation;
+  @ApiProperty({ nullable: true, type: String }) lastSeenAt: string | null;
+  @ApiProperty({ nullable: true, type: String }) lastError: string | null;
+}
+
+export function hostState(h: HostEntity, allocated: HostAllocation): string {
+  if (h.drained) return allocated.nodes > 0 ? 'Draining' : 'Drained';
+  return h.state;
+}
+
+export function toHostResponse(h: HostEntity, allocated: HostAllocation): HostResponse {
+  return {
+    id: h.id,
+    name: h.name,
+    uri: h.uri,
+    domainType: h.domainType,
+    simulated: h.simulated,
+    state: hostState(h, allocated),
+    capacity: { cpus: h.cpus, memoryMiB: h.memoryMiB },
+    allocated,
+    lastSeenAt: h.lastSeenAt?.toISOString() ?? null,
+    lastError: h.lastError,
+  };
+}
+
+export class ImageResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty() kind: string;
+  @ApiProperty({ nullable: true, type: String }) kernelPath: string | null;
+  @ApiProperty({ nullable: true, type: String }) initrdPath: string | null;
+  @ApiProperty({ nullable: true, type: String }) diskPath: string | null;
+  @ApiProperty() kernelCmdline: string;
+  @ApiProperty() isDefault: boolean;
+}
+
+export function toImageResponse(i: ImageEntity): ImageResponse {
+  return {
+    id: i.id,
+    name: i.name,
+    kind: i.kind,
+    kernelPath: i.kernelPath,
+    initrdPath: i.initrdPath,
+    diskPath: i.diskPath,
+    kernelCmdline: i.kernelCmdline,
+    isDefault: i.isDefault,
+  };
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { HostLeases } from './host-leases.service.js';
+import { HostsController } from './hosts.controller.js';
+import { HostsRepository } from './hosts.repository.js';
+import { HostsService } from './hosts.service.js';
+
+@Module({
+  controllers: [HostsController],
+  providers: [HostsRepository, HostsService, HostLeases],
+  exports: [HostsRepository, HostsService, HostLeases],
+})
+export class HypervisorModule {}

@@ -1,0 +1,267 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Counter, Histogram } from 'prom-client';
+import type { ClusterSettings } from '../clusters/cluster.entity.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { EventsService } from '../clusters/events.service.js';
+import { setCondition } from '../common/conditions.js';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
+import type { AppConfig } from '../config/config.js';
+import { HostLeases } from '../hypervisor/host-leases.service.js';
+import { HostsRepository } from '../hypervisor/hosts.repository.js';
+import { libvirtNames } from '../hypervisor/xml/names.js';
+import { JobQueue, type JobPayloads } from '../jobs/job-types.js';
+import { OnJob } from '../jobs/on-job.decorator.js';
+import { MetricsService } from '../platform/metrics.service.js';
+import { assessNode, HEALTH_DEFAULTS } from './health.js';
+import type { NodeEntity, NodeUsage } from './node.entity.js';
+import { NodesRepository } from './nodes.repository.js';
+
+export interface SweepReport {
+  hostId: string;
+  nodes: number;
+  unhealthy: number;
+  recreated: number;
+  orphansDestroyed: number;
+  ms: number;
+}
+
+/**
+ * The health sweep of one host (its own job on the host's queue, so hosts are swept in parallel
+ * by whichever workers hold them): VM state and guest probe for every node, heartbeats,
+ * conditions and usage, missing VMs recreated, orphans collected after a grace period.
+ */
+@Injectable()
+export class HostSweepHandler implements OnModuleInit {
+  private readonly orphanFirstSeen = new Map<string, number>();
+  private sweeps!: Histogram<'simulated'>;
+  private orphans!: Counter;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    private readonly leases: HostLeases,
+    private readonly nodes: NodesRepository,
+    private readonly clusters: ClustersRepository,
+    private readonly hosts: HostsRepository,
+    private readonly events: EventsService,
+    private readonly jobs: JobQueue,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.sweeps = new Histogram({
+      name: 'kaas_host_sweep_seconds',
+      help: 'Duration of one host health sweep',
+      labelNames: ['simulated'],
+      registers: [this.metrics.registry],
+    });
+    this.orphans = new Counter({
+      name: 'kaas_orphans_destroyed_total',
+      help: 'VMs with platform metadata but no node, destroyed',
+      registers: [this.metrics.registry],
+    });
+    this.leases.setDomainStoppedHandler((hostId, domainName) => {
+      // A VM stopped without being asked: sweep its host now instead of at the next tick.
+      this.logger.warn({ hostId, domainName }, 'VM stopped unexpectedly');
+      void this.jobs
+        .enqueue('host.sweep', { hostId }, { hostId, resourceKey: `sweep-${hostId}` })
+        .catch(() => undefined);
+    });
+  }
+
+  @OnJob('host.fault')
+  async fault(payload: JobPayloads['host.fault']): Promise<{ applied: boolean }> {
+    const runtime = this.leases.runtime(payload.hostId);
+    if (!runtime?.driver || !runtime.simulator)
+      throw new Error(`simulated host ${payload.hostId} is not held by this worker`);
+    const domain = libvirtNames.domain(payload.nodeId);
+    if (payload.fault === 'crash') {
+      await runtime.driver.destroyDomain(domain);
+      return { applied: true };
+    }
+    return { applied: runtime.simulator.fault(domain, payload.fault) };
+  }
+
+  @OnJob('host.sweep')
+  async sweep(payload: JobPayloads['host.sweep']): Promise<SweepReport> {
+    const started = Date.now();
+    const runtime = this.leases.runtime(payload.hostId);
+    const report: SweepReport = {
+      hostId: payload.hostId,
+      nodes: 0,
+      unhealthy: 0,
+      recreated: 0,
+      orphansDestroyed: 0,
+      ms: 0,
+    };
+    if (!runtime?.driver) return report;
+    const driver = runtime.driver;
+    const nodes = await this.nodes.forHost(payload.hostId);
+    const settingsByCluster = new Map<string, ClusterSettings>();
+    const touchedClusters = new Set<string>();
+    const now = Date.now();
+    for (const node of nodes) {
+      if (node.deleteRequestedAt || node.bootStartedAt === null) continue;
+      report.nodes++;
+      let settings = settingsByCluster.get(node.clusterId);
+      if (!settings) {
+        settings = (await this.clusters.findById(node.clusterId))?.settings ?? {};
+        settingsByCluster.set(node.clusterId, settings);
+      }
+      const domain = libvirtNames.domain(node.id);
+      const vmState = await driver.domainState(domain);
+      if (vmState === 'absent') {
+        // Deleted behind the platform's back: the node reconciler recreates it.
+        report.recreated++;
+        await this.jobs.enqueue(
+          'node.reconcile',
+          { nodeId: node.id },
+          { hostId: payload.hostId, resourceKey: node.id },
+        );
+        continue;
+      }
+      const probe =
+        vmState === 'running' ? await runtime.probe.probe({ domainName: domain, address: node.address }) : undefined;
+      const health = assessNode({
+        now,
+        vmState,
+        probe: probe ? { answered: probe.answered, ready: probe.answered && probe.status.ready } : undefined,
+        bootStartedAt: node.bootStartedAt.getTime(),
+        readyAt: node.readyAt?.getTime() ?? null,
+        failingSince: node.failingSince?.getTime() ?? null,
+        startupTimeoutSeconds: settings.nodeStartupTimeoutSeconds ?? HEALTH_DEFAULTS.nodeStartupTimeoutSeconds,
+        unhealthyTimeoutSeconds: settings.unhealthyTimeoutSeconds ?? HEALTH_DEFAULTS.unhealthyTimeoutSeconds,
+      });
+      if (health.unhealthy) report.unhealthy++;
+      const patch: Partial<NodeEntity> = {};
+      if (health.heartbeat) patch.lastHeartbeatAt = new Date(now);
+      const failingSince = health.failingSince === null ? null : new Date(health.failingSince);
+      if ((failingSince?.getTime() ?? null) !== (node.failingSince?.getTime() ?? null))
+        patch.failingSince = failingSince;
+      if (health.unhealthy && !node.unhealthySince) {
+        patch.unhealthySince = new Date(now);
+        await this.events.warning(
+          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+          'NodeUnhealthy',
+          `${node.name} is unhealthy: ${health.reason}`,
+        );
+      } else if (!health.unhealthy && node.unhealthySince && health.reason === 'Ready') {
+        patch.unhealthySince = null;
+      }
+      const ready = health.reason === 'Ready';
+      if (node.phase === 'Ready' && !ready) patch.phase = 'NotReady';
+      if (node.phase === 'NotReady' && ready) patch.phase = 'Ready';
+      const conditions = setCondition(
+        node.conditions,
+        'NodeHealthy',
+        health.unhealthy ? 'False' : 'True',
+        health.reason,
+        health.unhealthy ? `unhealthy: ${health.reason}` : health.reason,
+      );
+      if (JSON.stringify(conditions) !== JSON.stringify(node.conditions)) patch.conditions = conditions;
+      const usage = await this.usage(node, driver, now);
+      if (usage) patch.usage = usage;
+      if (patch.phase) {
+        patch.conditions = setCondition(
+          patch.conditions ?? node.conditions,
+          'Ready',
+          patch.phase === 'Ready' ? 'True' : 'False',
+          health.reason,
+          health.reason,
+        );
+        await this.events[patch.phase === 'Ready' ? 'normal' : 'warning'](
+          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+          `Node${patch.phase}`,
+          `${node.name}: ${health.reason}`,
+        );
+      }
+      if (Object.keys(patch).length) await this.nodes.update(node.id, patch);
+      if (patch.phase || patch.unhealthySince !== undefined) touchedClusters.add(node.clusterId);
+    }
+    report.orphansDestroyed = await this.collectOrphans(payload.hostId, new Set(nodes.map((n) => n.id)));
+    await this.drainStep(payload.hostId, nodes);
+    for (const clusterId of touchedClusters)
+      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+    await this.hosts.update(payload.hostId, { lastSeenAt: new Date(), state: 'Ready' });
+    report.ms = Date.now() - started;
+    this.sweeps.observe({ simulated: String(runtime.host.simulated) }, report.ms / 1000);
+    return report;
+  }
+
+  private async usage(
+    node: NodeEntity,
+    driver: NonNullable<ReturnType<HostLeases['runtime']>>['driver'],
+    now: number,
+  ): Promise<NodeUsage | undefined> {
+    const stats = await driver!.domainStats(libvirtNames.domain(node.id));
+    if (!stats) return undefined;
+    const prev = node.usage;
+    const elapsedNs = prev ? (now - new Date(prev.sampledAt).getTime()) * 1e6 : 0;
+    const cpuPercent =
+      prev && elapsedNs > 0
+        ? Math.max(0, Math.min(100, ((stats.cpuTimeNs - prev.cpuTimeNs) / elapsedNs / stats.vcpus) * 100))
+        : 0;
+    return {
+      cpuPercent: Math.round(cpuPercent * 10) / 10,
+      memoryMiB: Math.round(stats.memoryKiB / 1024),
+      sampledAt: new Date(now).toISOString(),
+      cpuTimeNs: stats.cpuTimeNs,
+    };
+  }
+
+  /** VMs carrying the platform's metadata that no node owns: destroyed after a grace period. */
+  private async collectOrphans(hostId: string, known: Set<string>): Promise<number> {
+    const driver = this.leases.runtime(hostId)?.driver;
+    if (!driver) return 0;
+    let destroyed = 0;
+    const now = Date.now();
+    for (const d of await driver.listOwnedDomains()) {
+      if (!d.owner || known.has(d.owner.nodeId)) {
+        this.orphanFirstSeen.delete(d.name);
+        continue;
+      }
+      // A node created a moment ago may not be in this sweep's snapshot yet: look again.
+      if (await this.nodes.findById(d.owner.nodeId)) continue;
+      const first = this.orphanFirstSeen.get(d.name) ?? now;
+      this.orphanFirstSeen.set(d.name, first);
+      if (now - first < this.config.orphanGraceSeconds * 1000) continue;
+      this.leases.runtime(hostId)?.expectStop(d.name);
+      await driver.removeDomain(d.name);
+      for (const pool of await driver.listPools()) {
+        await driver.removeVolume(pool, libvirtNames.nodeVolume(d.owner.nodeId));
+        await driver.removeVolume(pool, libvirtNames.seedVolume(d.owner.nodeId));
+      }
+      this.orphanFirstSeen.delete(d.name);
+      this.orphans.inc();
+      destroyed++;
+      this.logger.warn({ hostId, domain: d.name, owner: d.owner }, 'orphan VM destroyed');
+      const cluster = await this.clusters.findById(d.owner.clusterId);
+      if (cluster) {
+        await this.events.warning(
+          { tenantId: cluster.tenantId, clusterId: cluster.id, nodeId: d.owner.nodeId },
+          'OrphanCollected',
+          `VM ${d.name} had no node and was destroyed with its volumes`,
+        );
+      }
+    }
+    return destroyed;
+  }
+
+  /** A drained host loses its nodes one at a time: each is replaced elsewhere, then removed. */
+  private async drainStep(hostId: string, nodes: NodeEntity[]): Promise<void> {
+    const host = await this.hosts.findById(hostId);
+    if (!host?.drained) return;
+    const live = nodes.filter((n) => !n.deleteRequestedAt);
+    if (live.some((n) => n.replaceRequestedAt)) return;
+    const next = live[0];
+    if (!next) return;
+    await this.nodes.update(next.id, { replaceRequestedAt: new Date() });
+    await this.events.normal(
+      { tenantId: next.tenantId, clusterId: next.clusterId, nodeId: next.id },
+      'DrainMove',
+      `${next.name} moves off drained host ${host.name}`,
+    );
+    await this.jobs.enqueue('cluster.reconcile', { clusterId: next.clusterId }, { resourceKey: next.clusterId });
+  }
+}

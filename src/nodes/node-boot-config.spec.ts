@@ -1,0 +1,46 @@
+import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { buildUserData, type BootConfigInput } from './node-boot-config.js';
+
+const base: BootConfigInput = {
+  role: 'master',
+  nodeName: 'web-master-0',
+  nodeAddress: '10.0.0.2',
+  clusterName: 'web',
+  clusterId: 'c1',
+  bundle: 'etcd',
+  version: 'v3.4.23',
+  floatingIp: '10.250.0.2',
+  masterAddresses: ['10.0.0.2'],
+  initialMaster: true,
+  gateway: '10.0.0.1',
+  prefix: 24,
+  secrets: { caCertPem: 'CA', joinToken: 'tok' },
+  nodeCert: { certPem: 'CERT', keyPem: 'KEY' },
+  commonScript: 'echo common',
+  roleScript: 'echo "role $KAAS_ROLE on $KAAS_NODE_IP"',
+};
+
+describe('buildUserData', () => {
+  it('is a shell script that sets the facts and runs the bundle scripts', () => {
+    const script = buildUserData(base);
+    expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(() => execFileSync('sh', ['-n'], { input: script })).not.toThrow();
+  });
+
+  it('quotes hostile values so the shell sees them as data', () => {
+    const script = buildUserData({
+      ...base,
+      clusterName: `x'; touch /tmp/pwned; echo '`,
+      roleScript: 'printf %s "$KAAS_CLUSTER_NAME"',
+    });
+    // Run only the export lines and the role line, with files redirected into a temp root.
+    const exports = script.split('\n').filter((l) => l.startsWith('export '));
+    const out = execFileSync('sh', ['-c', `${exports.join('\n')}\nprintf %s "$KAAS_CLUSTER_NAME"`]).toString();
+    expect(out).toBe(`x'; touch /tmp/pwned; echo '`);
+  });
+
+  it('refuses content that could end its heredoc early', () => {
+    expect(() => buildUserData({ ...base, commonScript: 'KAAS_EOF_7f3a\nrm -rf /' })).toThrow(/heredoc marker/);
+  });
+});

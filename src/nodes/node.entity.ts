@@ -1,0 +1,46 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { Condition } from '../common/conditions.js';
+
+export type NodeRole = 'master' | 'worker';
+export type NodePhase =
+  'Pending' | 'Provisioning' | 'Booting' | 'Joining' | 'Ready' | 'NotReady' | 'Deleting' | 'Failed';
+
+export interface NodeUsage {
+  cpuPercent: number;
+  memoryMiB: number;
+  sampledAt: string;
+  cpuTimeNs: number;
+}
+
+@Entity('nodes')
+export class NodeEntity {
+  @PrimaryGeneratedColumn('uuid') id: string;
+  @Column({ name: 'cluster_id', type: 'uuid' }) clusterId: string;
+  @Column({ name: 'tenant_id', type: 'uuid' }) tenantId: string;
+  @Column({ type: 'varchar', length: 63 }) name: string;
+  @Column({ type: 'integer' }) ordinal: number;
+  @Column({ type: 'varchar', length: 8 }) role: NodeRole;
+  @Column({ name: 'host_id', type: 'uuid', nullable: true }) hostId: string | null;
+  @Column({ type: 'integer' }) vcpus: number;
+  @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;
+  @Column({ name: 'disk_gib', type: 'integer' }) diskGiB: number;
+  @Column({ type: 'inet', nullable: true }) address: string | null;
+  @Column({ type: 'macaddr' }) mac: string;
+  @Column({ type: 'varchar', length: 16 }) phase: NodePhase;
+  @Column({ type: 'jsonb' }) conditions: Condition[];
+  @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true }) lastHeartbeatAt: Date | null;
+  @Column({ name: 'ready_at', type: 'timestamptz', nullable: true }) readyAt: Date | null;
+  /** When the node's health checks started failing; cleared when they pass. */
+  @Column({ name: 'failing_since', type: 'timestamptz', nullable: true }) failingSince: Date | null;
+  /** When the node was judged unhealthy (remediation may replace it). */
+  @Column({ name: 'unhealthy_since', type: 'timestamptz', nullable: true }) unhealthySince: Date | null;
+  /** Set when the node should be replaced: a new node is made first, then this one removed. */
+  @Column({ name: 'replace_requested_at', type: 'timestamptz', nullable: true }) replaceRequestedAt: Date | null;
+  @Column({ name: 'delete_requested_at', type: 'timestamptz', nullable: true }) deleteRequestedAt: Date | null;
+  @Column({ name: 'delete_reason', type: 'varchar', length: 200, nullable: true }) deleteReason: string | null;
+  @Column({ name: 'replaces_node_id', type: 'uuid', nullable: true }) replacesNodeId: string | null;
+  @Column({ name: 'boot_started_at', type: 'timestamptz', nullable: true }) bootStartedAt: Date | null;
+  @Column({ type: 'jsonb', nullable: true }) usage: NodeUsage | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
+}

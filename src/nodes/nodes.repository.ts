@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { Database, type Tx } from '../common/database.js';
+import type { HostAllocation } from '../hypervisor/hosts.dto.js';
+import { NodeEntity } from './node.entity.js';
+
+@Injectable()
+export class NodesRepository {
+  constructor(private readonly db: Database) {}
+
+  private repo(tx?: Tx) {
+    return (tx ?? this.db.manager).getRepository(NodeEntity);
+  }
+
+  insert(tx: Tx, row: Partial<NodeEntity>): Promise<NodeEntity> {
+    return this.repo(tx).save(this.repo(tx).create({ phase: 'Pending', conditions: [], ...row }));
+  }
+
+  findById(id: string, tx?: Tx): Promise<NodeEntity | null> {
+    return this.repo(tx).findOneBy({ id });
+  }
+
+  lock(tx: Tx, id: string): Promise<NodeEntity | null> {
+    return this.repo(tx).createQueryBuilder('n').setLock('pessimistic_write').where('n.id = :id', { id }).getOne();
+  }
+
+  forCluster(clusterId: string, tx?: Tx): Promise<NodeEntity[]> {
+    return this.repo(tx).find({ where: { clusterId }, order: { role: 'ASC', ordinal: 'ASC' } });
+  }
+
+  forClusters(clusterIds: string[]): Promise<NodeEntity[]> {
+    if (clusterIds.length === 0) return Promise.resolve([]);
+    return this.repo().createQueryBuilder('n').where('n.cluster_id IN (:...clusterIds)', { clusterIds }).getMany();
+  }
+
+  forHost(hostId: string): Promise<NodeEntity[]> {
+    return this.repo().findBy({ hostId });
+  }
+
+  async update(id: string, patch: Partial<NodeEntity>, tx?: Tx): Promise<void> {
+    await this.repo(tx).update({ id }, patch);
+  }
+
+  async remove(tx: Tx, id: string): Promise<void> {
+    await this.repo(tx).delete({ id });
+  }
+
+  async maxOrdinal(tx: Tx, clusterId: string, role: string): Promise<number> {
+    const row = await this.repo(tx)
+      .createQueryBuilder('n')
+      .select('COALESCE(MAX(n.ordinal), -1)', 'max')
+      .where('n.cluster_id = :clusterId AND n.role = :role', { clusterId, role })
+      .getRawOne<{ max: number }>();
+    return Number(row?.max ?? -1);
+  }
+
+  async hostAllocations(tx?: Tx): Promise<Map<string, HostAllocation>> {
+    const rows = await this.repo(tx)
+      .createQueryBuilder('n')
+      .select('n.host_id', 'hostId')
+      .addSelect('SUM(n.vcpus)', 'vcpus')
+      .addSelect('SUM(n.memory_mib)', 'memory')
+      .addSelect('count(*)', 'nodes')
+      .where('n.host_id IS NOT NULL')
+      .groupBy('n.host_id')
+      .getRawMany<{ hostId: string; vcpus: string; memory: string; nodes: string }>();
+    return new Map(
+      rows.map((r) => [r.hostId, { vcpus: Number(r.vcpus), memoryMiB: Number(r.memory), nodes: Number(r.nodes) }]),
+    );
+  }
+
+  /** Per host, how many of this cluster's masters and workers run there. */
+  async clusterSpread(tx: Tx, clusterId: string): Promise<Map<string, { masters: number; workers: number }>> {
+    const rows = await this.repo(tx)
+      .createQueryBuilder('n')
+      .select('n.host_id', 'hostId')
+      .addSelect(`SUM(CASE WHEN n.role = 'master' THEN 1 ELSE 0 END)`, 'masters')
+      .addSelect(`SUM(CASE WHEN n.role = 'worker' THEN 1 ELSE 0 END)`, 'workers')
+      .where('n.cluster_id = :clusterId AND n.host_id IS NOT NULL', { clusterId })
+      .groupBy('n.host_id')
+      .getRawMany<{ hostId: string; masters: string; workers: string }>();
+    return new Map(rows.map((r) => [r.hostId, { masters: Number(r.masters), workers: Number(r.workers) }]));
+  }
+}

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
+import { waitFor } from '../support/processes.js';
+import {
+  clusterBody,
+  type Platform,
+  startPlatform,
+  type TenantSetup,
+  tenantWithInfra,
+  waitForPhase,
+} from '../support/platform.js';
+
+describe('cluster lifecycle on a simulated host', () => {
+  let p: Platform;
+  let s: TenantSetup;
+  let clusterId: string;
+
+  const nodes = async () =>
+    (await s.client.call('GET', `/v1/clusters/${clusterId}/nodes`)).body.items as {
+      id: string;
+      role: string;
+      phase: string;
+      address: string;
+      name: string;
+    }[];
+  const libvirtDomains = async () =>
+    (await p.worker.get(HostLeases).runtime(p.hostId)!.driver!.listOwnedDomains()).map((d) => d.owner?.nodeId);
+
+  beforeAll(async () => {
+    p = await startPlatform();
+    s = await tenantWithInfra(p, 'lifecycle');
+  }, 60000);
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  it('creates 1 master + 2 workers and reaches Running', async () => {
+    const res = await s.client.call('POST', '/v1/clusters', clusterBody(s));
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual(
+      expect.objectContaining({ name: 'web', phase: 'Pending', masters: 1, workers: 2, controlPlane: 'etcd' }),
+    );
+    clusterId = res.body.id;
+    const running = await waitForPhase(s.client, clusterId, 'Running');
+    expect(running.nodeCounts).toEqual({ desired: 3, ready: 3 });
+    expect(running.endpoint).toMatch(/^https:\/\/10\.\d+\.\d+\.\d+:2379$/);
+    const conditions = Object.fromEntries(
+      (running.conditions as { type: string; status: string }[]).map((c) => [c.type, c.status]),
+    );
+    expect(conditions).toEqual(
+      expect.objectContaining({
+        InfrastructureReady: 'True',
+        ControlPlaneReady: 'True',
+        WorkersReady: 'True',
+        Ready: 'True',
+      }),
+    );
+    const list = await nodes();
+    expect(list.map((n) => n.role).sort()).toEqual(['master', 'worker', 'worker']);
+    expect(new Set(list.map((n) => n.address)).size).toBe(3);
+    expect((await libvirtDomains()).sort()).toEqual(list.map((n) => n.id).sort());
+    const events = (await s.client.call('GET', `/v1/clusters/${clusterId}/events`)).body.items as { reason: string }[];
+    expect(events[0].reason).toBe('PhaseRunning');
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['Created', 'CredentialsCreated', 'NodeCreated', 'NodeReady']),
+    );
+  });
+
+  it('serves a kubeconfig for the floating IP', async () => {
+    const res = await s.client.call('GET', `/v1/clusters/${clusterId}/kubeconfig`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('yaml');
+    expect(String(res.body)).toMatch(/server: https:\/\/10\.\d+\.\d+\.\d+:2379/);
+  });
+
+  it('scales workers 2 → 5 → 1', async () => {
+    expect((await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { workers: 5 })).status).toBe(202);
+    await waitForPhase(s.client, clusterId, 'Running', 30000, (c) => (c.nodeCounts as { ready: number }).ready === 6);
+    expect((await nodes()).filter((n) => n.role === 'worker')).toHaveLength(5);
+    await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { workers: 1 });
+    await waitFor('4 workers to go', async () => (await nodes()).length === 2, 30000);
+    await waitForPhase(s.client, clusterId, 'Running');
+    expect((await libvirtDomains()).length).toBe(2);
+  });
+
+  it('scales masters 1 → 3 → 1, one at a time', async () => {
+    await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { masters: 3 });
+    await waitForPhase(s.client, clusterId, 'Running', 30000, (c) => (c.nodeCounts as { ready: number }).ready === 4);
+    expect((await nodes()).filter((n) => n.role === 'master')).toHaveLength(3);
+    await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { masters: 1 });
+    await waitFor(
+      '2 masters to go',
+      async () => (await nodes()).filter((n) => n.role === 'master').length === 1,
+      30000,
+    );
+    await waitForPhase(s.client, clusterId, 'Running');
+    const removals = (
+      (await s.client.call('GET', `/v1/clusters/${clusterId}/events?limit=1000`)).body.items as {
+        reason: string;
+        message: string;
+        createdAt: string;
+      }[]
+    ).filter((e) => e.reason === 'NodeRemoving' && e.message.startsWith('removing master'));
+    expect(removals).toHaveLength(2);
+  });
+
+  it('deletes the cluster and leaves nothing in libvirt or the database', async () => {
+    expect((await s.client.call('DELETE', `/v1/clusters/${clusterId}`)).status).toBe(202);
+    await waitFor(
+      'the cluster to disappear',
+      async () => (await s.client.call('GET', `/v1/clusters/${clusterId}`)).status === 404,
+      30000,
+    );
+    expect((await s.client.call('GET', '/v1/clusters')).body.items).toEqual([]);
+    expect(await libvirtDomains()).toEqual([]);
+    const fip = await s.client.call('GET', `/v1/floating-ips/${s.floatingIpId}`);
+    expect(fip.body.clusterId).toBeNull();
+    const { DataSource } = await import('typeorm');
+    const ds = p.app.get(DataSource);
+    const [counts] = await ds.query(
+      `SELECT (SELECT count(*) FROM nodes) AS nodes, (SELECT count(*) FROM volumes) AS volumes, (SELECT count(*) FROM ip_allocations WHERE released_at IS NULL) AS ips, (SELECT count(*) FROM cluster_secrets) AS secrets`,
+    );
+    expect(counts).toEqual({ nodes: '0', volumes: '0', ips: '0', secrets: '0' });
+    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
+    const pools = await driver.listPools();
+    for (const pool of pools) expect(await driver.listVolumes(pool)).toEqual([]);
+  });
+});
