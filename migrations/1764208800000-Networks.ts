@@ -33,6 +33,8 @@ export class Networks1764208800000 implements MigrationInterface {
       start_address inet NOT NULL,
       end_address inet NOT NULL CHECK (end_address >= start_address),
       cidr cidr,
+      provider_cidr cidr NOT NULL,
+      gateway inet NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now()
     )`);
     await q.query(`CREATE TABLE floating_ips (
@@ -41,6 +43,7 @@ export class Networks1764208800000 implements MigrationInterface {
       range_id uuid NOT NULL REFERENCES floating_ip_ranges(id) ON DELETE RESTRICT,
       address inet NOT NULL,
       cluster_id uuid,
+      holder_node_id uuid,
       created_at timestamptz NOT NULL DEFAULT now(),
       CONSTRAINT uq_floating_ips_address UNIQUE (address)
     )`);

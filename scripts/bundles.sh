@@ -13,5 +13,11 @@ for bin in etcd etcdctl; do
   [ -n "$src" ] || { echo "make bundles: $bin not found after installing etcd-server/etcd-client" >&2; exit 1; }
   if ! cmp -s "$src" "$out/$bin"; then install -m 0755 "$src" "$out/$bin"; fi
 done
-(cd "$out" && sha256sum etcd etcdctl >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+# Debian's etcd is linked against glibc, which the small guest image does not carry: the bundle
+# brings the loader and libc, and the bundle scripts run etcd through that loader.
+for lib in /lib64/ld-linux-x86-64.so.2 /lib/x86_64-linux-gnu/libc.so.6; do
+  name=$(basename "$lib")
+  if ! cmp -s "$(readlink -f "$lib")" "$out/$name"; then install -m 0755 "$(readlink -f "$lib")" "$out/$name"; fi
+done
+(cd "$out" && sha256sum etcd etcdctl ld-linux-x86-64.so.2 libc.so.6 >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
 echo "etcd bundle: $(cd "$out" && ./etcd --version | head -1)"

@@ -11,6 +11,7 @@ import { HostsRepository } from '../hypervisor/hosts.repository.js';
 import { type HostSnapshot, placeNode } from '../hypervisor/placement.js';
 import { JobQueue, type JobPayloads } from '../jobs/job-types.js';
 import { OnJob } from '../jobs/on-job.decorator.js';
+import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import { FloatingIpsService } from '../networks/floating-ips.service.js';
 import { VpcsService } from '../networks/vpcs.service.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
@@ -57,6 +58,7 @@ export class ClusterReconciler {
     private readonly hosts: HostsRepository,
     private readonly vpcs: VpcsService,
     private readonly floatingIps: FloatingIpsService,
+    private readonly floatingIpsRepo: FloatingIpsRepository,
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
   ) {}
@@ -112,7 +114,12 @@ export class ClusterReconciler {
     }
     await this.clusters.update(cluster.id, { phase: plan.phase, conditions });
 
-    const byId = new Map((await this.nodes.forCluster(cluster.id)).map((n) => [n.id, n]));
+    const current = await this.nodes.forCluster(cluster.id);
+    if (!cluster.deletingAt) {
+      const moved = await this.ensureFloatingHolder(cluster, current);
+      plan.nodesToReconcile.push(...moved);
+    }
+    const byId = new Map(current.map((n) => [n.id, n]));
     for (const nodeId of new Set(plan.nodesToReconcile)) {
       const n = byId.get(nodeId);
       if (n?.hostId) await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: n.hostId, resourceKey: nodeId });
@@ -184,6 +191,30 @@ export class ClusterReconciler {
       );
     }
     return true;
+  }
+
+  /**
+   * The floating IP reaches one master at a time: the current holder while it is ready, else the
+   * first ready master. Returns the nodes whose DHCP entries must change.
+   */
+  private async ensureFloatingHolder(cluster: ClusterEntity, nodes: NodeEntity[]): Promise<string[]> {
+    const fip = await this.floatingIpsRepo.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    if (!fip) return [];
+    const usable = (n: NodeEntity) =>
+      n.role === 'master' && n.phase === 'Ready' && !n.deleteRequestedAt && !n.replaceRequestedAt;
+    const holder = nodes.find((n) => n.id === fip.holderNodeId);
+    if (holder && usable(holder)) return [];
+    const next = nodes.filter(usable).sort((a, b) => a.ordinal - b.ordinal)[0];
+    if (!next && !holder) return [];
+    await this.floatingIpsRepo.setHolder(fip.id, next?.id ?? null);
+    await this.events.normal(
+      { tenantId: cluster.tenantId, clusterId: cluster.id, nodeId: next?.id ?? null },
+      'FloatingIpMoved',
+      next
+        ? `floating IP ${fip.address} moves to ${next.name}`
+        : `floating IP ${fip.address} has no ready master to go to`,
+    );
+    return [next?.id, holder?.id].filter((x): x is string => x !== undefined);
   }
 
   private async ensureSecrets(cluster: ClusterEntity): Promise<void> {

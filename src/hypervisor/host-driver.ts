@@ -135,6 +135,22 @@ export class HostDriver {
     );
   }
 
+  /**
+   * Makes one address go to one MAC (the floating IP to its current holder): an entry for the
+   * address with another MAC is removed first. Live and persistent.
+   */
+  async pointDhcpAddress(network: string, ip: string, mac: string): Promise<{ moved: boolean }> {
+    const xml = await this.conn.getNetworkXML(network);
+    const entries = [...xml.matchAll(/<host\b[^>]*>/g)].map((m) => m[0]);
+    const ipRe = new RegExp(`ip=['"]${ip.replace(/\./g, '\\.')}['"]`);
+    const current = entries.find((e) => ipRe.test(e));
+    const currentMac = current ? /mac=['"]([^'"]+)['"]/.exec(current)?.[1] : undefined;
+    if (currentMac?.toLowerCase() === mac.toLowerCase()) return { moved: false };
+    if (currentMac) await this.removeDhcpHost(network, { mac: currentMac, ip });
+    await this.setDhcpHost(network, { mac, ip });
+    return { moved: true };
+  }
+
   async removeDhcpHost(network: string, host: DhcpHost): Promise<void> {
     let xml: string;
     try {

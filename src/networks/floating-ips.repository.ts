@@ -35,7 +35,7 @@ export class FloatingIpsRepository {
 
   insertRange(
     tx: Tx,
-    row: Pick<FloatingIpRangeEntity, 'startAddress' | 'endAddress' | 'cidr'>,
+    row: Pick<FloatingIpRangeEntity, 'startAddress' | 'endAddress' | 'cidr' | 'providerCidr' | 'gateway'>,
   ): Promise<FloatingIpRangeEntity> {
     return this.ranges(tx).save(this.ranges(tx).create(row));
   }
@@ -43,7 +43,8 @@ export class FloatingIpsRepository {
   async listRanges(): Promise<RangeWithCounts[]> {
     const rows: (FloatingIpRangeEntity & { total: string; used: string })[] = await this.db.manager.query(
       `SELECT r.id, host(r.start_address) AS "startAddress", host(r.end_address) AS "endAddress",
-              r.cidr::text AS cidr, r.created_at AS "createdAt",
+              r.cidr::text AS cidr, r.provider_cidr::text AS "providerCidr", host(r.gateway) AS gateway,
+              r.created_at AS "createdAt",
               (r.end_address - r.start_address + 1) AS total,
               (SELECT count(*) FROM floating_ips f WHERE f.range_id = r.id) AS used
          FROM floating_ip_ranges r ORDER BY r.start_address`,
@@ -98,7 +99,15 @@ export class FloatingIpsRepository {
   }
 
   async setCluster(tx: Tx, id: string, clusterId: string | null): Promise<void> {
-    await this.ips(tx).update({ id }, { clusterId });
+    await this.ips(tx).update({ id }, { clusterId, ...(clusterId === null ? { holderNodeId: null } : {}) });
+  }
+
+  async setHolder(id: string, holderNodeId: string | null): Promise<void> {
+    await this.ips().update({ id }, { holderNodeId });
+  }
+
+  findRangeById(id: string, tx?: Tx): Promise<FloatingIpRangeEntity | null> {
+    return this.ranges(tx).findOneBy({ id });
   }
 
   async remove(tx: Tx, id: string): Promise<void> {

@@ -36,18 +36,21 @@ export class FloatingIpsService implements OnModuleInit {
     let start: number;
     let end: number;
     let cidr: string | null = null;
+    let provider: { network: number; prefix: number };
     if (body.cidr !== undefined) {
       if (body.start !== undefined || body.end !== undefined) {
         throw DomainError.validation('cidr', 'give either cidr, or start and end, not both');
       }
       const parsed = parseCidr(body.cidr);
       if (!parsed.ok) throw DomainError.validation('cidr', parsed.problem);
-      if (parsed.cidr.prefix < 16) throw DomainError.validation('cidr', 'a floating-IP range is /16 or smaller');
+      if (parsed.cidr.prefix < 16 || parsed.cidr.prefix > 29)
+        throw DomainError.validation('cidr', 'a floating-IP range is /16 to /29');
       cidr = formatCidr(parsed.cidr);
-      // Network and broadcast addresses of a CIDR are not handed out (except for /31 and /32).
-      const edges = parsed.cidr.prefix <= 30 ? 1 : 0;
-      start = parsed.cidr.network + edges;
-      end = broadcast(parsed.cidr) - edges;
+      provider = parsed.cidr;
+      // Not handed out: the network address, the first address (the hosts' gateway on the
+      // provider network) and the broadcast address.
+      start = parsed.cidr.network + 2;
+      end = broadcast(parsed.cidr) - 1;
     } else {
       if (body.start === undefined || body.end === undefined) {
         throw DomainError.validation(body.start === undefined ? 'start' : 'end', 'give a cidr, or both start and end');
@@ -57,6 +60,14 @@ export class FloatingIpsService implements OnModuleInit {
       if (s === undefined) throw DomainError.validation('start', `"${body.start}" is not an IPv4 address`);
       if (e === undefined) throw DomainError.validation('end', `"${body.end}" is not an IPv4 address`);
       if (e < s) throw DomainError.validation('end', 'must not come before start');
+      // A start-end range lives in the /24 that holds it; that /24's .1 is the provider gateway.
+      provider = { network: (s & 0xffffff00) >>> 0, prefix: 24 };
+      if (e > provider.network + 254) throw DomainError.validation('end', 'a start-end range must stay within one /24');
+      if (s <= provider.network + 1)
+        throw DomainError.validation(
+          'start',
+          `must be above ${formatIpv4(provider.network + 1)}, the provider gateway`,
+        );
       start = s;
       end = e;
     }
@@ -68,7 +79,13 @@ export class FloatingIpsService implements OnModuleInit {
       if (clash.length > 0) {
         throw DomainError.conflict(`range overlaps the existing range ${clash[0].startAddress}-${clash[0].endAddress}`);
       }
-      return this.ips.insertRange(tx, { startAddress: formatIpv4(start), endAddress: formatIpv4(end), cidr });
+      return this.ips.insertRange(tx, {
+        startAddress: formatIpv4(start),
+        endAddress: formatIpv4(end),
+        cidr,
+        providerCidr: formatCidr(provider),
+        gateway: formatIpv4(provider.network + 1),
+      });
     });
     const listed = (await this.ips.listRanges()).find((r) => r.id === range.id);
     return toRangeResponse(listed!);

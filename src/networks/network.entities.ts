@@ -65,6 +65,16 @@ export class FloatingIpRangeEntity {
   @Column({ type: 'cidr', nullable: true })
   cidr: string | null;
 
+  /**
+   * The subnet of the provider network that carries these addresses to masters; its first
+   * address (gateway) is the host's own address on that network.
+   */
+  @Column({ name: 'provider_cidr', type: 'cidr' })
+  providerCidr: string;
+
+  @Column({ type: 'inet' })
+  gateway: string;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }
@@ -85,6 +95,10 @@ export class FloatingIpEntity {
 
   @Column({ name: 'cluster_id', type: 'uuid', nullable: true })
   clusterId: string | null;
+
+  /** The master whose provider NIC currently receives this address. */
+  @Column({ name: 'holder_node_id', type: 'uuid', nullable: true })
+  holderNodeId: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -12,7 +12,10 @@ import { HostsRepository } from '../hypervisor/hosts.repository.js';
 import { libvirtNames } from '../hypervisor/xml/names.js';
 import { JobQueue, type JobPayloads } from '../jobs/job-types.js';
 import { OnJob } from '../jobs/on-job.decorator.js';
+import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
+import { VpcsRepository } from '../networks/vpcs.repository.js';
 import { MetricsService } from '../platform/metrics.service.js';
+import { StoragePoolsRepository } from '../storage-pools/storage-pools.repository.js';
 import { assessNode, HEALTH_DEFAULTS } from './health.js';
 import type { NodeEntity, NodeUsage } from './node.entity.js';
 import { NodesRepository } from './nodes.repository.js';
@@ -47,6 +50,9 @@ export class HostSweepHandler implements OnModuleInit {
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
     private readonly metrics: MetricsService,
+    private readonly vpcs: VpcsRepository,
+    private readonly floatingIps: FloatingIpsRepository,
+    private readonly pools: StoragePoolsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -181,6 +187,7 @@ export class HostSweepHandler implements OnModuleInit {
     }
     report.orphansDestroyed = await this.collectOrphans(payload.hostId, new Set(nodes.map((n) => n.id)));
     await this.drainStep(payload.hostId, nodes);
+    await this.collectUnusedNetworksAndPools(payload.hostId);
     for (const clusterId of touchedClusters)
       await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
     await this.hosts.update(payload.hostId, { lastSeenAt: new Date(), state: 'Ready' });
@@ -246,6 +253,33 @@ export class HostSweepHandler implements OnModuleInit {
       }
     }
     return destroyed;
+  }
+
+  /** Networks and pools of VPCs, pools and ranges that no longer exist, once nothing uses them. */
+  private async collectUnusedNetworksAndPools(hostId: string): Promise<void> {
+    const driver = this.leases.runtime(hostId)?.driver;
+    if (!driver) return;
+    const idOf = (name: string, prefix: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : undefined);
+    for (const name of await driver.listNetworks()) {
+      const vpcId = idOf(name, 'kaas-vpc-');
+      const rangeId = idOf(name, 'kaas-fip-');
+      const gone = vpcId
+        ? !(await this.vpcs.findById(vpcId))
+        : rangeId
+          ? !(await this.floatingIps.findRangeById(rangeId))
+          : false;
+      if (gone) {
+        await driver.removeNetwork(name);
+        this.logger.info({ hostId, network: name }, 'removed the network of a deleted VPC or range');
+      }
+    }
+    for (const name of await driver.listPools()) {
+      const poolId = idOf(name, 'kaas-pool-');
+      if (poolId && !(await this.pools.findById(poolId)) && (await driver.listVolumes(name)).length === 0) {
+        await driver.removePool(name);
+        this.logger.info({ hostId, pool: name }, 'removed the pool of a deleted storage pool');
+      }
+    }
   }
 
   /** A drained host loses its nodes one at a time: each is replaced elsewhere, then removed. */

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BundlesService } from '../clusters/bundles.service.js';
@@ -16,9 +17,9 @@ import type { HostDriver } from '../hypervisor/host-driver.js';
 import { HostLeases } from '../hypervisor/host-leases.service.js';
 import type { HostRuntime } from '../hypervisor/host-runtime.js';
 import { HostsRepository } from '../hypervisor/hosts.repository.js';
-import { buildNoCloudSeed } from '../hypervisor/seed/index.js';
+import { buildIso9660, buildNoCloudSeed } from '../hypervisor/seed/index.js';
 import type { DomainSpec } from '../hypervisor/xml/domain-xml.js';
-import { libvirtNames } from '../hypervisor/xml/names.js';
+import { libvirtNames, macFor } from '../hypervisor/xml/names.js';
 import { JobQueue, type JobPayloads } from '../jobs/job-types.js';
 import { OnJob } from '../jobs/on-job.decorator.js';
 import { parseCidr } from '../networks/cidr.js';
@@ -63,6 +64,9 @@ export class NodeReconciler {
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
   ) {}
+
+  /** Bundle ISOs built in this process, by bundle and version (tens of MiB; built once). */
+  private readonly bundleIsos = new Map<string, Buffer>();
 
   private runtimeFor(node: NodeEntity): HostRuntime & { driver: HostDriver } {
     const runtime = node.hostId ? this.leases.runtime(node.hostId) : undefined;
@@ -132,6 +136,9 @@ export class NodeReconciler {
       await driver.ensureVolumeWithContent(pool, seed, content);
     }
 
+    const bundleDisk = await this.ensureBundleDisk(cluster, runtime);
+    const provider = node.role === 'master' ? await this.ensureProvider(node, cluster, driver) : undefined;
+
     const spec: DomainSpec = {
       name: domain,
       type: (await this.hosts.findById(node.hostId!))?.domainType ?? 'qemu',
@@ -144,8 +151,17 @@ export class NodeReconciler {
       disks: [
         { pool, volume: disk, format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' },
         { pool, volume: seed, format: 'raw', device: 'disk', bus: 'virtio', target: 'vdb', readonly: true },
+        {
+          pool: libvirtNames.platformPool(),
+          volume: bundleDisk,
+          format: 'raw',
+          device: 'disk',
+          bus: 'virtio',
+          target: 'vdc',
+          readonly: true,
+        },
       ],
-      nics: [{ network, mac: node.mac }],
+      nics: [{ network, mac: node.mac }, ...(provider ? [provider] : [])],
       consoleLog: runtime.simulator ? undefined : join(this.config.hostDataDir, 'console', `${node.id}.log`),
       owner: {
         tenantId: node.tenantId,
@@ -194,6 +210,83 @@ export class NodeReconciler {
       );
     }
     return next;
+  }
+
+  /** The bundle's artifacts as a read-only ISO (label kaas-bundle), made once per host. */
+  private async ensureBundleDisk(
+    cluster: ClusterEntity,
+    runtime: HostRuntime & { driver: HostDriver },
+  ): Promise<string> {
+    const driver = runtime.driver;
+    const name = libvirtNames.bundleVolume(cluster.controlPlane, cluster.version);
+    await driver.ensurePool({
+      type: 'dir',
+      name: libvirtNames.platformPool(),
+      path: join(this.config.hostDataDir, 'platform'),
+    });
+    if (!(await driver.listVolumes(libvirtNames.platformPool())).includes(name)) {
+      const content = runtime.simulator ? Buffer.alloc(2048) : await this.bundleIso(cluster);
+      await driver.ensureVolumeWithContent(libvirtNames.platformPool(), name, content);
+    }
+    return name;
+  }
+
+  private async bundleIso(cluster: ClusterEntity): Promise<Buffer> {
+    const key = `${cluster.controlPlane}/${cluster.version}`;
+    let iso = this.bundleIsos.get(key);
+    if (!iso) {
+      const bundle = this.bundles.get(cluster.controlPlane);
+      if (!bundle) throw new Error(`bundle ${cluster.controlPlane} is not installed`);
+      const files = await Promise.all(
+        bundle.manifest.versions[cluster.version].artifacts.map(async (a) => ({
+          name: a.replace(/^.*\//, ''),
+          data: await readFile(join(bundle.dir, a)),
+        })),
+      );
+      iso = buildIso9660({ volumeId: 'kaas-bundle', files });
+      this.bundleIsos.set(key, iso);
+    }
+    return iso;
+  }
+
+  /**
+   * Masters get a second NIC on the provider network of their floating IP's range; the master
+   * holding the floating IP gets the static DHCP entry that hands it that address.
+   */
+  private async ensureProvider(
+    node: NodeEntity,
+    cluster: ClusterEntity,
+    driver: HostDriver,
+  ): Promise<{ network: string; mac: string } | undefined> {
+    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    if (!fip) return undefined;
+    const range = await this.floatingIps.findRangeById(fip.rangeId);
+    if (!range) return undefined;
+    const providerCidr = parseCidr(range.providerCidr);
+    if (!providerCidr.ok) throw new Error(`range ${range.id} has an invalid provider CIDR`);
+    const network = libvirtNames.providerNetwork(range.id);
+    await driver.ensureNetwork({
+      name: network,
+      bridge: libvirtNames.providerBridge(range.id),
+      gateway: range.gateway,
+      prefix: providerCidr.cidr.prefix,
+      hosts: [],
+      ownerNote: `kaas floating-IP range ${range.id}`,
+    });
+    const mac = macFor(node.id, 'provider');
+    if (fip.holderNodeId === node.id) {
+      const { moved } = await driver.pointDhcpAddress(network, fip.address, mac);
+      if (moved) {
+        await this.events.normal(
+          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+          'FloatingIpAssociated',
+          `floating IP ${fip.address} now reaches ${node.name}`,
+        );
+      }
+    } else {
+      await driver.removeDhcpHost(network, { mac, ip: fip.address });
+    }
+    return { network, mac };
   }
 
   async setPhase(node: NodeEntity, phase: NodePhase, reason: string, message: string): Promise<void> {

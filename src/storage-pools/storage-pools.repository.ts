@@ -18,6 +18,10 @@ export class StoragePoolsRepository {
     return this.pools(tx).save(this.pools(tx).create({ ...row, state: 'Ready' }));
   }
 
+  findById(id: string, tx?: Tx): Promise<StoragePoolEntity | null> {
+    return this.pools(tx).findOneBy({ id });
+  }
+
   findForTenant(tenantId: string, id: string, tx?: Tx): Promise<StoragePoolEntity | null> {
     return this.pools(tx).findOneBy({ tenantId, id });
   }

@@ -82,9 +82,9 @@ describe('the real API and worker processes, driven over HTTP and with kaasctl',
 
   it('manages VPCs and floating IPs through kaasctl', async () => {
     expect((await kaasctl(['tenants', 'create', 'net-co'], cli)).code).toBe(0);
-    const range = await kaasctl(['floating-ips', 'add-range', '10.254.0.0/30', '-o', 'json'], cli);
+    const range = await kaasctl(['floating-ips', 'add-range', '10.254.0.0/29', '-o', 'json'], cli);
     expect(JSON.parse(range.stdout)).toEqual(
-      expect.objectContaining({ start: '10.254.0.1', end: '10.254.0.2', free: 2 }),
+      expect.objectContaining({ start: '10.254.0.2', end: '10.254.0.6', free: 5 }),
     );
     const vpc = await kaasctl(
       ['--tenant', 'net-co', 'vpcs', 'create', 'prod', '--cidr', '10.9.0.0/24', '-o', 'json'],
@@ -95,10 +95,10 @@ describe('the real API and worker processes, driven over HTTP and with kaasctl',
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/400: cidr: must lie in a private range/);
     const fip = await kaasctl(['--tenant', 'net-co', 'floating-ips', 'create', '-o', 'json'], cli);
-    expect(JSON.parse(fip.stdout).address).toBe('10.254.0.1');
+    expect(JSON.parse(fip.stdout).address).toBe('10.254.0.2');
     const ranges = await kaasctl(['floating-ips', 'ranges'], cli);
-    expect(ranges.stdout).toMatch(/10\.254\.0\.0\/30\s+10\.254\.0\.1\s+10\.254\.0\.2\s+1\s+1/);
-    expect((await kaasctl(['--tenant', 'net-co', 'floating-ips', 'delete', '10.254.0.1'], cli)).code).toBe(0);
+    expect(ranges.stdout).toMatch(/10\.254\.0\.0\/29\s+10\.254\.0\.2\s+10\.254\.0\.6\s+1\s+4/);
+    expect((await kaasctl(['--tenant', 'net-co', 'floating-ips', 'delete', '10.254.0.2'], cli)).code).toBe(0);
     expect((await kaasctl(['--tenant', 'net-co', 'vpcs', 'delete', 'prod'], cli)).code).toBe(0);
     const none = await kaasctl(['--tenant', 'net-co', 'vpcs', 'list', '-o', 'json'], cli);
     expect(JSON.parse(none.stdout)).toEqual([]);

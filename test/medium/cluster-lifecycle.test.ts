@@ -122,7 +122,20 @@ describe('cluster lifecycle on a simulated host', () => {
     );
     expect(counts).toEqual({ nodes: '0', volumes: '0', ips: '0', secrets: '0' });
     const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
-    const pools = await driver.listPools();
+    const pools = (await driver.listPools()).filter((pool) => pool !== 'kaas-platform');
+    expect(pools).toHaveLength(1);
     for (const pool of pools) expect(await driver.listVolumes(pool)).toEqual([]);
+    // The platform pool keeps only the bundle disk that the host's nodes share.
+    expect(await driver.listVolumes('kaas-platform')).toEqual(['kaas-bundle-etcd-v3.4.23.iso']);
+    // Deleting the tenant's VPC and pool removes their libvirt network and pool at the next sweep.
+    expect((await s.client.call('DELETE', `/v1/vpcs/${s.vpcId}`)).status).toBe(204);
+    expect((await s.client.call('DELETE', `/v1/storage-pools/${s.poolId}`)).status).toBe(204);
+    await waitFor(
+      'the VPC network and pool to leave the host',
+      async () =>
+        (await driver.listNetworks()).filter((n) => n.startsWith('kaas-vpc-')).length === 0 &&
+        (await driver.listPools()).every((x) => x === 'kaas-platform'),
+      10000,
+    );
   });
 });

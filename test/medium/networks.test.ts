@@ -139,7 +139,7 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
       const range = await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.250.0.0/29' });
       expect(range.status).toBe(201);
       expect(range.body).toEqual(
-        expect.objectContaining({ start: '10.250.0.1', end: '10.250.0.6', total: 6, used: 0, free: 6 }),
+        expect.objectContaining({ start: '10.250.0.2', end: '10.250.0.6', total: 5, used: 0, free: 5 }),
       );
       const { id: tenantId, client } = await createTenant(t, 'fip-user');
       await t.admin.call('PUT', `/v1/tenants/${tenantId}/quota`, {
@@ -152,17 +152,17 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
       });
       const one = await client.call('POST', '/v1/floating-ips', {});
       expect(one.status).toBe(201);
-      expect(one.body).toEqual(expect.objectContaining({ address: '10.250.0.1', clusterId: null }));
-      expect((await client.call('POST', '/v1/floating-ips', {})).body.address).toBe('10.250.0.2');
+      expect(one.body).toEqual(expect.objectContaining({ address: '10.250.0.2', clusterId: null }));
+      expect((await client.call('POST', '/v1/floating-ips', {})).body.address).toBe('10.250.0.3');
       const over = await client.call('POST', '/v1/floating-ips', {});
       expect(over.status).toBe(422);
       expect(over.body.message).toMatch(/maxFloatingIps/);
       const ranges = await t.admin.call('GET', '/v1/floating-ip-ranges');
-      expect(ranges.body.items[0]).toEqual(expect.objectContaining({ used: 2, free: 4 }));
+      expect(ranges.body.items[0]).toEqual(expect.objectContaining({ used: 2, free: 3 }));
       expect((await client.call('DELETE', `/v1/floating-ips/${one.body.id}`)).status).toBe(204);
       expect(
         (await client.call('GET', '/v1/floating-ips')).body.items.map((f: { address: string }) => f.address),
-      ).toEqual(['10.250.0.2']);
+      ).toEqual(['10.250.0.3']);
       expect((await client.call('POST', '/v1/floating-ips', { address: '1.2.3.4' })).status).toBe(400);
     });
 
@@ -176,6 +176,12 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
         /^end:/,
       );
       expect((await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.0.0.0/8' })).status).toBe(400);
+      expect(
+        (await t.admin.call('POST', '/v1/floating-ip-ranges', { start: '10.252.1.1', end: '10.252.1.9' })).body.message,
+      ).toMatch(/^start: must be above 10.252.1.1/);
+      expect(
+        (await t.admin.call('POST', '/v1/floating-ip-ranges', { start: '10.252.2.9', end: '10.252.3.9' })).body.message,
+      ).toMatch(/^end: .*one \/24/);
       const { client } = await createTenant(t, 'fip-nosy');
       expect((await client.call('GET', '/v1/floating-ip-ranges')).status).toBe(403);
     });

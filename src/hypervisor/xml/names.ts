@@ -22,8 +22,13 @@ export const libvirtNames = {
   vpcNetwork: (vpcId: string) => `kaas-vpc-${checkId(vpcId)}`,
   /** Linux limits interface names to 15 characters. */
   vpcBridge: (vpcId: string) => `kv${createHash('sha256').update(checkId(vpcId)).digest('hex').slice(0, 12)}`,
-  providerNetwork: () => 'kaas-provider',
-  providerBridge: () => 'kprovider0',
+  /** The provider network of a floating-IP range: it carries floating addresses to masters. */
+  providerNetwork: (rangeId: string) => `kaas-fip-${checkId(rangeId)}`,
+  providerBridge: (rangeId: string) => `kf${createHash('sha256').update(checkId(rangeId)).digest('hex').slice(0, 12)}`,
+  platformPool: () => 'kaas-platform',
+  /** A bundle's artifacts as a read-only disk, shared by the nodes of a host. */
+  bundleVolume: (bundle: string, version: string) =>
+    `kaas-bundle-${`${bundle}-${version}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.iso`,
 };
 
 /** A locally administered unicast MAC (52:54:00 is qemu's prefix) derived from an id. */
