@@ -63,6 +63,14 @@ export class ClusterReconciler {
     private readonly jobs: JobQueue,
   ) {}
 
+  @OnJob('clusters.resync')
+  async resync(): Promise<{ enqueued: number }> {
+    const ids = await this.clusters.unsettledIds();
+    for (const clusterId of ids)
+      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+    return { enqueued: ids.length };
+  }
+
   @OnJob('cluster.reconcile')
   async reconcile(payload: JobPayloads['cluster.reconcile']): Promise<{ settled: boolean }> {
     const cluster = await this.clusters.findById(payload.clusterId);

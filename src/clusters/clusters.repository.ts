@@ -119,6 +119,16 @@ export class ClustersRepository {
       .getCount();
   }
 
+  /** Clusters that are not at rest: not Running, being deleted, or with a node not ready. */
+  async unsettledIds(): Promise<string[]> {
+    const rows: { id: string }[] = await this.db.manager.query(
+      `SELECT c.id FROM clusters c
+        WHERE c.phase <> 'Running' OR c.deleting_at IS NOT NULL
+           OR EXISTS (SELECT 1 FROM nodes n WHERE n.cluster_id = c.id AND (n.phase <> 'Ready' OR n.delete_requested_at IS NOT NULL OR n.replace_requested_at IS NOT NULL))`,
+    );
+    return rows.map((r) => r.id);
+  }
+
   countActive(): Promise<number> {
     return this.repo().countBy({ deletingAt: IsNull() });
   }

@@ -34,6 +34,9 @@ export interface AppConfig {
   bundlesDir: string;
   /** Seconds an orphan VM (platform metadata, no node) is left alone before it is destroyed. */
   orphanGraceSeconds: number;
+  resyncSeconds: number;
+  /** BullMQ job lock; a job whose worker died is retried after it lapses. */
+  jobLockMs: number;
 }
 
 export class ConfigError extends Error {
@@ -143,5 +146,7 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     hostDataDir: env.KAAS_HOST_DATA_DIR ?? '/var/lib/kaas',
     bundlesDir: env.KAAS_BUNDLES_DIR ?? `${process.cwd()}/bundles`,
     orphanGraceSeconds: int(env, 'KAAS_ORPHAN_GRACE_SECONDS', 60, 0, 86400),
+    resyncSeconds: int(env, 'KAAS_RESYNC_SECONDS', 15, 1, 3600),
+    jobLockMs: int(env, 'KAAS_JOB_LOCK_MS', 30000, 1000, 600000),
   };
 }

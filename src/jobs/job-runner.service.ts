@@ -64,6 +64,8 @@ export class JobRunner implements OnApplicationShutdown {
       },
       prefix: this.config.queuePrefix,
       concurrency,
+      lockDuration: this.config.jobLockMs,
+      stalledInterval: Math.max(1000, Math.floor(this.config.jobLockMs / 2)),
     });
     worker.on('failed', (job, err) => {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);

@@ -19,6 +19,7 @@ export function hostQueueName(hostId: string): string {
 export interface JobPayloads {
   'maintenance.prune-idempotency': { olderThanHours: number };
   'cluster.reconcile': { clusterId: string };
+  'clusters.resync': Record<string, never>;
   'node.reconcile': { nodeId: string };
   'host.sweep': { hostId: string };
   'host.fault': { hostId: string; nodeId: string; fault: 'crash' | 'hang' | 'unready' };
@@ -30,6 +31,7 @@ export type JobName = keyof JobPayloads;
 export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'maintenance.prune-idempotency': QueueName.Maintenance,
   'cluster.reconcile': QueueName.Reconcile,
+  'clusters.resync': QueueName.Maintenance,
   'node.reconcile': HOST_QUEUE,
   'host.sweep': HOST_QUEUE,
   'host.fault': HOST_QUEUE,

@@ -2,8 +2,10 @@ import type { AppConfig } from '../config/config.js';
 import type { ScheduledJob } from './job-types.js';
 
 /** Repeatable jobs, registered (idempotently, by id) each time a worker starts. */
-export function scheduleTable(_config: AppConfig): ScheduledJob[] {
+export function scheduleTable(config: AppConfig): ScheduledJob[] {
   return [
+    // Level-triggered safety net: every cluster not at rest gets a pass, even if a trigger was lost.
+    { id: 'clusters-resync', name: 'clusters.resync', everyMs: config.resyncSeconds * 1000, payload: {} },
     {
       id: 'prune-idempotency',
       name: 'maintenance.prune-idempotency',

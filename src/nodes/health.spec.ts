@@ -80,6 +80,13 @@ describe('planRemediation', () => {
     maxRemediationsPerWindow: 3,
   };
 
+  it('rounds a percentage up, as Cluster API does', () => {
+    expect(planRemediation({ ...base, nodes: [n('m', 'master'), n('w1', 'worker', true)] })).toEqual({
+      kind: 'replace',
+      nodeIds: ['w1'],
+    });
+  });
+
   it('replaces an unhealthy worker', () => {
     expect(planRemediation({ ...base, nodes: [n('m', 'master'), n('w1', 'worker', true), n('w2', 'worker')] })).toEqual(
       { kind: 'replace', nodeIds: ['w1'] },

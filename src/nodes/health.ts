@@ -64,10 +64,11 @@ export function assessNode(i: NodeHealthInput): NodeHealth {
   };
 }
 
+/** As in Cluster API, a percentage is scaled and rounded up (40% of 2 nodes allows 1). */
 export function maxUnhealthyCount(setting: number | string, total: number): number {
   if (typeof setting === 'number') return setting;
   const pct = Number(setting.replace('%', ''));
-  return Math.floor((total * pct) / 100);
+  return Math.ceil((total * pct) / 100);
 }
 
 export interface RemediationNode {

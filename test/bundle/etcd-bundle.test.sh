@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Proof of the etcd bundle on real guests: boots two masters and a worker of the kaas test node
+# image (Debian cloud kernel + busybox initramfs, software emulation) with qemu, inside a network
+# namespace of its own, with seeds whose user-data is built the way src/nodes/node-boot-config.ts
+# builds it, and a bundle disk (label kaas-bundle) holding etcd, etcdctl and the glibc loader.
+#
+#   test/bundle/etcd-bundle.test.sh          (root; about 2-3 minutes)
+#
+# It proves: etcd runs from the bundle through its loader in a busybox root without glibc; the
+# initial master bootstraps and the second master joins with `member add` (member list shows
+# both, started); every node's status JSON reaches ready:true; masters format and use their
+# blank data disk; the initial master picks up the floating IP on its second NIC by DHCP (the
+# other master gets no lease) and serves TLS there; client-certificate auth is enforced; a key
+# written through the worker's gateway reads back from a master (and the other way); leave.sh,
+# run inside the second master, removes it from the cluster and the rest stays ready.
+#
+# Environment: KAAS_BT_KEEP=1 keeps the work directory (consoles, seeds) for inspection;
+# KAAS_BT_TIMEOUT=240 seconds to wait for readiness.
+#
+# Network: namespace kaas-bt-<pid> with bridge kbt-vpc 10.77.0.1/24 (the VPC: masters .11/.12,
+# worker .21) and bridge kbt-prov 10.78.0.1/24 (provider network: floating IP 10.78.0.100, leased
+# only to m1's second NIC). dnsmasq (DHCP only) and a trigger HTTP server run in the namespace;
+# nothing is sent outside it.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
+START=$(date +%s.%N)
+TIMEOUT=${KAAS_BT_TIMEOUT:-240}
+NS=kaas-bt-$$
+W=$(mktemp -d /tmp/kaas-bt.XXXXXX)
+QEMU_PIDS=()
+DNSMASQ_PID=
+HTTPD_PID=
+log() { echo "[etcd-bundle] $*" >&2; }
+elapsed() { awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}"; }
+
+cleanup() {
+  local p
+  for p in "${QEMU_PIDS[@]}" $DNSMASQ_PID $HTTPD_PID; do kill "$p" 2>/dev/null || true; done
+  for p in "${QEMU_PIDS[@]}" $DNSMASQ_PID $HTTPD_PID; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+  ip netns del "$NS" 2>/dev/null || true
+  if [ "${KAAS_BT_KEEP:-0}" = 1 ]; then log "kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ "$(id -u)" = 0 ] || { echo "must run as root (network namespace, taps)" >&2; exit 2; }
+need=()
+for c in qemu-system-x86_64 qemu-img openssl dnsmasq xorriso curl jq busybox; do
+  command -v $c >/dev/null || need+=("$c")
+done
+if [ ${#need[@]} -gt 0 ]; then echo "missing tools: ${need[*]}" >&2; exit 2; fi
+
+# ---- artifacts -----------------------------------------------------------------------------------
+log "guest image (kernel + busybox initramfs, without etcd: etcd must come from the bundle disk)"
+KAAS_GUEST_ETCD=0 "$ROOT/scripts/guest/build-guest-image.sh" "$W/image" 2>&1 | tail -1 >&2
+CMDLINE="$(jq -r .cmdline "$W/image/manifest.json") kaas_bundle"
+
+log "bundle disk: etcd, etcdctl + glibc loader and libc (what make bundles provides)"
+B=$W/bundle
+mkdir -p "$B"
+for f in etcd etcdctl ld-linux-x86-64.so.2 libc.so.6; do
+  if [ -f "$ROOT/bundles/etcd/artifacts/$f" ]; then cp "$ROOT/bundles/etcd/artifacts/$f" "$B/"; fi
+done
+[ -f "$B/etcd" ] || cp "$(command -v etcd)" "$B/"
+[ -f "$B/etcdctl" ] || cp "$(command -v etcdctl)" "$B/"
+[ -f "$B/ld-linux-x86-64.so.2" ] || cp -L /lib64/ld-linux-x86-64.so.2 "$B/"
+[ -f "$B/libc.so.6" ] || cp -L /lib/x86_64-linux-gnu/libc.so.6 "$B/"
+chmod 755 "$B"/*
+xorriso -as mkisofs -quiet -o "$W/bundle.iso" -V kaas-bundle -J -r "$B" 2>/dev/null
+HOST_ETCDCTL=$B/etcdctl
+
+echo "== etcd from the bundle in a busybox root without glibc"
+R=$W/chroot
+mkdir -p "$R"
+(cd "$R" && zcat "$W/image/initramfs.img" | cpio -id --quiet 2>/dev/null)
+rm -rf "$R/lib/x86_64-linux-gnu" "$R/lib64" "$R/usr/lib/x86_64-linux-gnu"
+mkdir -p "$R/opt/bundle"
+cp "$B"/* "$R/opt/bundle/"
+check "busybox root has no glibc: the bundle's etcd cannot run directly" \
+  bash -c "! chroot '$R' /opt/bundle/etcd --version >/dev/null 2>&1"
+cp "$ROOT/bundles/etcd/scripts/common.sh" "$R/common.sh"
+v=$(chroot "$R" /bin/sh -c '
+  export KAAS_ROLE=worker KAAS_NODE_NAME=t KAAS_NODE_IP=127.0.0.1 KAAS_BUNDLE_DIR=/opt/bundle
+  export KAAS_STATE_DIR=/tmp/kb KAAS_STATUS_FILE=/tmp/kb/status KAAS_PKI=/nonexistent
+  . /common.sh >/dev/null
+  kaas_setup_runtime >/dev/null && echo "loader=$KAAS_LOADER version=$KAAS_ETCD_VERSION"
+  kaas_etcd --version | head -1' 2>&1 || true)
+check "common.sh runs etcdctl and etcd through the bundle's loader ($(echo "$v" | tr '\n' ' '))" \
+  grep -q 'loader=/opt/bundle/ld-linux-x86-64.so.2 version=3.4.23' <<<"$v"
+check "etcd --version through the loader" grep -q 'etcd Version: 3.4.23' <<<"$v"
+rm -rf "$R"
+
+# ---- PKI (like src/clusters/cluster-pki.ts) ----------------------------------------------------------
+P=$W/pki
+FIP=10.78.0.100
+pki_ca "$P" bt
+pki_cert "$P" "$P" m1 m1 "" 1 "$(node_sans m1 10.77.0.11 $FIP)"
+pki_cert "$P" "$P" m2 m2 "" 1 "$(node_sans m2 10.77.0.12 $FIP)"
+pki_cert "$P" "$P" w1 w1 "" 0 "$(node_sans w1 10.77.0.21 $FIP)"
+pki_cert "$P" "$P" admin kaas-admin system:masters 0 ""
+TOKEN=$(openssl rand -hex 32)
+
+# ---- seeds -------------------------------------------------------------------------------------------
+S=$ROOT/bundles/etcd/scripts
+seed() { # NAME ROLE IP INITIAL MASTERS
+  local n=$1 d=$W/seed-$1
+  mkdir -p "$d"
+  U_ROLE=$2 U_NAME=$n U_IP=$3 U_CLUSTER_NAME=bt U_CLUSTER_ID=0b7c6f1e-5d2a-4c1b-9e8f-bt0000000001
+  U_BUNDLE=etcd U_VERSION=v3.4.23 U_FIP=$FIP U_MASTERS=$5 U_INITIAL=$4 U_GATEWAY=10.77.0.1 U_PREFIX=24
+  U_TOKEN=$TOKEN U_CA_CRT=$P/ca.crt U_CA_KEY= U_NODE_CRT=$P/$n.crt U_NODE_KEY=$P/$n.key
+  [ "$2" = master ] && U_CA_KEY=$P/ca.key
+  U_COMMON=$S/common.sh U_ROLE_SCRIPT=$S/$2.sh
+  gen_user_data >"$d/user-data"
+  if [ "$2" = master ]; then
+    # Test hook, not part of the platform's user-data: the harness asks this master to leave by
+    # serving /leave-<name>; the hook then runs the bundle's leave.sh inside the guest.
+    {
+      echo
+      ud_heredoc /etc/kaas/bundle/leave.sh "$S/leave.sh" 0755
+      echo '( while :; do if wget -q -O /dev/null "http://10.77.0.1:8098/leave-$KAAS_NODE_NAME"; then'
+      echo '    /etc/kaas/bundle/leave.sh >/var/www/leave.log 2>&1; echo $? >/var/www/leave.rc; break; fi'
+      echo '  sleep 2; done ) </dev/null >/dev/null 2>&1 &'
+    } >>"$d/user-data"
+  fi
+  sh -n "$d/user-data"
+  printf 'instance-id: "bt-%s"\nlocal-hostname: "%s"\n' "$n" "$n" >"$d/meta-data"
+  printf 'version: 2\nethernets: {}\n' >"$d/network-config"
+  xorriso -as mkisofs -quiet -o "$W/$n-seed.iso" -V cidata -J -r "$d" 2>/dev/null
+  qemu-img create -q -f qcow2 "$W/$n-data.qcow2" 1G
+}
+seed m1 master 10.77.0.11 1 10.77.0.11
+seed m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12
+seed w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12
+
+# ---- network namespace: VPC + provider bridges, DHCP, trigger server ---------------------------------
+ip netns add "$NS"
+N() { ip -n "$NS" "$@"; }
+X() { ip netns exec "$NS" "$@"; }
+N link set lo up
+N link add kbt-vpc type bridge && N addr add 10.77.0.1/24 dev kbt-vpc && N link set kbt-vpc up
+N link add kbt-prov type bridge && N addr add 10.78.0.1/24 dev kbt-prov && N link set kbt-prov up
+tap() { N tuntap add dev "$1" mode tap && N link set "$1" master "$2" && N link set "$1" up; }
+tap kbt-m1-0 kbt-vpc; tap kbt-m1-1 kbt-prov
+tap kbt-m2-0 kbt-vpc; tap kbt-m2-1 kbt-prov
+tap kbt-w1-0 kbt-vpc
+X dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
+  --interface=kbt-vpc --interface=kbt-prov --dhcp-authoritative \
+  --dhcp-range=10.77.0.0,static,255.255.255.0,1h --dhcp-range=10.78.0.0,static,255.255.255.0,1h \
+  --dhcp-host=52:54:00:77:00:11,10.77.0.11 --dhcp-host=52:54:00:77:00:12,10.77.0.12 \
+  --dhcp-host=52:54:00:77:00:21,10.77.0.21 --dhcp-host=52:54:00:78:00:11,$FIP \
+  --dhcp-leasefile="$W/dnsmasq.leases" --pid-file= --log-dhcp --log-facility="$W/dnsmasq.log" &
+DNSMASQ_PID=$!
+mkdir -p "$W/www"
+X busybox httpd -f -p 10.77.0.1:8098 -h "$W/www" &
+HTTPD_PID=$!
+
+# ---- guests ----------------------------------------------------------------------------------------
+boot() { # NAME MAC0 [MAC1]
+  local n=$1 args
+  args=(-name "kbt-$n" -machine pc -accel tcg -cpu qemu64 -m 384 -smp 1 -nodefaults -no-user-config
+    -display none -serial "file:$W/$n.console" -no-reboot
+    -kernel "$W/image/vmlinuz" -initrd "$W/image/initramfs.img" -append "$CMDLINE"
+    -drive "file=$W/$n-data.qcow2,if=virtio,format=qcow2"
+    -drive "file=$W/$n-seed.iso,if=virtio,format=raw,readonly=on"
+    -drive "file=$W/bundle.iso,if=virtio,format=raw,readonly=on"
+    -device virtio-rng-pci
+    -netdev "tap,id=n0,ifname=kbt-$n-0,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$2")
+  [ -n "${3:-}" ] && args+=(-netdev "tap,id=n1,ifname=kbt-$n-1,script=no,downscript=no"
+    -device "virtio-net-pci,netdev=n1,mac=$3")
+  X qemu-system-x86_64 "${args[@]}" &
+  QEMU_PIDS+=($!)
+}
+log "booting m1 (initial master), m2 (joining master), w1 (worker) under TCG"
+T_BOOT=$(date +%s.%N)
+boot m1 52:54:00:77:00:11 52:54:00:78:00:11
+boot m2 52:54:00:77:00:12 52:54:00:78:00:12
+boot w1 52:54:00:77:00:21
+
+status() { X curl -s --max-time 3 "http://$1:8099/status" 2>/dev/null || true; }
+declare -A READY_T
+deadline=$(($(date +%s) + TIMEOUT))
+while :; do
+  all=1
+  for ip in 10.77.0.11 10.77.0.12 10.77.0.21; do
+    [ -n "${READY_T[$ip]:-}" ] && continue
+    if [ "$(status $ip | jq -r '.ready' 2>/dev/null)" = true ]; then
+      READY_T[$ip]=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $T_BOOT}")
+      log "$ip ready after ${READY_T[$ip]} s"
+    else
+      all=0
+    fi
+  done
+  [ $all = 1 ] && break
+  [ "$(date +%s)" -lt $deadline ] || break
+  for p in "${QEMU_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { log "a qemu exited"; break 2; }; done
+  sleep 2
+done
+
+echo "== readiness (status JSON at http://NODE:8099/status)"
+for n in m1:10.77.0.11 m2:10.77.0.12 w1:10.77.0.21; do
+  ip=${n#*:} n=${n%%:*}
+  s=$(status "$ip")
+  echo "     $n: $s"
+  check "$n status is valid JSON with stage ready and ready:true (after ${READY_T[$ip]:-never} s)" \
+    jq -e '.stage == "ready" and .ready == true and (.message|type) == "string" and (.details|type) == "object"' <<<"$s" >/dev/null
+  check "$n printed KAAS_STAGE lines on its console (installing -> ready)" \
+    bash -c "grep -q '^KAAS_STAGE installing' '$W/$n.console' && grep -q '^KAAS_STAGE ready' '$W/$n.console'"
+done
+
+ctl() { X "$HOST_ETCDCTL" --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" --dial-timeout 3s --command-timeout 10s "$@"; }
+echo "== cluster"
+ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
+echo "$ml" | sed 's/^/     /'
+check "member list shows m1 and m2, both started" \
+  bash -c "[ \$(grep -c ', started, ' <<<'$ml') = 2 ] && grep -q ', started, m1, https://10.77.0.11:2380, https://10.77.0.11:2379' <<<'$ml' && grep -q ', started, m2, https://10.77.0.12:2380, https://10.77.0.12:2379' <<<'$ml'"
+check "m2 joined an existing cluster (member add, --initial-cluster-state existing)" \
+  grep -q 'initial-cluster-state existing' "$W/m2.console"
+l1=$(status 10.77.0.11 | jq -r .details.leaderId) l2=$(status 10.77.0.12 | jq -r .details.leaderId)
+check "both masters report the same leader ($l1)" test -n "$l1" -a "$l1" = "$l2"
+for n in m1:10.77.0.11 m2:10.77.0.12; do
+  ip=${n#*:} n=${n%%:*}
+  ds=$(status "$ip" | jq -r .details.dataStorage)
+  check "$n keeps etcd data on its formatted data disk ($ds)" grep -Eq '^disk /dev/vda ext[234]$' <<<"$ds"
+done
+check "client certificate required: a TLS client without one is refused" \
+  bash -c "! ip netns exec $NS $HOST_ETCDCTL --cacert $P/ca.crt --endpoints=https://10.77.0.11:2379 --dial-timeout 3s --command-timeout 5s get x >/dev/null 2>&1"
+
+echo "== floating IP (second NIC, DHCP lease only for the master that holds it)"
+check "m1 holds the floating IP $FIP" test "$(status 10.77.0.11 | jq -r .details.floatingIpBound)" = "$FIP"
+check "m2 got no lease on its second NIC" test "$(status 10.77.0.12 | jq -r '.details.floatingIpBound // "none"')" = none
+check "tenant access: etcdctl with the admin certificate through https://$FIP:2379" \
+  ctl --endpoints="https://$FIP:2379" put /tenant/hello world
+check "no default route via the provider network (m1 still reachable over the VPC)" \
+  bash -c "ip netns exec $NS curl -s --max-time 3 http://10.77.0.11:8099/status | grep -q stage"
+
+echo "== data through the worker's gateway"
+check "put through w1's gateway (10.77.0.21:23790)" \
+  X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 --dial-timeout 3s --command-timeout 10s put /bt/through-worker "v-$TOKEN"
+got=$(ctl --endpoints=https://10.77.0.12:2379 get /bt/through-worker --print-value-only 2>&1 || true)
+check "reads back from master m2 over TLS" test "$got" = "v-$TOKEN"
+got=$(X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 get /tenant/hello --print-value-only 2>&1 || true)
+check "a key written on the floating IP reads back through the gateway" test "$got" = world
+
+echo "== leave.sh removes m2"
+touch "$W/www/leave-m2"
+for _ in $(seq 60); do
+  rc=$(X curl -s --max-time 3 -f http://10.77.0.12:8099/leave.rc 2>/dev/null || true)
+  [ -n "$rc" ] && break
+  sleep 2
+done
+X curl -s --max-time 3 http://10.77.0.12:8099/leave.log | sed 's/^/     m2| /' || true
+check "leave.sh exited 0 in m2" test "$rc" = 0
+ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
+echo "$ml" | sed 's/^/     /'
+check "member list now shows only m1" bash -c "[ \$(grep -c ', ' <<<'$ml') = 1 ] && grep -q ', started, m1, ' <<<'$ml'"
+for _ in $(seq 20); do
+  s=$(status 10.77.0.12)
+  [ "$(jq -r .details.left <<<"$s")" = true ] && break
+  sleep 1
+done
+check "m2 reports stage failed with details.left=true" jq -e '.stage == "failed" and .ready == false and .details.left == true' <<<"$s"
+for _ in $(seq 30); do
+  [ "$(status 10.77.0.11 | jq -r '.details.members')" = 1 ] && break
+  sleep 2
+done
+check "m1 stays ready as a cluster of one" jq -e '.ready == true and .details.members == 1' <<<"$(status 10.77.0.11)"
+check "the gateway still works after m2 left" \
+  X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 --dial-timeout 3s --command-timeout 10s put /bt/after-leave ok
+check "w1 stays ready" jq -e '.ready == true' <<<"$(status 10.77.0.21)"
+
+if [ "$T_FAIL" != 0 ]; then
+  for n in m1 m2 w1; do echo "---- $n console (tail)"; tail -n 40 "$W/$n.console"; done
+fi
+echo "run time $(elapsed) s (guests ready after m1 ${READY_T[10.77.0.11]:-?} s, m2 ${READY_T[10.77.0.12]:-?} s, w1 ${READY_T[10.77.0.21]:-?} s)"
+summary
