@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
 import { ApiError } from './cli/api-client.js';
+import { clusterCommands } from './cli/cluster-commands.js';
+import { hostCommands } from './cli/host-commands.js';
 import { tenantCommands } from './cli/tenant-commands.js';
 import { tenantResourceCommands } from './cli/tenant-resource-commands.js';
 
@@ -15,7 +17,8 @@ const program = new Command('kaasctl')
   .option('--tenant <tenant>', 'operator: act for this tenant (id or name) on tenant resources')
   .showHelpAfterError();
 
-for (const cmd of [...tenantCommands(), ...tenantResourceCommands()]) program.addCommand(cmd);
+for (const cmd of [...tenantCommands(), ...hostCommands(), ...tenantResourceCommands(), ...clusterCommands()])
+  program.addCommand(cmd);
 
 try {
   await program.parseAsync(process.argv);

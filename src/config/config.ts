@@ -37,6 +37,8 @@ export interface AppConfig {
   resyncSeconds: number;
   /** BullMQ job lock; a job whose worker died is retried after it lapses. */
   jobLockMs: number;
+  /** How long a worker's hold on a host lasts without renewal. */
+  hostLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -148,5 +150,6 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     orphanGraceSeconds: int(env, 'KAAS_ORPHAN_GRACE_SECONDS', 60, 0, 86400),
     resyncSeconds: int(env, 'KAAS_RESYNC_SECONDS', 15, 1, 3600),
     jobLockMs: int(env, 'KAAS_JOB_LOCK_MS', 30000, 1000, 600000),
+    hostLeaseMs: int(env, 'KAAS_HOST_LEASE_MS', 15000, 1000, 600000),
   };
 }

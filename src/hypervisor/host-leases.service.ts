@@ -11,9 +11,6 @@ import { REDIS } from '../jobs/redis.provider.js';
 import { HostRuntime } from './host-runtime.js';
 import { HostsRepository } from './hosts.repository.js';
 
-const LEASE_MS = 15000;
-const TICK_MS = 2000;
-
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
@@ -21,7 +18,7 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  * Spreads hosts over the live worker processes. A worker owns a host while it holds the host's
  * lease in Redis: it alone keeps the libvirt connection, consumes the host's queue and, for a
  * simulated host, holds its in-process state. A worker that dies loses its leases within
- * LEASE_MS and another one takes the hosts over.
+ * KAAS_HOST_LEASE_MS and another one takes the hosts over.
  */
 @Injectable()
 export class HostLeases implements OnApplicationShutdown {
@@ -60,7 +57,7 @@ export class HostLeases implements OnApplicationShutdown {
 
   async start(): Promise<void> {
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.config.hostLeaseMs / 5)));
     this.sweepTimer = setInterval(() => void this.enqueueSweeps(), this.config.healthIntervalSeconds * 1000);
   }
 
@@ -69,7 +66,7 @@ export class HostLeases implements OnApplicationShutdown {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
-      await this.redis.set(this.key('worker', this.workerId), '1', 'PX', LEASE_MS);
+      await this.redis.set(this.key('worker', this.workerId), '1', 'PX', this.config.hostLeaseMs);
       const live = await this.countLiveWorkers();
       const hosts = await this.hosts.list();
       const share = Math.ceil(hosts.length / Math.max(1, live));
@@ -77,13 +74,19 @@ export class HostLeases implements OnApplicationShutdown {
       for (const hostId of [...this.owned.keys()]) {
         const renewed =
           known.has(hostId) &&
-          (await this.redis.eval(RENEW, 1, this.key('lease', hostId), this.workerId, LEASE_MS)) === 1;
+          (await this.redis.eval(RENEW, 1, this.key('lease', hostId), this.workerId, this.config.hostLeaseMs)) === 1;
         if (!renewed) await this.drop(hostId, 'lease lost or host removed');
       }
       for (const host of hosts) {
         if (this.owned.size >= share) break;
         if (this.owned.has(host.id)) continue;
-        const got = await this.redis.set(this.key('lease', host.id), this.workerId, 'PX', LEASE_MS, 'NX');
+        const got = await this.redis.set(
+          this.key('lease', host.id),
+          this.workerId,
+          'PX',
+          this.config.hostLeaseMs,
+          'NX',
+        );
         if (got === 'OK') await this.adopt(host.id);
       }
       if (this.owned.size > share) {

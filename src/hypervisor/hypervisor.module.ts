@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { HostLeases } from './host-leases.service.js';
+import { HealthSweepsController } from './health-sweeps.controller.js';
 import { HostsController } from './hosts.controller.js';
 import { HostsRepository } from './hosts.repository.js';
 import { HostsService } from './hosts.service.js';
 
 @Module({
-  controllers: [HostsController],
+  controllers: [HostsController, HealthSweepsController],
   providers: [HostsRepository, HostsService, HostLeases],
   exports: [HostsRepository, HostsService, HostLeases],
 })

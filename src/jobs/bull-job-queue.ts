@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG } from '../common/tokens.js';
@@ -55,6 +55,28 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
       ...(options.delayMs ? { delay: options.delayMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),
     });
+  }
+
+  /** Runs a job now, outside any de-duplication, and waits for its result. */
+  async runAndWait<N extends JobName>(
+    name: N,
+    payload: JobPayloads[N],
+    hostId: string | undefined,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const queueName = QUEUE_OF[name] === HOST_QUEUE ? hostQueueName(hostId!) : (QUEUE_OF[name] as string);
+    const url = new URL(this.config.redisUrl);
+    const events = new QueueEvents(queueName, {
+      connection: { host: url.hostname, port: Number(url.port || 6379), password: url.password || undefined },
+      prefix: this.config.queuePrefix,
+    });
+    try {
+      await events.waitUntilReady();
+      const job = await this.queue(queueName).add(name, payload, { attempts: 1 });
+      return await job.waitUntilFinished(events, timeoutMs);
+    } finally {
+      await events.close();
+    }
   }
 
   async upsertSchedule(job: ScheduledJob, hostId?: string): Promise<void> {

@@ -36,9 +36,11 @@ log() { echo "[etcd-bundle] $*" >&2; }
 elapsed() { awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}"; }
 
 cleanup() {
-  local p
-  for p in "${QEMU_PIDS[@]}" $DNSMASQ_PID $HTTPD_PID; do kill "$p" 2>/dev/null || true; done
-  for p in "${QEMU_PIDS[@]}" $DNSMASQ_PID $HTTPD_PID; do
+  local p pids
+  # every process in the namespace is ours: qemu, dnsmasq, the trigger server
+  pids="${QEMU_PIDS[*]} $DNSMASQ_PID $HTTPD_PID $(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')"
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null || true
   done
@@ -116,17 +118,18 @@ seed() { # NAME ROLE IP INITIAL MASTERS
   [ "$2" = master ] && U_CA_KEY=$P/ca.key
   U_COMMON=$S/common.sh U_ROLE_SCRIPT=$S/$2.sh
   gen_user_data >"$d/user-data"
-  if [ "$2" = master ]; then
-    # Test hook, not part of the platform's user-data: the harness asks this master to leave by
-    # serving /leave-<name>; the hook then runs the bundle's leave.sh inside the guest.
-    {
-      echo
-      ud_heredoc /etc/kaas/bundle/leave.sh "$S/leave.sh" 0755
-      echo '( while :; do if wget -q -O /dev/null "http://10.77.0.1:8098/leave-$KAAS_NODE_NAME"; then'
-      echo '    /etc/kaas/bundle/leave.sh >/var/www/leave.log 2>&1; echo $? >/var/www/leave.rc; break; fi'
-      echo '  sleep 2; done ) </dev/null >/dev/null 2>&1 &'
-    } >>"$d/user-data"
-  fi
+  # Test hook, not part of the platform's user-data: the harness runs commands in the guest by
+  # serving them as http://10.77.0.1:8098/hook-<name>-<n> (n = 1, 2, ...); the guest publishes
+  # the output and exit status as /hook-<n>.out and /hook-<n>.rc on its status server. The
+  # bundle's leave.sh is written beside the other bundle files, as a platform would ship it.
+  {
+    echo
+    ud_heredoc /etc/kaas/bundle/leave.sh "$S/leave.sh" 0755
+    echo '( i=1; while :; do'
+    echo '  if wget -q -O /run/kaas/hook "http://10.77.0.1:8098/hook-$KAAS_NODE_NAME-$i" 2>/dev/null; then'
+    echo '    sh /run/kaas/hook >/var/www/hook-$i.out 2>&1; echo $? >/var/www/hook-$i.rc; i=$((i + 1))'
+    echo '  else sleep 1; fi; done ) </dev/null >/dev/null 2>&1 &'
+  } >>"$d/user-data"
   sh -n "$d/user-data"
   printf 'instance-id: "bt-%s"\nlocal-hostname: "%s"\n' "$n" "$n" >"$d/meta-data"
   printf 'version: 2\nethernets: {}\n' >"$d/network-config"
@@ -148,7 +151,7 @@ tap() { N tuntap add dev "$1" mode tap && N link set "$1" master "$2" && N link 
 tap kbt-m1-0 kbt-vpc; tap kbt-m1-1 kbt-prov
 tap kbt-m2-0 kbt-vpc; tap kbt-m2-1 kbt-prov
 tap kbt-w1-0 kbt-vpc
-X dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
+ip netns exec "$NS" dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
   --interface=kbt-vpc --interface=kbt-prov --dhcp-authoritative \
   --dhcp-range=10.77.0.0,static,255.255.255.0,1h --dhcp-range=10.78.0.0,static,255.255.255.0,1h \
   --dhcp-host=52:54:00:77:00:11,10.77.0.11 --dhcp-host=52:54:00:77:00:12,10.77.0.12 \
@@ -156,7 +159,7 @@ X dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bin
   --dhcp-leasefile="$W/dnsmasq.leases" --pid-file= --log-dhcp --log-facility="$W/dnsmasq.log" &
 DNSMASQ_PID=$!
 mkdir -p "$W/www"
-X busybox httpd -f -p 10.77.0.1:8098 -h "$W/www" &
+ip netns exec "$NS" busybox httpd -f -p 10.77.0.1:8098 -h "$W/www" &
 HTTPD_PID=$!
 
 # ---- guests ----------------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ boot() { # NAME MAC0 [MAC1]
     -netdev "tap,id=n0,ifname=kbt-$n-0,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$2")
   [ -n "${3:-}" ] && args+=(-netdev "tap,id=n1,ifname=kbt-$n-1,script=no,downscript=no"
     -device "virtio-net-pci,netdev=n1,mac=$3")
-  X qemu-system-x86_64 "${args[@]}" &
+  ip netns exec "$NS" qemu-system-x86_64 "${args[@]}" & # ip netns exec execs: $! is qemu
   QEMU_PIDS+=($!)
 }
 log "booting m1 (initial master), m2 (joining master), w1 (worker) under TCG"
@@ -207,11 +210,28 @@ for n in m1:10.77.0.11 m2:10.77.0.12 w1:10.77.0.21; do
   s=$(status "$ip")
   echo "     $n: $s"
   check "$n status is valid JSON with stage ready and ready:true (after ${READY_T[$ip]:-never} s)" \
-    jq -e '.stage == "ready" and .ready == true and (.message|type) == "string" and (.details|type) == "object"' <<<"$s" >/dev/null
+    jqe '.stage == "ready" and .ready == true and (.message|type) == "string" and (.details|type) == "object"' "$s"
   check "$n printed KAAS_STAGE lines on its console (installing -> ready)" \
-    bash -c "grep -q '^KAAS_STAGE installing' '$W/$n.console' && grep -q '^KAAS_STAGE ready' '$W/$n.console'"
+    bash -c "grep -q '^KAAS_STAGE installing bundle=etcd' '$W/$n.console' && grep -q '^KAAS_STAGE ready bundle=etcd ready=true' '$W/$n.console'"
 done
 
+declare -A HOOK_N
+# guest_run NAME IP 'SCRIPT': runs SCRIPT (busybox sh) in the guest; its output lands in $GOUT,
+# its exit status is guest_run's. Call it directly, not in $(...): it counts hooks per guest.
+GOUT=
+guest_run() {
+  local n=$1 ip=$2 k rc=
+  k=$((${HOOK_N[$n]:-0} + 1))
+  HOOK_N[$n]=$k
+  printf '%s\n' "$3" >"$W/www/hook-$n-$k.tmp" && mv "$W/www/hook-$n-$k.tmp" "$W/www/hook-$n-$k"
+  for _ in $(seq 90); do
+    rc=$(X curl -sf --max-time 3 "http://$ip:8099/hook-$k.rc" 2>/dev/null || true)
+    [ -n "$rc" ] && break
+    sleep 1
+  done
+  GOUT=$(X curl -sf --max-time 3 "http://$ip:8099/hook-$k.out" 2>/dev/null || true)
+  [ "$rc" = 0 ]
+}
 ctl() { X "$HOST_ETCDCTL" --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" --dial-timeout 3s --command-timeout 10s "$@"; }
 echo "== cluster"
 ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
@@ -234,27 +254,42 @@ echo "== floating IP (second NIC, DHCP lease only for the master that holds it)"
 check "m1 holds the floating IP $FIP" test "$(status 10.77.0.11 | jq -r .details.floatingIpBound)" = "$FIP"
 check "m2 got no lease on its second NIC" test "$(status 10.77.0.12 | jq -r '.details.floatingIpBound // "none"')" = none
 check "tenant access: etcdctl with the admin certificate through https://$FIP:2379" \
-  ctl --endpoints="https://$FIP:2379" put /tenant/hello world
-check "no default route via the provider network (m1 still reachable over the VPC)" \
-  bash -c "ip netns exec $NS curl -s --max-time 3 http://10.77.0.11:8099/status | grep -q stage"
+  quiet ctl --endpoints="https://$FIP:2379" put /tenant/hello world
+guest_run m1 10.77.0.11 'n=$(cat /run/kaas/bundle/fip-nic); ip -4 -o addr show dev $n; ip route' || true
+echo "$GOUT" | sed 's/^/     m1| /'
+check "m1: the floating IP sits on its second NIC, with no default route through that NIC" \
+  bash -c "grep -q 'eth1 .*inet $FIP/' <<<'$GOUT' && grep -q '^default via 10.77.0.1 dev eth0' <<<'$GOUT' && ! grep -q 'default.*eth1' <<<'$GOUT'"
 
-echo "== data through the worker's gateway"
-check "put through w1's gateway (10.77.0.21:23790)" \
-  X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 --dial-timeout 3s --command-timeout 10s put /bt/through-worker "v-$TOKEN"
+echo "== data through the worker's gateway (inside w1, with w1's certificate)"
+WCTL='/run/kaas/bundle/bin/etcdctl --endpoints=https://127.0.0.1:23790'
+guest_run w1 10.77.0.21 "$WCTL put /bt/through-worker v-$TOKEN" && r=0 || r=$?
+check "put through w1's gateway on 127.0.0.1:23790 ($GOUT)" test $r = 0
 got=$(ctl --endpoints=https://10.77.0.12:2379 get /bt/through-worker --print-value-only 2>&1 || true)
-check "reads back from master m2 over TLS" test "$got" = "v-$TOKEN"
-got=$(X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 get /tenant/hello --print-value-only 2>&1 || true)
-check "a key written on the floating IP reads back through the gateway" test "$got" = world
+check "reads back from master m2 over TLS (got: ${got:0:20}...)" test "$got" = "v-$TOKEN"
+guest_run w1 10.77.0.21 "$WCTL get /tenant/hello --print-value-only" || true
+got=$GOUT
+check "a key written on the floating IP reads back through w1's gateway (got: $got)" test "$got" = world
+check "the gateway passes TLS through: without a client certificate the masters refuse" \
+  bash -c "! ip netns exec $NS $HOST_ETCDCTL --insecure-skip-tls-verify --endpoints=https://10.77.0.21:23790 --dial-timeout 3s --command-timeout 5s get x >/dev/null 2>&1"
+
+echo "== robustness: etcd on m1 is killed; its supervisor restarts it"
+guest_run m1 10.77.0.11 'kill -9 $(cat /run/kaas/bundle/etcd.pid)' || true
+sleep 1
+s=$(status 10.77.0.11)
+for _ in $(seq 60); do
+  s=$(status 10.77.0.11)
+  jqe '.ready == true' "$s" && grep -q 'etcd exited' "$W/m1.console" && break
+  sleep 1
+done
+check "m1 reported the crash on its console and in its status" grep -q 'etcd exited (rc=137); restart 1 of 5' "$W/m1.console"
+check "m1 is ready again after the restart" jqe '.ready == true and .details.members == 2' "$s"
+got=$(ctl --endpoints=https://10.77.0.11:2379 get /bt/through-worker --print-value-only 2>&1 || true)
+check "m1 kept its data across the restart (its data disk)" test "$got" = "v-$TOKEN"
 
 echo "== leave.sh removes m2"
-touch "$W/www/leave-m2"
-for _ in $(seq 60); do
-  rc=$(X curl -s --max-time 3 -f http://10.77.0.12:8099/leave.rc 2>/dev/null || true)
-  [ -n "$rc" ] && break
-  sleep 2
-done
-X curl -s --max-time 3 http://10.77.0.12:8099/leave.log | sed 's/^/     m2| /' || true
-check "leave.sh exited 0 in m2" test "$rc" = 0
+guest_run m2 10.77.0.12 /etc/kaas/bundle/leave.sh && r=0 || r=$?
+echo "$GOUT" | sed 's/^/     m2| /'
+check "leave.sh exited 0 in m2" test $r = 0
 ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
 echo "$ml" | sed 's/^/     /'
 check "member list now shows only m1" bash -c "[ \$(grep -c ', ' <<<'$ml') = 1 ] && grep -q ', started, m1, ' <<<'$ml'"
@@ -263,15 +298,15 @@ for _ in $(seq 20); do
   [ "$(jq -r .details.left <<<"$s")" = true ] && break
   sleep 1
 done
-check "m2 reports stage failed with details.left=true" jq -e '.stage == "failed" and .ready == false and .details.left == true' <<<"$s"
+check "m2 reports stage failed with details.left=true" jqe '.stage == "failed" and .ready == false and .details.left == true' "$s"
 for _ in $(seq 30); do
   [ "$(status 10.77.0.11 | jq -r '.details.members')" = 1 ] && break
   sleep 2
 done
-check "m1 stays ready as a cluster of one" jq -e '.ready == true and .details.members == 1' <<<"$(status 10.77.0.11)"
-check "the gateway still works after m2 left" \
-  X "$HOST_ETCDCTL" --endpoints=http://10.77.0.21:23790 --dial-timeout 3s --command-timeout 10s put /bt/after-leave ok
-check "w1 stays ready" jq -e '.ready == true' <<<"$(status 10.77.0.21)"
+check "m1 stays ready as a cluster of one" jqe '.ready == true and .details.members == 1' "$(status 10.77.0.11)"
+guest_run w1 10.77.0.21 "$WCTL put /bt/after-leave ok" && r=0 || r=$?
+check "w1's gateway still works after m2 left ($GOUT)" test $r = 0
+check "w1 stays ready" jqe '.ready == true' "$(status 10.77.0.21)"
 
 if [ "$T_FAIL" != 0 ]; then
   for n in m1 m2 w1; do echo "---- $n console (tail)"; tail -n 40 "$W/$n.console"; done

@@ -11,6 +11,9 @@ check() {
   shift
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
+quiet() { "$@" >/dev/null 2>&1; }
+jqe() { jq -e "$1" <<<"$2" >/dev/null 2>&1; } # jqe FILTER JSON: the filter holds
+
 summary() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" = 0 ]; }
 
 # ---- user-data, the way src/nodes/node-boot-config.ts builds it -----------------------------------

@@ -1,0 +1,194 @@
+import { Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { CliContext, intOption } from './context.js';
+import type { Column } from './output.js';
+import { resourceCommand } from './resource-commands.js';
+
+interface Cluster {
+  id: string;
+  name: string;
+  controlPlane: string;
+  version: string;
+  masters: number;
+  workers: number;
+  phase: string;
+  endpoint: string | null;
+  nodeCounts: { desired: number; ready: number };
+  paused: boolean;
+  usage: { cpuPercent: number; memoryMiB: number } | null;
+}
+
+interface NodeRow {
+  id: string;
+  name: string;
+  role: string;
+  phase: string;
+  address: string | null;
+  hostId: string | null;
+  lastHeartbeatAt: string | null;
+}
+
+const clusterColumns: Column<Cluster>[] = [
+  { header: 'ID', value: (c) => c.id },
+  { header: 'NAME', value: (c) => c.name },
+  { header: 'PHASE', value: (c) => `${c.phase}${c.paused ? ' (paused)' : ''}` },
+  { header: 'MASTERS', value: (c) => c.masters },
+  { header: 'WORKERS', value: (c) => c.workers },
+  { header: 'READY', value: (c) => `${c.nodeCounts.ready}/${c.nodeCounts.desired}` },
+  { header: 'ENDPOINT', value: (c) => c.endpoint },
+  { header: 'BUNDLE', value: (c) => `${c.controlPlane} ${c.version}` },
+  { header: 'CPU %', value: (c) => c.usage?.cpuPercent },
+];
+
+/** Adds the cluster's kubeconfig to ~/.kube/config as a new context, keeping the others. */
+export function mergeKubeconfig(existingText: string | undefined, addition: string): string {
+  type Named = { name: string };
+  const base = (existingText ? parse(existingText) : null) ?? {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [],
+    users: [],
+    contexts: [],
+    preferences: {},
+  };
+  const add = parse(addition) as { clusters: Named[]; users: Named[]; contexts: Named[]; 'current-context': string };
+  for (const key of ['clusters', 'users', 'contexts'] as const) {
+    const list: Named[] = Array.isArray(base[key]) ? base[key] : [];
+    for (const item of add[key]) {
+      const i = list.findIndex((x) => x.name === item.name);
+      if (i >= 0) list[i] = item;
+      else list.push(item);
+    }
+    base[key] = list;
+  }
+  if (!base['current-context']) base['current-context'] = add['current-context'];
+  return stringify(base);
+}
+
+export function clusterCommands(): Command[] {
+  const cmd = resourceCommand<Cluster>({
+    command: 'clusters',
+    kind: 'cluster',
+    path: '/v1/clusters',
+    description: 'Kubernetes clusters',
+    columns: clusterColumns,
+    create: {
+      args: '<name>',
+      options: [
+        ['--control-plane <bundle>', 'control-plane bundle (etcd, k3s)'],
+        ['--version <v>', 'bundle version (default: the bundle default)'],
+        ['--masters <n>', '1, 3 or 5', intOption('masters')],
+        ['--workers <n>', '0 to 100', intOption('workers')],
+        ['--vcpus <n>', 'vCPUs per node', intOption('vcpus')],
+        ['--memory-mib <n>', 'memory per node', intOption('memory-mib')],
+        ['--disk-gib <n>', 'disk per node', intOption('disk-gib')],
+        ['--vpc <idOrName>', 'VPC'],
+        ['--storage-pool <idOrName>', 'storage pool'],
+        ['--floating-ip <idOrAddress>', 'floating IP (its endpoint)'],
+      ],
+      body: async ([name], o, ctx) => {
+        const client = await ctx.tenantClient();
+        return {
+          name,
+          controlPlane: o.controlPlane ?? 'etcd',
+          ...(o.version ? { version: o.version } : {}),
+          masters: o.masters ?? 1,
+          workers: o.workers ?? 2,
+          nodeSpec: { vcpus: o.vcpus ?? 2, memoryMiB: o.memoryMib ?? 2048, diskGiB: o.diskGib ?? 20 },
+          vpcId: await ctx.resourceId(client, '/v1/vpcs', String(o.vpc), 'VPC'),
+          storagePoolId: await ctx.resourceId(client, '/v1/storage-pools', String(o.storagePool), 'storage pool'),
+          floatingIpId: await ctx.resourceId(client, '/v1/floating-ips', String(o.floatingIp), 'floating IP'),
+        };
+      },
+    },
+  });
+  const byName = async (command: Command, idOrName: string) => {
+    const ctx = CliContext.from(command);
+    const client = await ctx.tenantClient();
+    return { ctx, client, id: await ctx.resourceId(client, '/v1/clusters', idOrName, 'cluster') };
+  };
+  cmd
+    .command('scale <cluster>')
+    .description('change the declared number of workers and/or masters')
+    .option('--workers <n>', 'workers', intOption('workers'))
+    .option('--masters <n>', 'masters (1, 3, 5)', intOption('masters'))
+    .action(async (name: string, o: { workers?: number; masters?: number }, command: Command) => {
+      const { ctx, client, id } = await byName(command, name);
+      ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, o), clusterColumns);
+    });
+  cmd
+    .command('nodes <cluster>')
+    .description("a cluster's nodes")
+    .action(async (name: string, _o, command: Command) => {
+      const { ctx, client, id } = await byName(command, name);
+      const res = await client.request<{ items: NodeRow[] }>('GET', `/v1/clusters/${id}/nodes`);
+      ctx.print(res.items, [
+        { header: 'ID', value: (n) => n.id },
+        { header: 'NAME', value: (n) => n.name },
+        { header: 'ROLE', value: (n) => n.role },
+        { header: 'PHASE', value: (n) => n.phase },
+        { header: 'ADDRESS', value: (n) => n.address },
+        { header: 'HOST', value: (n) => n.hostId },
+        { header: 'HEARTBEAT', value: (n) => n.lastHeartbeatAt },
+      ]);
+    });
+  cmd
+    .command('events <cluster>')
+    .description("a cluster's events, newest first")
+    .action(async (name: string, _o, command: Command) => {
+      const { ctx, client, id } = await byName(command, name);
+      const res = await client.request<{
+        items: { createdAt: string; type: string; reason: string; message: string }[];
+      }>('GET', `/v1/clusters/${id}/events`);
+      ctx.print(res.items, [
+        { header: 'TIME', value: (e) => e.createdAt },
+        { header: 'TYPE', value: (e) => e.type },
+        { header: 'REASON', value: (e) => e.reason },
+        { header: 'MESSAGE', value: (e) => e.message },
+      ]);
+    });
+  cmd
+    .command('replace-node <cluster> <nodeId>')
+    .description('replace a node: a new one first, then the old one is removed')
+    .action(async (name: string, nodeId: string, _o, command: Command) => {
+      const { client, id } = await byName(command, name);
+      await client.request('POST', `/v1/clusters/${id}/nodes/${nodeId}/replace`, {});
+      process.stdout.write(`replacement of ${nodeId} requested\n`);
+    });
+  for (const [verb, what] of [
+    ['pause', 'stop remediation (maintenance)'],
+    ['resume', 'start remediation again'],
+  ]) {
+    cmd
+      .command(`${verb} <cluster>`)
+      .description(what)
+      .action(async (name: string, _o, command: Command) => {
+        const { ctx, client, id } = await byName(command, name);
+        ctx.print(await client.request<Cluster>('POST', `/v1/clusters/${id}/${verb}`, {}), clusterColumns);
+      });
+  }
+  cmd
+    .command('kubeconfig <cluster>')
+    .description('print the kubeconfig, or --merge it into ~/.kube/config (or $KUBECONFIG) as a new context')
+    .option('--merge', 'add to the kubeconfig file instead of printing')
+    .action(async (name: string, o: { merge?: boolean }, command: Command) => {
+      const { client, id } = await byName(command, name);
+      const yaml = await client.request<string>('GET', `/v1/clusters/${id}/kubeconfig`, undefined, 'application/yaml');
+      if (!o.merge) {
+        process.stdout.write(yaml);
+        return;
+      }
+      const file = process.env.KUBECONFIG?.split(':')[0] || join(homedir(), '.kube', 'config');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, mergeKubeconfig(existsSync(file) ? readFileSync(file, 'utf8') : undefined, yaml), {
+        mode: 0o600,
+      });
+      process.stdout.write(
+        `added context ${(parse(yaml) as { 'current-context': string })['current-context']} to ${file}\n`,
+      );
+    });
+  return [cmd];
+}
