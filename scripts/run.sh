@@ -15,9 +15,12 @@ echo $$ >"$DATA/run.pid"
 if [ "${KAAS_SKIP_SERVICES:-0}" = 1 ]; then
   export DATABASE_URL=${DATABASE_URL:-postgres://kaas@127.0.0.1:55432/kaas} REDIS_URL=${REDIS_URL:-redis://127.0.0.1:56379}
 else
-  eval "$(scripts/services.sh up | sed 's/^/export /')"
+  services_env=$(scripts/services.sh up) || { echo "could not start PostgreSQL and Redis (see above)" >&2; exit 1; }
+  eval "$(echo "$services_env" | sed 's/^/export /')"
 fi
 export KAAS_DATA_DIR=$DATA
+export UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
+scripts/bundles.sh >/dev/null
 node dist/src/prepare.js
 
 pids=()

@@ -3,7 +3,8 @@
 #   unit + medium + end-to-end (jest), then the real-VM suite inside a network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/services.sh up | sed 's/^/export /')"
+services_env=$(scripts/services.sh up) || { echo "could not start PostgreSQL and Redis (see above)" >&2; exit 1; }
+eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL
 export KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn}
 started=$(date +%s)

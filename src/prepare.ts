@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { HostEntity } from './hypervisor/host.entity.js';
+import { broadcast, formatCidr, formatIpv4, parseCidr } from './networks/cidr.js';
+import { FloatingIpRangeEntity } from './networks/network.entities.js';
 import { DataSource } from 'typeorm';
 import { readIfExists } from './config/bootstrap.js';
 import { ConfigError, loadConfig } from './config/config.js';
@@ -18,6 +21,57 @@ function createOnce(path: string, content: string): boolean {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
+}
+
+/**
+ * A new platform with no host gets one simulated host (libvirt's test driver plus the guest
+ * simulator), so that a first cluster can be created with API calls alone on any machine.
+ */
+async function ensureSimulatedHost(ds: DataSource, dataDir: string): Promise<void> {
+  const hosts = ds.getRepository(HostEntity);
+  if ((await hosts.count()) > 0) return;
+  const cpus = 32;
+  const memoryMiB = 131072;
+  const file = resolve(dataDir, 'simulated-host.xml');
+  writeFileSync(
+    file,
+    `<node>\n  <cpu><mhz>2400</mhz><model>x86_64</model><active>${cpus}</active><nodes>1</nodes><sockets>1</sockets><cores>${cpus}</cores><threads>1</threads></cpu>\n  <memory>${memoryMiB * 1024}</memory>\n</node>\n`,
+  );
+  await hosts.save(
+    hosts.create({
+      name: 'simulated-1',
+      uri: `test://${file}`,
+      domainType: 'qemu',
+      simulated: true,
+      state: 'Pending',
+      cpus,
+      memoryMiB,
+      drained: false,
+    }),
+  );
+  console.log(`registered a simulated host "simulated-1" (${cpus} CPUs, ${memoryMiB} MiB) at test://${file}`);
+}
+
+/** A first floating-IP range, so a tenant can allocate an endpoint right away (empty: none). */
+async function ensureFloatingRange(ds: DataSource, cidrText: string): Promise<void> {
+  if (!cidrText) return;
+  const ranges = ds.getRepository(FloatingIpRangeEntity);
+  if ((await ranges.count()) > 0) return;
+  const parsed = parseCidr(cidrText);
+  if (!parsed.ok || parsed.cidr.prefix < 16 || parsed.cidr.prefix > 29) {
+    throw new ConfigError('KAAS_DEFAULT_FLOATING_RANGE', parsed.ok ? 'must be /16 to /29' : parsed.problem);
+  }
+  const { network } = parsed.cidr;
+  await ranges.save(
+    ranges.create({
+      cidr: formatCidr(parsed.cidr),
+      providerCidr: formatCidr(parsed.cidr),
+      gateway: formatIpv4(network + 1),
+      startAddress: formatIpv4(network + 2),
+      endAddress: formatIpv4(broadcast(parsed.cidr) - 1),
+    }),
+  );
+  console.log(`added the floating-IP range ${formatCidr(parsed.cidr)}`);
 }
 
 /**
@@ -43,6 +97,8 @@ async function main(): Promise<void> {
     console.log(
       ran.length ? `applied migrations: ${ran.map((m) => m.name).join(', ')}` : 'database schema is up to date',
     );
+    if (env.KAAS_DEFAULT_SIMULATED_HOST !== '0') await ensureSimulatedHost(ds, dataDir);
+    await ensureFloatingRange(ds, env.KAAS_DEFAULT_FLOATING_RANGE ?? '10.250.0.0/24');
   } finally {
     await ds.destroy();
   }
