@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SCARF_ANALYTICS := false
 
-.PHONY: help deps build run test test-unit test-medium test-e2e test-vm lint fmt fmt-check services services-down guest-image bundles run-vms bench clean
+.PHONY: help deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke bench clean
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
@@ -39,6 +39,24 @@ test: build fmt-check lint
 
 guest-image: deps
 	@scripts/guest/build-guest-image.sh
+
+bundles: deps
+	@scripts/bundles.sh
+
+test-vm: build
+	@scripts/test-vm.sh
+
+run-vms: build guest-image bundles
+	@scripts/run-vms.sh
+
+vmenv-up:
+	@scripts/vmenv/vmenv.sh up
+
+vmenv-down:
+	@scripts/vmenv/vmenv.sh down
+
+vm-smoke: guest-image
+	@scripts/vmenv/smoke.sh 5
 
 bench: build
 	@scripts/bench.sh

@@ -28,6 +28,9 @@ export class Networks1764208800000 implements MigrationInterface {
       CONSTRAINT uq_ip_allocations_vpc_address UNIQUE (vpc_id, address)
     )`);
     await q.query(`CREATE INDEX ix_ip_allocations_owner ON ip_allocations (owner_id)`);
+    await q.query(
+      `CREATE INDEX ix_ip_allocations_quarantine ON ip_allocations (vpc_id, released_at) WHERE released_at IS NOT NULL`,
+    );
     await q.query(`CREATE TABLE floating_ip_ranges (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
       start_address inet NOT NULL,

@@ -30,17 +30,33 @@ export class IpamRepository {
         WHERE vpc_id = $1 AND released_at IS NOT NULL AND released_at < now() - make_interval(secs => $2)`,
       [vpcId, quarantineSeconds],
     );
-    const rows: { address: string }[] = await tx.query(
-      `INSERT INTO ip_allocations (vpc_id, address, owner_kind, owner_id)
-       SELECT $1, $2::inet + s.o, $5, $6
-         FROM generate_series(0::bigint, ($3::bigint - $4::bigint)) AS s(o)
-        WHERE NOT EXISTS (SELECT 1 FROM ip_allocations a WHERE a.vpc_id = $1 AND a.address = $2::inet + s.o)
-        ORDER BY s.o
-        LIMIT 1
-       ON CONFLICT (vpc_id, address) DO NOTHING
-       RETURNING host(address) AS address`,
-      [vpcId, formatIpv4(first), last, first, owner.kind, owner.id],
+    // Addresses are handed out in order after the highest one taken (found through the unique
+    // index, so O(log n)); once the range end is reached, the lowest gap is used. Quarantined
+    // addresses keep their rows, so they are skipped either way.
+    const insert = (candidates: string, params: unknown[]) =>
+      tx.query(
+        `INSERT INTO ip_allocations (vpc_id, address, owner_kind, owner_id)
+         SELECT $1, c.address, $4, $5 FROM (${candidates}) AS c
+          WHERE c.address BETWEEN $2::inet AND $3::inet
+            AND NOT EXISTS (SELECT 1 FROM ip_allocations b WHERE b.vpc_id = $1 AND b.address = c.address)
+          ORDER BY c.address
+          LIMIT 1
+         ON CONFLICT (vpc_id, address) DO NOTHING
+         RETURNING host(address) AS address`,
+        params,
+      ) as Promise<{ address: string }[]>;
+    const base = [vpcId, formatIpv4(first), formatIpv4(last), owner.kind, owner.id];
+    let rows = await insert(
+      `SELECT COALESCE((SELECT max(address) + 1 FROM ip_allocations WHERE vpc_id = $1 AND address >= $2::inet), $2::inet) AS address`,
+      base,
     );
+    if (rows.length === 0) {
+      rows = await insert(
+        `SELECT $2::inet AS address UNION ALL
+         SELECT a.address + 1 FROM ip_allocations a WHERE a.vpc_id = $1 AND a.address >= $2::inet AND a.address < $3::inet`,
+        base,
+      );
+    }
     return rows[0]?.address;
   }
 

@@ -114,13 +114,13 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
 
     it('keeps a released address out of use for the quarantine, then reuses it', async () => {
       const { tenant, vpcId } = await vpcFor('ipam-quarantine', '10.70.0.0/28');
-      const owner = randomUUID();
-      const first = await allocate(tenant.id, vpcId, owner);
-      expect(first).toBe('10.70.0.2');
-      expect(await vpcs.releaseAddresses(undefined, owner)).toBe(1);
-      expect(await allocate(tenant.id, vpcId)).toBe('10.70.0.3');
+      const owners = Array.from({ length: 13 }, () => randomUUID());
+      for (const owner of owners) await allocate(tenant.id, vpcId, owner);
+      expect(await vpcs.releaseAddresses(undefined, owners[4])).toBe(1);
+      // The VPC is full but for the quarantined 10.70.0.6: nothing to hand out yet.
+      await expect(allocate(tenant.id, vpcId)).rejects.toThrow(/no free address/);
       await new Promise((r) => setTimeout(r, 2200));
-      expect(await allocate(tenant.id, vpcId)).toBe('10.70.0.2');
+      expect(await allocate(tenant.id, vpcId)).toBe('10.70.0.6');
     });
 
     it('refuses to delete a VPC with addresses in use (409)', async () => {

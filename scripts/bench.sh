@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make bench`: builds the benchmarks and runs them against the real services; figures are
+# printed and written to bench/results/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+services_env=$(scripts/services.sh up) || exit 1
+eval "$(echo "$services_env" | sed 's/^/export /')"
+export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn} UV_THREADPOOL_SIZE=16
+npx tsc -p tsconfig.bench.json --outDir dist-bench
+for b in ${KAAS_BENCHES:-ipam hypervisor-ops cluster-create recovery sweep}; do
+  echo "== $b"
+  node "dist-bench/bench/$b.bench.js"
+done
