@@ -17,7 +17,12 @@ export function percentile(values: number[], p: number): number {
 /** Prints the figures and writes them to bench/results/NAME.json. */
 export function report(name: string, figures: Record<string, unknown>): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const doc = { benchmark: name, at: new Date().toISOString(), machine: { cpus: (globalThis.process?.env.KAAS_BENCH_CPUS ?? '') || undefined }, ...figures };
+  const doc = {
+    benchmark: name,
+    at: new Date().toISOString(),
+    machine: { cpus: (globalThis.process?.env.KAAS_BENCH_CPUS ?? '') || undefined },
+    ...figures,
+  };
   writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`${name}: ${JSON.stringify(figures)}`);
 }

@@ -26,7 +26,9 @@ try {
     Array.from({ length: CLIENTS }, async () => {
       while (Date.now() < deadline) {
         const t0 = performance.now();
-        const address = await db.transaction((tx) => vpcs.allocateAddress(tx, tenant.id, vpc.body.id, { kind: 'node', id: randomUUID() }));
+        const address = await db.transaction((tx) =>
+          vpcs.allocateAddress(tx, tenant.id, vpc.body.id, { kind: 'node', id: randomUUID() }),
+        );
         latencies.push(performance.now() - t0);
         if (seen.has(address)) duplicates++;
         seen.add(address);

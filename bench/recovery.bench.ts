@@ -7,7 +7,14 @@ import { clusterBody, startPlatform, tenantWithInfra, waitForPhase } from '../te
 import { median, report } from './bench-support.js';
 
 const RUNS = Number(process.env.KAAS_BENCH_RUNS ?? 5);
-const p = await startPlatform({ KAAS_SIM_BOOT_MS: '2000', KAAS_SIM_INSTALL_MS: '3000', KAAS_REQUEUE_MS: '1000', KAAS_HEALTH_INTERVAL_SECONDS: '10', KAAS_RESYNC_SECONDS: '15', KAAS_LOG_LEVEL: 'warn' });
+const p = await startPlatform({
+  KAAS_SIM_BOOT_MS: '2000',
+  KAAS_SIM_INSTALL_MS: '3000',
+  KAAS_REQUEUE_MS: '1000',
+  KAAS_HEALTH_INTERVAL_SECONDS: '10',
+  KAAS_RESYNC_SECONDS: '15',
+  KAAS_LOG_LEVEL: 'warn',
+});
 try {
   const s = await tenantWithInfra(p, 'recovery');
   const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 2 }));
@@ -15,15 +22,25 @@ try {
   await waitForPhase(s.client, id, 'Running', 120000);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const nodes = (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as { id: string; role: string; phase: string }[];
+    const nodes = (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as {
+      id: string;
+      role: string;
+      phase: string;
+    }[];
     const victim = nodes.find((n) => n.role === 'worker')!;
     const t0 = Date.now();
     await p.admin.call('POST', `/v1/hosts/${p.hostId}/faults`, { nodeId: victim.id, fault: 'crash' });
     await waitFor(
       'the replacement to be Ready',
       async () => {
-        const now = (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as { id: string; role: string; phase: string }[];
-        return now.some((n) => n.role === 'worker' && n.id !== victim.id && !nodes.some((o) => o.id === n.id) && n.phase === 'Ready');
+        const now = (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as {
+          id: string;
+          role: string;
+          phase: string;
+        }[];
+        return now.some(
+          (n) => n.role === 'worker' && n.id !== victim.id && !nodes.some((o) => o.id === n.id) && n.phase === 'Ready',
+        );
       },
       120000,
       100,
@@ -31,7 +48,12 @@ try {
     times.push((Date.now() - t0) / 1000);
     await waitForPhase(s.client, id, 'Running', 120000);
   }
-  report('recovery-simulated', { runs: RUNS, secondsDeathToReplacementReady: times, medianSeconds: median(times), healthIntervalSeconds: 10 });
+  report('recovery-simulated', {
+    runs: RUNS,
+    secondsDeathToReplacementReady: times,
+    medianSeconds: median(times),
+    healthIntervalSeconds: 10,
+  });
 } finally {
   await p.close();
 }

@@ -17,7 +17,13 @@ const CLUSTERS = Number(process.env.KAAS_BENCH_CLUSTERS ?? 1000);
 const NODES_PER_CLUSTER = 5;
 const HOSTS = 5;
 
-const p = await startPlatform({ KAAS_SIM_BOOT_MS: '0', KAAS_SIM_INSTALL_MS: '0', KAAS_HEALTH_INTERVAL_SECONDS: '3600', KAAS_LOG_LEVEL: 'warn', KAAS_RESYNC_SECONDS: '3600' });
+const p = await startPlatform({
+  KAAS_SIM_BOOT_MS: '0',
+  KAAS_SIM_INSTALL_MS: '0',
+  KAAS_HEALTH_INTERVAL_SECONDS: '3600',
+  KAAS_LOG_LEVEL: 'warn',
+  KAAS_RESYNC_SECONDS: '3600',
+});
 try {
   const ds = p.app.get(DataSource);
   const s = await tenantWithInfra(p, 'sweep');
@@ -28,8 +34,17 @@ try {
     hostIds.push(res.body.id);
   }
   const leases = p.worker.get(HostLeases);
-  await waitFor('all hosts held', async () => { await leases.tick(); return hostIds.every((h) => leases.runtime(h)?.driver); }, 30000);
-  await ds.query(`UPDATE tenants SET max_clusters = 100000, max_nodes = 1000000, max_vcpus = 1000000, max_memory_mib = 2000000000`);
+  await waitFor(
+    'all hosts held',
+    async () => {
+      await leases.tick();
+      return hostIds.every((h) => leases.runtime(h)?.driver);
+    },
+    30000,
+  );
+  await ds.query(
+    `UPDATE tenants SET max_clusters = 100000, max_nodes = 1000000, max_vcpus = 1000000, max_memory_mib = 2000000000`,
+  );
   await ds.query(`UPDATE hosts SET cpus = 100000, memory_mib = 2000000000`);
   await ds.query(`UPDATE vpcs SET cidr = '10.64.0.0/16', gateway = '10.64.0.1' WHERE id = $1`, [s.vpcId]);
   const setupStart = Date.now();
@@ -51,9 +66,21 @@ try {
       const nodeId = randomUUID();
       const hostId = hostIds[n % HOSTS];
       const mac = `52:54:${(n >> 16).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}:01`;
-      values.push(nodeId, clusterId, s.tenantId, `c${c}-n${i}`, i, i === 0 ? 'master' : 'worker', hostId, `10.64.${n >> 8}.${n & 255}`, mac);
+      values.push(
+        nodeId,
+        clusterId,
+        s.tenantId,
+        `c${c}-n${i}`,
+        i,
+        i === 0 ? 'master' : 'worker',
+        hostId,
+        `10.64.${n >> 8}.${n & 255}`,
+        mac,
+      );
       const b = values.length - 9;
-      rows.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`);
+      rows.push(
+        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
+      );
       const driver = leases.runtime(hostId)!.driver!;
       const name = libvirtNames.domain(nodeId);
       await driver.conn.defineDomain(
@@ -71,13 +98,23 @@ try {
   const walls: number[] = [];
   for (let run = 0; run < 3; run++) {
     const t0 = Date.now();
-    const reports = (await Promise.all(hostIds.map((h) => queue.runAndWait('host.sweep', { hostId: h }, h, 300000)))) as { nodes: number; unhealthy: number }[];
+    const reports = (await Promise.all(
+      hostIds.map((h) => queue.runAndWait('host.sweep', { hostId: h }, h, 300000)),
+    )) as { nodes: number; unhealthy: number }[];
     walls.push((Date.now() - t0) / 1000);
     const swept = reports.reduce((a, r) => a + r.nodes, 0);
     if (swept !== CLUSTERS * NODES_PER_CLUSTER) throw new Error(`swept ${swept} nodes`);
-    if (reports.some((r) => r.unhealthy > 0)) throw new Error(`unhealthy nodes in a healthy fleet: ${JSON.stringify(reports)}`);
+    if (reports.some((r) => r.unhealthy > 0))
+      throw new Error(`unhealthy nodes in a healthy fleet: ${JSON.stringify(reports)}`);
   }
-  report('health-sweep', { clusters: CLUSTERS, nodes: CLUSTERS * NODES_PER_CLUSTER, hosts: HOSTS, sweepSeconds: walls, medianSeconds: median(walls), setupSeconds });
+  report('health-sweep', {
+    clusters: CLUSTERS,
+    nodes: CLUSTERS * NODES_PER_CLUSTER,
+    hosts: HOSTS,
+    sweepSeconds: walls,
+    medianSeconds: median(walls),
+    setupSeconds,
+  });
 } finally {
   await p.close();
 }

@@ -251,11 +251,10 @@ export class ClusterReconciler {
       const node = await this.db.transaction(async (tx) => {
         const locked = await this.clusters.lock(tx, cluster.id);
         if (!locked || locked.deletingAt) return undefined;
-        const [hosts, allocations, spread] = await Promise.all([
-          this.hosts.list(tx),
-          this.nodes.hostAllocations(tx),
-          this.nodes.clusterSpread(tx, cluster.id),
-        ]);
+        // One transaction is one connection: its queries run one after another.
+        const hosts = await this.hosts.list(tx);
+        const allocations = await this.nodes.hostAllocations(tx);
+        const spread = await this.nodes.clusterSpread(tx, cluster.id);
         const snapshot: HostSnapshot[] = hosts.map((h) => ({
           id: h.id,
           name: h.name,

@@ -129,6 +129,16 @@ export class ClustersRepository {
     return rows.map((r) => r.id);
   }
 
+  async settingsOf(ids: string[]): Promise<Map<string, ClusterEntity['settings']>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.repo()
+      .createQueryBuilder('c')
+      .select(['c.id', 'c.settings'])
+      .where('c.id IN (:...ids)', { ids })
+      .getMany();
+    return new Map(rows.map((r) => [r.id, r.settings]));
+  }
+
   countActive(): Promise<number> {
     return this.repo().countBy({ deletingAt: IsNull() });
   }

@@ -204,10 +204,13 @@ export class HostDriver {
     }
   }
 
-  async domainStats(name: string): Promise<{ cpuTimeNs: number; memoryKiB: number; vcpus: number } | undefined> {
+  /** State and statistics in one call; undefined when the domain does not exist. */
+  async domainStats(
+    name: string,
+  ): Promise<{ state: DomainStateName; cpuTimeNs: number; memoryKiB: number; vcpus: number } | undefined> {
     try {
       const info = await this.conn.getDomainInfo(name);
-      return { cpuTimeNs: info.cpuTimeNs, memoryKiB: info.memoryKiB, vcpus: info.vcpus };
+      return { state: info.state, cpuTimeNs: info.cpuTimeNs, memoryKiB: info.memoryKiB, vcpus: info.vcpus };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -259,8 +262,8 @@ export class HostDriver {
   }
 
   /** Every domain carrying the platform's prefix, with the owner ids from its metadata. */
-  async listOwnedDomains(): Promise<OwnedDomain[]> {
-    const refs = (await this.conn.listDomains()).filter((d) => d.name.startsWith(LIBVIRT_PREFIX));
+  async listOwnedDomains(only: (name: string) => boolean = () => true): Promise<OwnedDomain[]> {
+    const refs = (await this.conn.listDomains()).filter((d) => d.name.startsWith(LIBVIRT_PREFIX) && only(d.name));
     const out: OwnedDomain[] = [];
     for (const ref of refs) {
       let owner: OwnedDomain['owner'];

@@ -20,6 +20,35 @@ import { assessNode, HEALTH_DEFAULTS } from './health.js';
 import type { NodeEntity, NodeUsage } from './node.entity.js';
 import { NodesRepository } from './nodes.repository.js';
 
+/** Runs fn over items with at most `limit` running at once. */
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(lanes);
+}
+
+/** CPU use since the previous sample, as a share of the node's vCPUs. */
+function usageOf(
+  node: NodeEntity,
+  stats: { cpuTimeNs: number; memoryKiB: number; vcpus: number },
+  now: number,
+): NodeUsage {
+  const prev = node.usage;
+  const elapsedNs = prev ? (now - new Date(prev.sampledAt).getTime()) * 1e6 : 0;
+  const cpuPercent =
+    prev && elapsedNs > 0
+      ? Math.max(0, Math.min(100, ((stats.cpuTimeNs - prev.cpuTimeNs) / elapsedNs / stats.vcpus) * 100))
+      : 0;
+  return {
+    cpuPercent: Math.round(cpuPercent * 10) / 10,
+    memoryMiB: Math.round(stats.memoryKiB / 1024),
+    sampledAt: new Date(now).toISOString(),
+    cpuTimeNs: stats.cpuTimeNs,
+  };
+}
+
 export interface SweepReport {
   hostId: string;
   nodes: number;
@@ -104,87 +133,98 @@ export class HostSweepHandler implements OnModuleInit {
     if (!runtime?.driver) return report;
     const driver = runtime.driver;
     const nodes = await this.nodes.forHost(payload.hostId);
-    const settingsByCluster = new Map<string, ClusterSettings>();
+    const settingsByCluster = await this.clusters.settingsOf([...new Set(nodes.map((n) => n.clusterId))]);
     const touchedClusters = new Set<string>();
+    const heartbeats: { id: string; at: Date; usage: NodeUsage | null }[] = [];
     const now = Date.now();
-    for (const node of nodes) {
-      if (node.deleteRequestedAt || node.bootStartedAt === null) continue;
-      report.nodes++;
-      let settings = settingsByCluster.get(node.clusterId);
-      if (!settings) {
-        settings = (await this.clusters.findById(node.clusterId))?.settings ?? {};
-        settingsByCluster.set(node.clusterId, settings);
-      }
-      const domain = libvirtNames.domain(node.id);
-      const vmState = await driver.domainState(domain);
-      if (vmState === 'absent') {
-        // Deleted behind the platform's back: the node reconciler recreates it.
-        report.recreated++;
-        await this.jobs.enqueue(
-          'node.reconcile',
-          { nodeId: node.id },
-          { hostId: payload.hostId, resourceKey: node.id },
-        );
-        continue;
-      }
-      const probe =
-        vmState === 'running' ? await runtime.probe.probe({ domainName: domain, address: node.address }) : undefined;
-      const health = assessNode({
-        now,
-        vmState,
-        probe: probe ? { answered: probe.answered, ready: probe.answered && probe.status.ready } : undefined,
-        bootStartedAt: node.bootStartedAt.getTime(),
-        readyAt: node.readyAt?.getTime() ?? null,
-        failingSince: node.failingSince?.getTime() ?? null,
-        startupTimeoutSeconds: settings.nodeStartupTimeoutSeconds ?? HEALTH_DEFAULTS.nodeStartupTimeoutSeconds,
-        unhealthyTimeoutSeconds: settings.unhealthyTimeoutSeconds ?? HEALTH_DEFAULTS.unhealthyTimeoutSeconds,
-      });
-      if (health.unhealthy) report.unhealthy++;
-      const patch: Partial<NodeEntity> = {};
-      if (health.heartbeat) patch.lastHeartbeatAt = new Date(now);
-      const failingSince = health.failingSince === null ? null : new Date(health.failingSince);
-      if ((failingSince?.getTime() ?? null) !== (node.failingSince?.getTime() ?? null))
-        patch.failingSince = failingSince;
-      if (health.unhealthy && !node.unhealthySince) {
-        patch.unhealthySince = new Date(now);
-        await this.events.warning(
-          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
-          'NodeUnhealthy',
-          `${node.name} is unhealthy: ${health.reason}`,
-        );
-      } else if (!health.unhealthy && node.unhealthySince && health.reason === 'Ready') {
-        patch.unhealthySince = null;
-      }
-      const ready = health.reason === 'Ready';
-      if (node.phase === 'Ready' && !ready) patch.phase = 'NotReady';
-      if (node.phase === 'NotReady' && ready) patch.phase = 'Ready';
-      const conditions = setCondition(
-        node.conditions,
-        'NodeHealthy',
-        health.unhealthy ? 'False' : 'True',
-        health.reason,
-        health.unhealthy ? `unhealthy: ${health.reason}` : health.reason,
-      );
-      if (JSON.stringify(conditions) !== JSON.stringify(node.conditions)) patch.conditions = conditions;
-      const usage = await this.usage(node, driver, now);
-      if (usage) patch.usage = usage;
-      if (patch.phase) {
-        patch.conditions = setCondition(
-          patch.conditions ?? node.conditions,
-          'Ready',
-          patch.phase === 'Ready' ? 'True' : 'False',
+    await mapLimit(
+      nodes.filter((n) => !n.deleteRequestedAt && n.bootStartedAt !== null),
+      32,
+      async (node) => {
+        report.nodes++;
+        const settings = settingsByCluster.get(node.clusterId) ?? {};
+        const domain = libvirtNames.domain(node.id);
+        const info = await driver.domainStats(domain);
+        const vmState = info ? info.state : 'absent';
+        if (vmState === 'absent') {
+          // Deleted behind the platform's back: the node reconciler recreates it.
+          report.recreated++;
+          await this.jobs.enqueue(
+            'node.reconcile',
+            { nodeId: node.id },
+            { hostId: payload.hostId, resourceKey: node.id },
+          );
+          return;
+        }
+        const probe =
+          vmState === 'running' ? await runtime.probe.probe({ domainName: domain, address: node.address }) : undefined;
+        const health = assessNode({
+          now,
+          vmState,
+          probe: probe ? { answered: probe.answered, ready: probe.answered && probe.status.ready } : undefined,
+          bootStartedAt: node.bootStartedAt!.getTime(),
+          readyAt: node.readyAt?.getTime() ?? null,
+          failingSince: node.failingSince?.getTime() ?? null,
+          startupTimeoutSeconds: settings.nodeStartupTimeoutSeconds ?? HEALTH_DEFAULTS.nodeStartupTimeoutSeconds,
+          unhealthyTimeoutSeconds: settings.unhealthyTimeoutSeconds ?? HEALTH_DEFAULTS.unhealthyTimeoutSeconds,
+        });
+        if (health.unhealthy) report.unhealthy++;
+        const usage = info ? usageOf(node, info, now) : null;
+        const patch: Partial<NodeEntity> = {};
+        const failingSince = health.failingSince === null ? null : new Date(health.failingSince);
+        if ((failingSince?.getTime() ?? null) !== (node.failingSince?.getTime() ?? null))
+          patch.failingSince = failingSince;
+        if (health.unhealthy && !node.unhealthySince) {
+          patch.unhealthySince = new Date(now);
+          await this.events.warning(
+            { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+            'NodeUnhealthy',
+            `${node.name} is unhealthy: ${health.reason}`,
+          );
+        } else if (!health.unhealthy && node.unhealthySince && health.reason === 'Ready') {
+          patch.unhealthySince = null;
+        }
+        const ready = health.reason === 'Ready';
+        if (node.phase === 'Ready' && !ready) patch.phase = 'NotReady';
+        if (node.phase === 'NotReady' && ready) patch.phase = 'Ready';
+        let conditions = setCondition(
+          node.conditions,
+          'NodeHealthy',
+          health.unhealthy ? 'False' : 'True',
           health.reason,
-          health.reason,
+          health.unhealthy ? `unhealthy: ${health.reason}` : health.reason,
         );
-        await this.events[patch.phase === 'Ready' ? 'normal' : 'warning'](
-          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
-          `Node${patch.phase}`,
-          `${node.name}: ${health.reason}`,
-        );
-      }
-      if (Object.keys(patch).length) await this.nodes.update(node.id, patch);
-      if (patch.phase || patch.unhealthySince !== undefined) touchedClusters.add(node.clusterId);
-    }
+        if (patch.phase) {
+          conditions = setCondition(
+            conditions,
+            'Ready',
+            patch.phase === 'Ready' ? 'True' : 'False',
+            health.reason,
+            health.reason,
+          );
+          await this.events[patch.phase === 'Ready' ? 'normal' : 'warning'](
+            { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+            `Node${patch.phase}`,
+            `${node.name}: ${health.reason}`,
+          );
+        }
+        if (JSON.stringify(conditions) !== JSON.stringify(node.conditions)) patch.conditions = conditions;
+        if (Object.keys(patch).length) {
+          if (health.heartbeat) patch.lastHeartbeatAt = new Date(now);
+          if (usage) patch.usage = usage;
+          await this.nodes.update(node.id, patch);
+          if (patch.phase || patch.unhealthySince !== undefined) touchedClusters.add(node.clusterId);
+        } else if (health.heartbeat || usage) {
+          // The common case, a healthy node: written in one statement for the whole host below.
+          heartbeats.push({
+            id: node.id,
+            at: health.heartbeat ? new Date(now) : (node.lastHeartbeatAt ?? new Date(0)),
+            usage,
+          });
+        }
+      },
+    );
+    await this.nodes.recordHeartbeats(heartbeats);
     report.orphansDestroyed = await this.collectOrphans(payload.hostId, new Set(nodes.map((n) => n.id)));
     await this.drainStep(payload.hostId, nodes);
     await this.collectUnusedNetworksAndPools(payload.hostId);
@@ -196,34 +236,13 @@ export class HostSweepHandler implements OnModuleInit {
     return report;
   }
 
-  private async usage(
-    node: NodeEntity,
-    driver: NonNullable<ReturnType<HostLeases['runtime']>>['driver'],
-    now: number,
-  ): Promise<NodeUsage | undefined> {
-    const stats = await driver!.domainStats(libvirtNames.domain(node.id));
-    if (!stats) return undefined;
-    const prev = node.usage;
-    const elapsedNs = prev ? (now - new Date(prev.sampledAt).getTime()) * 1e6 : 0;
-    const cpuPercent =
-      prev && elapsedNs > 0
-        ? Math.max(0, Math.min(100, ((stats.cpuTimeNs - prev.cpuTimeNs) / elapsedNs / stats.vcpus) * 100))
-        : 0;
-    return {
-      cpuPercent: Math.round(cpuPercent * 10) / 10,
-      memoryMiB: Math.round(stats.memoryKiB / 1024),
-      sampledAt: new Date(now).toISOString(),
-      cpuTimeNs: stats.cpuTimeNs,
-    };
-  }
-
   /** VMs carrying the platform's metadata that no node owns: destroyed after a grace period. */
   private async collectOrphans(hostId: string, known: Set<string>): Promise<number> {
     const driver = this.leases.runtime(hostId)?.driver;
     if (!driver) return 0;
     let destroyed = 0;
     const now = Date.now();
-    for (const d of await driver.listOwnedDomains()) {
+    for (const d of await driver.listOwnedDomains((name) => !known.has(name.replace(/^kaas-node-/, '')))) {
       if (!d.owner || known.has(d.owner.nodeId)) {
         this.orphanFirstSeen.delete(d.name);
         continue;

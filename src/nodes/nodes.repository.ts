@@ -40,6 +40,19 @@ export class NodesRepository {
     await this.repo(tx).update({ id }, patch);
   }
 
+  /** Heartbeats and usage of many healthy nodes, in one statement per thousand. */
+  async recordHeartbeats(rows: { id: string; at: Date; usage: unknown }[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 1000) {
+      const chunk = rows.slice(i, i + 1000);
+      await this.db.manager.query(
+        `UPDATE nodes AS n SET last_heartbeat_at = v.at, usage = v.usage
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, usage jsonb)
+          WHERE n.id = v.id`,
+        [JSON.stringify(chunk)],
+      );
+    }
+  }
+
   async remove(tx: Tx, id: string): Promise<void> {
     await this.repo(tx).delete({ id });
   }

@@ -125,10 +125,13 @@ seed() { # NAME ROLE IP INITIAL MASTERS
   {
     echo
     ud_heredoc /etc/kaas/bundle/leave.sh "$S/leave.sh" 0755
+    echo 'if ! kill -0 "$(cat /run/kaas/hook.pid 2>/dev/null)" 2>/dev/null; then # once per boot'
     echo '( i=1; while :; do'
     echo '  if wget -q -O /run/kaas/hook "http://10.77.0.1:8098/hook-$KAAS_NODE_NAME-$i" 2>/dev/null; then'
     echo '    sh /run/kaas/hook >/var/www/hook-$i.out 2>&1; echo $? >/var/www/hook-$i.rc; i=$((i + 1))'
     echo '  else sleep 1; fi; done ) </dev/null >/dev/null 2>&1 &'
+    echo 'echo $! >/run/kaas/hook.pid'
+    echo 'fi'
   } >>"$d/user-data"
   sh -n "$d/user-data"
   printf 'instance-id: "bt-%s"\nlocal-hostname: "%s"\n' "$n" "$n" >"$d/meta-data"
@@ -272,6 +275,15 @@ check "a key written on the floating IP reads back through w1's gateway (got: $g
 check "the gateway passes TLS through: without a client certificate the masters refuse" \
   bash -c "! ip netns exec $NS $HOST_ETCDCTL --insecure-skip-tls-verify --endpoints=https://10.77.0.21:23790 --dial-timeout 3s --command-timeout 5s get x >/dev/null 2>&1"
 
+echo "== the user-data runs again on m1 (idempotent)"
+guest_run m1 10.77.0.11 'sh /run/kaas/user-data' && r=0 || r=$?
+sleep 1
+check "second run exits 0 and leaves the running supervisor alone ($(tail -n 1 <<<"$GOUT"))" \
+  bash -c "[ $r = 0 ] && grep -q 'etcd supervisor already running' <<<'$GOUT'"
+check "no second etcd, status untouched (one 'installing' stage line), still ready" \
+  bash -c "[ \$(grep -c '^kaas-etcd: etcd started' '$W/m1.console') = 1 ] && [ \$(grep -c '^KAAS_STAGE installing bundle=etcd' '$W/m1.console') = 1 ]"
+check "m1 still ready" jqe '.ready == true' "$(status 10.77.0.11)"
+
 echo "== robustness: etcd on m1 is killed; its supervisor restarts it"
 guest_run m1 10.77.0.11 'kill -9 $(cat /run/kaas/bundle/etcd.pid)' || true
 sleep 1
@@ -307,6 +319,23 @@ check "m1 stays ready as a cluster of one" jqe '.ready == true and .details.memb
 guest_run w1 10.77.0.21 "$WCTL put /bt/after-leave ok" && r=0 || r=$?
 check "w1's gateway still works after m2 left ($GOUT)" test $r = 0
 check "w1 stays ready" jqe '.ready == true' "$(status 10.77.0.21)"
+
+echo "== m2 comes back: registered beforehand (as the platform or an earlier run might), data wiped"
+out=$(ctl --endpoints=https://10.77.0.11:2379 member add m2 --peer-urls=https://10.77.0.12:2380 2>&1 || true)
+check "member m2 added again from outside (unstarted)" grep -q '^Member .* added to cluster' <<<"$out"
+guest_run m2 10.77.0.12 'rm -rf /var/lib/etcd/data /var/lib/etcd/kaas-etcd.conf /run/kaas/bundle/left; sh /run/kaas/user-data' || true
+for _ in $(seq 90); do
+  jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)" && break
+  sleep 2
+done
+check "m2 found its registered member and reused it (no second member add)" \
+  grep -q 'already registered for https://10.77.0.12:2380 (not started): reusing it' "$W/m2.console"
+check "m2 is ready again, 2/2 members started" jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)"
+ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
+echo "$ml" | sed 's/^/     /'
+check "member list shows m1 and m2 started again" bash -c "[ \$(grep -c ', started, m[12], ' <<<'$ml') = 2 ]"
+got=$(ctl --endpoints=https://10.77.0.12:2379 get /bt/after-leave --print-value-only 2>&1 || true)
+check "m2 caught up with the data written while it was away" test "$got" = ok
 
 if [ "$T_FAIL" != 0 ]; then
   for n in m1 m2 w1; do echo "---- $n console (tail)"; tail -n 40 "$W/$n.console"; done

@@ -42,7 +42,8 @@ if [ "${1:-}" = --inside ]; then
   set +a
   runs=$(cat "$S/runs" 2>/dev/null || echo 1)
   for i in $(seq "$runs"); do
-    /bin/sh "$S/user-data" >>"$S/console" 2>&1 </dev/null || echo "user-data exited $?" >>"$S/console"
+    $(cat "$S/shell" 2>/dev/null || echo /bin/sh) "$S/user-data" >>"$S/console" 2>&1 </dev/null ||
+      echo "user-data exited $?" >>"$S/console"
     for _ in $(seq 150); do # up to 30 s
       st=$(sed -n 's/^{"stage":"\([a-z]*\)".*/\1/p' /var/www/status 2>/dev/null || true)
       [ "$st" = ready ] || [ "$st" = failed ] && break
@@ -55,6 +56,7 @@ if [ "${1:-}" = --inside ]; then
   curl -s --max-time 3 http://127.0.0.1:8099/status >"$S/status.http" 2>/dev/null || true
   tls=/var/lib/rancher/k3s/server/tls
   [ -d "$tls" ] && ls -l "$tls" >"$S/tls.ls"
+  cp "$tls/server-ca.crt" "$S/server-ca.crt" 2>/dev/null || true
   stat -c '%a %U' /etc/kaas/k3s/run.sh >"$S/run.sh.mode" 2>/dev/null || true
   cp /etc/kaas/k3s/run.sh "$S/run.sh" 2>/dev/null || true
   cp /etc/systemd/system/k3s*.service "$S/" 2>/dev/null || true
@@ -72,7 +74,7 @@ W=$(mktemp -d /tmp/kaas-k3s-test.XXXXXX)
 cleanup() { if [ "${KAAS_K3S_TEST_KEEP:-0}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi; }
 trap cleanup EXIT
 
-S3=$ROOT/bundles/k3s/scripts
+S3=${KAAS_K3S_SCRIPTS:-$ROOT/bundles/k3s/scripts} # override: mutation checks
 P=$W/pki
 FIP=10.78.0.100
 TOKEN=$(openssl rand -hex 32)
@@ -160,7 +162,6 @@ argv() { cat "$W/$1/rec/argv.${2:-1}" 2>/dev/null; }
 has_arg() { argv "$1" | grep -qxF -- "$2"; }                                # NAME ARG
 arg_after() { argv "$1" | awk -v f="$2" 'p {print; exit} $0 == f {p = 1}'; } # NAME FLAG -> value
 all_after() { argv "$1" | awk -v f="$2" 'p {print; p = 0; next} $0 == f {p = 1}'; }
-st() { jq -r "$2" "$W/$1/status.json" 2>/dev/null; }
 
 scenario m1 m1 master 10.77.0.11 1 10.77.0.11,10.77.0.12 $FIP
 scenario m2 m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
@@ -189,6 +190,10 @@ esac
 SC
 chmod 755 /usr/local/sbin/systemctl
 EOF
+scenario bb w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
+echo "busybox sh" >"$W/bb/shell"
+scenario bbm m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
+echo "busybox sh" >"$W/bbm/shell"
 scenario rerun m1 master 10.77.0.11 1 10.77.0.11 $FIP
 echo 2 >"$W/rerun/runs"
 scenario crash m1 master 10.77.0.11 1 10.77.0.11 $FIP
@@ -201,8 +206,9 @@ mkdir -p /var/lib/rancher/k3s/server/tls /var/lib/rancher/k3s/server/db
 echo "-----BEGIN CERTIFICATE----- another CA" >/var/lib/rancher/k3s/server/tls/server-ca.crt
 EOF
 
-echo "running 8 scenarios in sandboxes (in parallel)"
-for s in m1 m2 w1 w2 sd rerun crash conflict; do run $s & done
+SCENARIOS="m1 m2 w1 w2 sd bb bbm rerun crash conflict"
+echo "running $(wc -w <<<"$SCENARIOS") scenarios in sandboxes (in parallel)"
+for s in $SCENARIOS; do run $s & done
 wait
 
 echo "== initial master (m1)"
@@ -265,16 +271,26 @@ check "the unit's ExecStart started k3s with the same flags" \
   bash -c "[ \"\$(cat '$W/sd/rec/starts')\" = 1 ] && grep -qx -- --cluster-init '$W/sd/rec/argv.1'"
 check "status ready, details.init=systemd" jqe '.ready == true and .details.init == "systemd"' "$(cat "$W/sd/status.json")"
 
+echo "== the same scripts under busybox sh (joining master, worker)"
+for x in "bb agent https://$FIP:6443" "bbm server https://10.77.0.11:6443"; do
+  set -- $x
+  check "$1: k3s $2 --server $3 --token <KAAS_JOIN_TOKEN>, status ready" \
+    test "$(argv $1 | head -1)|$(arg_after $1 --server)|$(arg_after $1 --token)|$(jq -r .ready "$W/$1/status.json" 2>/dev/null)" \
+    = "$2|$3|$TOKEN|true"
+done
+
 echo "== robustness"
 check "user-data run twice: k3s started once, still ready" \
   bash -c "[ \"\$(cat '$W/rerun/rec/starts')\" = 1 ] && grep -q 'already running' '$W/rerun/console' && jq -e '.ready == true' '$W/rerun/status.json' >/dev/null"
+check "the second run left the published status alone (one 'installing' stage line)" \
+  test "$(grep -c '^KAAS_STAGE installing bundle=k3s' "$W/rerun/console")" = 1
 check "k3s that keeps exiting: restarted with backoff (3 starts), then status failed" \
   bash -c "[ \"\$(cat '$W/crash/rec/starts')\" = 3 ] && jq -e '.stage == \"failed\" and .ready == false and (.message | test(\"k3s exited \\\\(rc=1\\\\) 3 times\"))' '$W/crash/status.json' >/dev/null"
 check "an existing k3s with another CA is not overwritten: failed, k3s not started" \
-  bash -c "[ ! -f '$W/conflict/rec/starts' ] && jq -e '.stage == \"failed\" and (.message | test(\"refusing\"))' '$W/conflict/status.json' >/dev/null && grep -q 'another CA' <(cat '$W/conflict/tls.ls' >/dev/null; echo 'another CA')"
+  bash -c "[ ! -f '$W/conflict/rec/starts' ] && jq -e '.stage == \"failed\" and (.message | test(\"refusing\"))' '$W/conflict/status.json' >/dev/null && grep -q 'another CA' '$W/conflict/server-ca.crt'"
 
 if [ "$T_FAIL" != 0 ]; then
-  for s in m1 m2 w1 w2 sd rerun crash conflict; do
+  for s in $SCENARIOS; do
     echo "---- $s: console"; cat "$W/$s/console" 2>/dev/null | tail -n 15
     echo "---- $s: status"; cat "$W/$s/status.json" 2>/dev/null
     echo "---- $s: sandbox"; tail -n 5 "$W/$s/sandbox.log" 2>/dev/null

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { domainXml } from '../../src/hypervisor/xml/domain-xml.js';
@@ -19,6 +19,8 @@ interface NodeView {
   phase: string;
   name: string;
 }
+
+jest.setTimeout(90000);
 
 describe('keeping clusters at their declared size (simulated host)', () => {
   let p: Platform;
@@ -66,8 +68,16 @@ describe('keeping clusters at their declared size (simulated host)', () => {
     const s = await tenantWithInfra(p, 'mass');
     const id = await cluster(s, { workers: 4, settings: { maxUnhealthy: '40%' } });
     const workers = (await nodesOf(s, id)).filter((n) => n.role === 'worker').slice(0, 3);
+    // The three die together: hold remediation until all three are seen, as one outage would be.
+    await s.client.call('POST', `/v1/clusters/${id}/pause`, {});
     for (const w of workers)
       await p.admin.call('POST', `/v1/hosts/${p.hostId}/faults`, { nodeId: w.id, fault: 'crash' });
+    await waitFor(
+      'three unhealthy nodes',
+      async () => (await reasons(s, id)).filter((r) => r === 'NodeUnhealthy').length === 3,
+      30000,
+    );
+    await s.client.call('POST', `/v1/clusters/${id}/resume`, {});
     const degraded = await waitForPhase(s.client, id, 'Degraded', 30000, (c) =>
       (c.conditions as { type: string; status: string }[]).some(
         (x) => x.type === 'RemediationAllowed' && x.status === 'False',

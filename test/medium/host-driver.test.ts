@@ -88,6 +88,7 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
     expect(await driver.startDomain(domain)).toEqual({ started: false });
     expect(await driver.domainState(domain)).toBe('running');
     expect(await driver.domainStats(domain)).toEqual({
+      state: 'running',
       cpuTimeNs: expect.any(Number),
       memoryKiB: 256 * 1024,
       vcpus: 1,
