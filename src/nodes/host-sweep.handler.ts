@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
-import type { ClusterSettings } from '../clusters/cluster.entity.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { EventsService } from '../clusters/events.service.js';
 import { setCondition } from '../common/conditions.js';
