@@ -139,6 +139,15 @@ describe('seed image read by system tools', () => {
     expect((await probe('TYPE')).trim()).toBe('iso9660');
   });
 
+  it('busybox findfs (what the guest image uses) finds it by label on a block device', async () => {
+    const loop = (await text('losetup', ['--find', '--show', '--read-only', iso])).trim();
+    try {
+      expect((await text('busybox', ['findfs', 'LABEL=cidata'])).trim()).toBe(loop);
+    } finally {
+      await text('losetup', ['-d', loop]);
+    }
+  });
+
   // A Linux kernel mounting the image is proven by the real-VM suite: the guest's kernel reads
   // its NoCloud seed from this writer's output (this machine's own kernel has no iso9660 driver).
 });

@@ -63,6 +63,9 @@ export interface Iso9660Options {
 }
 
 /** Sanity cap per file: seeds are kilobytes; the format itself allows up to 4 GiB - 1 per extent. */
+/** 300 KiB of trailing zeros, the amount genisoimage pads with. */
+export const TRAILING_PAD_BLOCKS = 150;
+
 export const MAX_ISO_FILE_BYTES = 64 * 1024 * 1024;
 
 const PVD_BLOCK = 16;
@@ -109,7 +112,9 @@ export function buildIso9660(options: Iso9660Options): Buffer {
     blockAfter(primary),
     files.map((f) => f.jolietId),
   );
-  const totalBlocks = placeFileData(files, blockAfter(joliet));
+  // Trailing zero blocks, as genisoimage's default padding: probes such as busybox's findfs read
+  // well past the last file (up to 64 KiB and more) and give up on a shorter device.
+  const totalBlocks = placeFileData(files, blockAfter(joliet)) + TRAILING_PAD_BLOCKS;
 
   const image = Buffer.alloc(totalBlocks * BLOCK_SIZE);
   const put = (blockNumber: number, data: Buffer): void => void data.copy(image, blockNumber * BLOCK_SIZE);
