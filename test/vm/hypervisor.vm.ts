@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { HostDriver } from '../../src/hypervisor/host-driver.js';
 import { LibvirtConnection } from '../../src/hypervisor/libvirt/index.js';
 import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
-import { domainXml } from '../../src/hypervisor/xml/domain-xml.js';
 import { libvirtNames, macFor } from '../../src/hypervisor/xml/names.js';
 import { bridges, dnsmasqFor, vmEnv, waitForConsole } from './vm-support.js';
 
