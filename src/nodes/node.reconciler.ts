@@ -162,7 +162,7 @@ export class NodeReconciler {
         },
       ],
       nics: [{ network, mac: node.mac }, ...(provider ? [provider] : [])],
-      consoleLog: runtime.simulator ? undefined : join(this.config.hostDataDir, 'console', `${node.id}.log`),
+      consoleLog: runtime.simulator ? undefined : `/var/log/libvirt/qemu/${domain}.console.log`,
       owner: {
         tenantId: node.tenantId,
         clusterId: node.clusterId,
