@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { HostEntity } from './hypervisor/host.entity.js';
+import { HostEntity, ImageEntity } from './hypervisor/host.entity.js';
+import { probeHost } from './hypervisor/hosts.service.js';
 import { broadcast, formatCidr, formatIpv4, parseCidr } from './networks/cidr.js';
 import { FloatingIpRangeEntity } from './networks/network.entities.js';
 import { DataSource } from 'typeorm';
@@ -52,6 +53,25 @@ async function ensureSimulatedHost(ds: DataSource, dataDir: string): Promise<voi
   console.log(`registered a simulated host "simulated-1" (${cpus} CPUs, ${memoryMiB} MiB) at test://${file}`);
 }
 
+/** `make run-vms`: the libvirtd in the namespace, as the platform's one real host. */
+async function ensureRealHost(ds: DataSource, uri: string, domainType: string): Promise<void> {
+  const hosts = ds.getRepository(HostEntity);
+  if ((await hosts.count()) > 0) return;
+  if (domainType !== 'kvm' && domainType !== 'qemu') throw new ConfigError('KAAS_DEFAULT_HOST_DOMAIN_TYPE', 'must be kvm or qemu');
+  const { cpus, memoryMiB } = await probeHost(uri, 10000);
+  await hosts.save(hosts.create({ name: 'local-1', uri, domainType, simulated: false, state: 'Pending', cpus, memoryMiB, drained: false }));
+  console.log(`registered the host "local-1" at ${uri} (${cpus} CPUs, ${memoryMiB} MiB, domain type ${domainType})`);
+}
+
+async function ensureDefaultImage(ds: DataSource, kernelPath: string, initrdPath: string): Promise<void> {
+  const images = ds.getRepository(ImageEntity);
+  if (await images.findOneBy({ isDefault: true })) return;
+  await images.save(
+    images.create({ name: 'tiny', kind: 'kernel', kernelPath, initrdPath, diskPath: null, kernelCmdline: 'console=ttyS0 quiet panic=-1', isDefault: true }),
+  );
+  console.log(`registered the default image "tiny" (${kernelPath})`);
+}
+
 /** A first floating-IP range, so a tenant can allocate an endpoint right away (empty: none). */
 async function ensureFloatingRange(ds: DataSource, cidrText: string): Promise<void> {
   if (!cidrText) return;
@@ -97,7 +117,11 @@ async function main(): Promise<void> {
     console.log(
       ran.length ? `applied migrations: ${ran.map((m) => m.name).join(', ')}` : 'database schema is up to date',
     );
-    if (env.KAAS_DEFAULT_SIMULATED_HOST !== '0') await ensureSimulatedHost(ds, dataDir);
+    if (env.KAAS_DEFAULT_HOST_URI) await ensureRealHost(ds, env.KAAS_DEFAULT_HOST_URI, env.KAAS_DEFAULT_HOST_DOMAIN_TYPE ?? 'kvm');
+    else if (env.KAAS_DEFAULT_SIMULATED_HOST !== '0') await ensureSimulatedHost(ds, dataDir);
+    if (env.KAAS_DEFAULT_IMAGE_KERNEL && env.KAAS_DEFAULT_IMAGE_INITRD) {
+      await ensureDefaultImage(ds, env.KAAS_DEFAULT_IMAGE_KERNEL, env.KAAS_DEFAULT_IMAGE_INITRD);
+    }
     await ensureFloatingRange(ds, env.KAAS_DEFAULT_FLOATING_RANGE ?? '10.250.0.0/24');
   } finally {
     await ds.destroy();
