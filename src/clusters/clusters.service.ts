@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import type { AuthContext } from '../common/auth-context.js';
+import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
@@ -33,10 +33,6 @@ import {
 import { ClustersRepository } from './clusters.repository.js';
 import { EventsService } from './events.service.js';
 
-function tenantOf(auth: AuthContext): string {
-  if (auth.kind !== 'tenant') throw new Error('clusters are tenant resources');
-  return auth.tenantId;
-}
 
 function checkSettings(s: ClusterSettings | undefined): void {
   if (s?.maxUnhealthy !== undefined && typeof s.maxUnhealthy === 'number') {

@@ -10,3 +10,9 @@ export function isAdmin(auth: AuthContext): auth is { kind: 'admin'; principalId
 export function tenantScope(auth: AuthContext, requestedTenantId?: string): string | undefined {
   return auth.kind === 'tenant' ? auth.tenantId : requestedTenantId;
 }
+
+/** The tenant a tenant-scoped service acts for; the guard has already resolved it. */
+export function tenantOf(auth: AuthContext): string {
+  if (auth.kind !== 'tenant') throw new Error('tenant resource called without a tenant scope');
+  return auth.tenantId;
+}

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import type { AuthContext } from '../common/auth-context.js';
+import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
@@ -13,7 +13,6 @@ import {
   toFloatingIpResponse,
   toRangeResponse,
 } from './networks.dto.js';
-import { tenantOf } from './vpcs.service.js';
 
 /** Ranges larger than this are almost certainly a typo (a /16 is 65,536 addresses). */
 const MAX_RANGE_SIZE = 65536;

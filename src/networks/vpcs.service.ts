@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AuthContext } from '../common/auth-context.js';
+import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
@@ -10,10 +10,6 @@ import { IpamRepository, type Owner } from './ipam.repository.js';
 import { toVpcResponse, type VpcResponse } from './networks.dto.js';
 import { VpcsRepository } from './vpcs.repository.js';
 
-export function tenantOf(auth: AuthContext): string {
-  if (auth.kind !== 'tenant') throw new Error('tenant resource called without a tenant scope');
-  return auth.tenantId;
-}
 
 /** Checks a VPC can be deleted; modules holding references to VPCs register one. */
 export type VpcInUseCheck = (tx: Tx, vpcId: string) => Promise<string | undefined>;

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import type { AuthContext } from '../common/auth-context.js';
+import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
@@ -7,10 +7,6 @@ import { QuotaService } from '../tenants/quota.service.js';
 import { type StoragePoolResponse, toStoragePoolResponse } from './storage-pools.dto.js';
 import { StoragePoolsRepository } from './storage-pools.repository.js';
 
-function tenantOf(auth: AuthContext): string {
-  if (auth.kind !== 'tenant') throw new Error('storage pools are tenant resources');
-  return auth.tenantId;
-}
 
 /** Reports why a pool cannot be deleted (a module referencing pools registers one). */
 export type PoolInUseCheck = (tx: Tx, poolId: string) => Promise<string | undefined>;
