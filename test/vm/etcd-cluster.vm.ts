@@ -27,12 +27,23 @@ describe('an etcd cluster on real VMs', () => {
   const timings: Record<string, number> = {};
 
   const cluster = async () => (await tenant.call('GET', `/v1/clusters/${clusterId}`)).body;
-  const nodes = async () => (await tenant.call('GET', `/v1/clusters/${clusterId}/nodes`)).body.items as { id: string; role: string; phase: string; name: string }[];
+  const nodes = async () =>
+    (await tenant.call('GET', `/v1/clusters/${clusterId}/nodes`)).body.items as {
+      id: string;
+      role: string;
+      phase: string;
+      name: string;
+    }[];
   const waitRunning = async (what: string, ready: number) =>
-    waitFor(what, async () => {
-      const c = await cluster();
-      return c.phase === 'Running' && c.nodeCounts.ready === ready ? c : undefined;
-    }, 900000, 1000);
+    waitFor(
+      what,
+      async () => {
+        const c = await cluster();
+        return c.phase === 'Running' && c.nodeCounts.ready === ready ? c : undefined;
+      },
+      900000,
+      1000,
+    );
 
   beforeAll(async () => {
     mkdirSync(join(dataDir, 'host'), { recursive: true });
@@ -49,7 +60,11 @@ describe('an etcd cluster on real VMs', () => {
     expect(host.body.simulated).toBe(false);
     // Only the real host takes nodes: the simulated one from startPlatform is drained.
     await p.admin.call('POST', `/v1/hosts/${p.hostId}/drain`, {});
-    await waitFor('the real host', async () => (await p.admin.call('GET', `/v1/hosts/${host.body.id}`)).body.state === 'Ready', 30000);
+    await waitFor(
+      'the real host',
+      async () => (await p.admin.call('GET', `/v1/hosts/${host.body.id}`)).body.state === 'Ready',
+      30000,
+    );
     const image = await p.admin.call('POST', '/v1/images', {
       name: 'tiny',
       kind: 'kernel',
@@ -100,11 +115,36 @@ describe('an etcd cluster on real VMs', () => {
     writeFileSync(join(dir, 'admin.crt'), b64(kube.users[0].user['client-certificate-data']));
     writeFileSync(join(dir, 'admin.key'), b64(kube.users[0].user['client-key-data']));
     const etcdctl = (...args: string[]) =>
-      run('etcdctl', [`--endpoints=https://${floatingIp}:2379`, `--cacert=${join(dir, 'ca.crt')}`, `--cert=${join(dir, 'admin.crt')}`, `--key=${join(dir, 'admin.key')}`, '--command-timeout=10s', ...args], {
-        env: { ...process.env, ETCDCTL_API: '3' },
-      });
-    await waitFor('etcd through the floating IP', async () => (await etcdctl('endpoint', 'health').catch(() => ({ stdout: '' }))).stdout.includes('is healthy'), 180000, 2000);
-    await etcdctl('put', 'greeting', 'hello from kaas');
+      run(
+        'etcdctl',
+        [
+          `--endpoints=https://${floatingIp}:2379`,
+          `--cacert=${join(dir, 'ca.crt')}`,
+          `--cert=${join(dir, 'admin.crt')}`,
+          `--key=${join(dir, 'admin.key')}`,
+          '--command-timeout=10s',
+          ...args,
+        ],
+        {
+          env: { ...process.env, ETCDCTL_API: '3' },
+        },
+      );
+    let lastError = '';
+    await waitFor(
+      'etcd through the floating IP',
+      async () => {
+        try {
+          return (await etcdctl('put', 'greeting', 'hello from kaas')).stdout.includes('OK');
+        } catch (err) {
+          lastError = String((err as { stderr?: string }).stderr ?? err);
+          return false;
+        }
+      },
+      180000,
+      2000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; etcdctl said: ${lastError}`);
+    });
     expect((await etcdctl('get', 'greeting', '--print-value-only')).stdout.trim()).toBe('hello from kaas');
   });
 
@@ -118,7 +158,11 @@ describe('an etcd cluster on real VMs', () => {
   it('replaces a worker whose VM was destroyed, with no help', async () => {
     const victim = (await nodes()).find((n) => n.role === 'worker')!;
     const t0 = Date.now();
-    const runtime = p.worker.get(HostLeases).ownedHostIds().map((id) => p.worker.get(HostLeases).runtime(id)).find((r) => r && !r.host.simulated)!;
+    const runtime = p.worker
+      .get(HostLeases)
+      .ownedHostIds()
+      .map((id) => p.worker.get(HostLeases).runtime(id))
+      .find((r) => r && !r.host.simulated)!;
     await runtime.driver!.destroyDomain(libvirtNames.domain(victim.id));
     await waitFor('the victim to be gone', async () => !(await nodes()).some((n) => n.id === victim.id), 900000, 1000);
     await waitRunning('Running again', 3);
@@ -127,7 +171,12 @@ describe('an etcd cluster on real VMs', () => {
 
   it('deletes the cluster and leaves nothing on the host', async () => {
     await tenant.call('DELETE', `/v1/clusters/${clusterId}`);
-    await waitFor('the cluster to go', async () => (await tenant.call('GET', `/v1/clusters/${clusterId}`)).status === 404, 600000, 1000);
+    await waitFor(
+      'the cluster to go',
+      async () => (await tenant.call('GET', `/v1/clusters/${clusterId}`)).status === 404,
+      600000,
+      1000,
+    );
     const { stdout } = await run('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name']);
     expect(stdout.split('\n').filter((n) => n.startsWith('kaas-node-'))).toEqual([]);
     const vols = await run('virsh', ['-c', 'qemu:///system', 'pool-list', '--name']);
