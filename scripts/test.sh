@@ -9,6 +9,10 @@ export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL
 export KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn}
 started=$(date +%s)
 NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
+if [ $# -eq 0 ]; then
+  # The k3s recipe, run against a stand-in k3s that records its arguments (plain bash test).
+  bash test/bundle/k3s-recipe.test.sh
+fi
 if [ "${KAAS_SKIP_VM_TESTS:-0}" != 1 ] && [ -x scripts/test-vm.sh ] && [ $# -eq 0 ]; then
   scripts/test-vm.sh
 fi
