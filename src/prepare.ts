@@ -57,9 +57,21 @@ async function ensureSimulatedHost(ds: DataSource, dataDir: string): Promise<voi
 async function ensureRealHost(ds: DataSource, uri: string, domainType: string): Promise<void> {
   const hosts = ds.getRepository(HostEntity);
   if ((await hosts.count()) > 0) return;
-  if (domainType !== 'kvm' && domainType !== 'qemu') throw new ConfigError('KAAS_DEFAULT_HOST_DOMAIN_TYPE', 'must be kvm or qemu');
+  if (domainType !== 'kvm' && domainType !== 'qemu')
+    throw new ConfigError('KAAS_DEFAULT_HOST_DOMAIN_TYPE', 'must be kvm or qemu');
   const { cpus, memoryMiB } = await probeHost(uri, 10000);
-  await hosts.save(hosts.create({ name: 'local-1', uri, domainType, simulated: false, state: 'Pending', cpus, memoryMiB, drained: false }));
+  await hosts.save(
+    hosts.create({
+      name: 'local-1',
+      uri,
+      domainType,
+      simulated: false,
+      state: 'Pending',
+      cpus,
+      memoryMiB,
+      drained: false,
+    }),
+  );
   console.log(`registered the host "local-1" at ${uri} (${cpus} CPUs, ${memoryMiB} MiB, domain type ${domainType})`);
 }
 
@@ -67,7 +79,15 @@ async function ensureDefaultImage(ds: DataSource, kernelPath: string, initrdPath
   const images = ds.getRepository(ImageEntity);
   if (await images.findOneBy({ isDefault: true })) return;
   await images.save(
-    images.create({ name: 'tiny', kind: 'kernel', kernelPath, initrdPath, diskPath: null, kernelCmdline: 'console=ttyS0 quiet panic=-1', isDefault: true }),
+    images.create({
+      name: 'tiny',
+      kind: 'kernel',
+      kernelPath,
+      initrdPath,
+      diskPath: null,
+      kernelCmdline: 'console=ttyS0 quiet panic=-1',
+      isDefault: true,
+    }),
   );
   console.log(`registered the default image "tiny" (${kernelPath})`);
 }
@@ -117,7 +137,8 @@ async function main(): Promise<void> {
     console.log(
       ran.length ? `applied migrations: ${ran.map((m) => m.name).join(', ')}` : 'database schema is up to date',
     );
-    if (env.KAAS_DEFAULT_HOST_URI) await ensureRealHost(ds, env.KAAS_DEFAULT_HOST_URI, env.KAAS_DEFAULT_HOST_DOMAIN_TYPE ?? 'kvm');
+    if (env.KAAS_DEFAULT_HOST_URI)
+      await ensureRealHost(ds, env.KAAS_DEFAULT_HOST_URI, env.KAAS_DEFAULT_HOST_DOMAIN_TYPE ?? 'kvm');
     else if (env.KAAS_DEFAULT_SIMULATED_HOST !== '0') await ensureSimulatedHost(ds, dataDir);
     if (env.KAAS_DEFAULT_IMAGE_KERNEL && env.KAAS_DEFAULT_IMAGE_INITRD) {
       await ensureDefaultImage(ds, env.KAAS_DEFAULT_IMAGE_KERNEL, env.KAAS_DEFAULT_IMAGE_INITRD);

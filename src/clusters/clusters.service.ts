@@ -33,7 +33,6 @@ import {
 import { ClustersRepository } from './clusters.repository.js';
 import { EventsService } from './events.service.js';
 
-
 function checkSettings(s: ClusterSettings | undefined): void {
   if (s?.maxUnhealthy !== undefined && typeof s.maxUnhealthy === 'number') {
     if (!Number.isInteger(s.maxUnhealthy) || s.maxUnhealthy < 0) {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HostLeases } from './host-leases.service.js';
+import { HostsReadiness } from './hosts-readiness.js';
 import { HealthSweepsController } from './health-sweeps.controller.js';
 import { HostsController } from './hosts.controller.js';
 import { HostsRepository } from './hosts.repository.js';
@@ -7,7 +8,7 @@ import { HostsService } from './hosts.service.js';
 
 @Module({
   controllers: [HostsController, HealthSweepsController],
-  providers: [HostsRepository, HostsService, HostLeases],
+  providers: [HostsRepository, HostsService, HostLeases, HostsReadiness],
   exports: [HostsRepository, HostsService, HostLeases],
 })
 export class HypervisorModule {}

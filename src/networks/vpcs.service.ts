@@ -10,7 +10,6 @@ import { IpamRepository, type Owner } from './ipam.repository.js';
 import { toVpcResponse, type VpcResponse } from './networks.dto.js';
 import { VpcsRepository } from './vpcs.repository.js';
 
-
 /** Checks a VPC can be deleted; modules holding references to VPCs register one. */
 export type VpcInUseCheck = (tx: Tx, vpcId: string) => Promise<string | undefined>;
 

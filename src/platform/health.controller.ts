@@ -45,7 +45,8 @@ export class HealthController {
         const extra = await within(2000, fn());
         checks[name] = { ok: true, ...(extra && typeof extra === 'object' ? extra : {}) };
       } catch (err) {
-        checks[name] = { ok: false, error: (err as Error).message };
+        const extra = (err as { hosts?: unknown }).hosts;
+        checks[name] = { ok: false, error: (err as Error).message, ...(extra ? { hosts: extra } : {}) };
       }
     };
     await Promise.all([

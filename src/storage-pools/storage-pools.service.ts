@@ -7,7 +7,6 @@ import { QuotaService } from '../tenants/quota.service.js';
 import { type StoragePoolResponse, toStoragePoolResponse } from './storage-pools.dto.js';
 import { StoragePoolsRepository } from './storage-pools.repository.js';
 
-
 /** Reports why a pool cannot be deleted (a module referencing pools registers one). */
 export type PoolInUseCheck = (tx: Tx, poolId: string) => Promise<string | undefined>;
 

@@ -382,6 +382,8 @@ id_before=$(status 10.77.0.12 | jq -r .details.memberId)
 kill -9 "${QEMU_PIDS[1]}" 2>/dev/null || true
 for _ in $(seq 50); do kill -0 "${QEMU_PIDS[1]}" 2>/dev/null || break; sleep 0.1; done
 mv "$W/m2.console" "$W/m2.console.1"
+rm -f "$W/www/hook-m2-"* # the new boot's hook poller starts counting at 1 again
+HOOK_N[m2]=0
 T_REBOOT=$(date +%s.%N)
 boot m2 52:54:00:77:00:12 52:54:00:78:00:12
 for _ in $(seq 60); do
@@ -389,6 +391,8 @@ for _ in $(seq 60); do
   sleep 2
 done
 s=$(status 10.77.0.12)
+echo "DEBUG old pid ${QEMU_PIDS[1]}, new ${QEMU_PIDS[3]}"; ps -o pid,lstart,stat,args -p "${QEMU_PIDS[*]// /,}" | cut -c1-90
+echo "DEBUG stages: $(X curl -s http://10.77.0.12:8099/kaas-stages | tr '\n' ';')"
 check "m2 ready again after $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $T_REBOOT}") s, same member ($id_before)" \
   jqe ".ready == true and .details.memberId == \"$id_before\" and .details.startedMembers == 2" "$s"
 check "the image mounted the data disk by its label, the bundle reused it (no format)" \

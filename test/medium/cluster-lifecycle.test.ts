@@ -66,6 +66,14 @@ describe('cluster lifecycle on a simulated host', () => {
     );
   });
 
+  it('reports the host connection in /readyz', async () => {
+    const ready = await p.admin.call('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks.hosts.hosts).toEqual([
+      expect.objectContaining({ name: 'sim-1', simulated: true, state: 'Ready', connected: true }),
+    ]);
+  });
+
   it('serves a kubeconfig for the floating IP', async () => {
     const res = await s.client.call('GET', `/v1/clusters/${clusterId}/kubeconfig`);
     expect(res.status).toBe(200);

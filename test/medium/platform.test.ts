@@ -21,7 +21,9 @@ describe('platform endpoints', () => {
   it('/readyz checks the database and Redis', async () => {
     const res = await anon.call('GET', '/readyz');
     expect(res.status).toBe(200);
-    expect(res.body.checks).toEqual(expect.objectContaining({ database: { ok: true }, redis: { ok: true } }));
+    expect(res.body.checks).toEqual(
+      expect.objectContaining({ database: { ok: true }, redis: { ok: true }, hosts: { ok: true, hosts: [] } }),
+    );
   });
 
   it('/metrics speaks Prometheus text with HTTP and queue figures', async () => {
