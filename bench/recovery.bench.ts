@@ -16,12 +16,19 @@ const p = await startPlatform({
   KAAS_LOG_LEVEL: 'warn',
 });
 try {
-  const s = await tenantWithInfra(p, 'recovery');
-  const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 2 }));
-  const id = created.body.id as string;
-  await waitForPhase(s.client, id, 'Running', 120000);
   const times: number[] = [];
+  // A cluster per run: remediation backs off after 3 replacements in 10 minutes per cluster.
   for (let i = 0; i < RUNS; i++) {
+    const s = await tenantWithInfra(p, `recovery-${i}`);
+    const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 2 }));
+    const id = created.body.id as string;
+    await waitForPhase(s.client, id, 'Running', 120000).catch(async (err: Error) => {
+      const events = (await s.client.call('GET', `/v1/clusters/${id}/events?limit=20`)).body.items as {
+        reason: string;
+        message: string;
+      }[];
+      throw new Error(`run ${i}: ${err.message}\n${events.map((e) => `${e.reason} ${e.message}`).join('\n')}`);
+    });
     const nodes = (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as {
       id: string;
       role: string;

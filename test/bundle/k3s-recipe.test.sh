@@ -262,7 +262,7 @@ check "--tls-san includes the floating IP" grep -qx "$FIP" <<<"$(all_after m2 --
 check "cluster CA installed before the start" grep -q "^server-ca.crt $CA_SHA 644" "$W/m2/rec/tls-at-start.1"
 check "images copied" test "$(cat "$W/m2/rec/images-at-start.1")" = "k3s-airgap-images-amd64.tar.zst $IMAGES_SHA"
 check "status: joining, then ready" \
-  bash -c "grep -q '^KAAS_STAGE joining bundle=k3s' '$W/m2/console' && jq -e '.ready == true' '$W/m2/status.json' >/dev/null"
+  bash -c "grep -q '^KAAS_STAGE joining bundle=k3s' '$W/m2/console' && [ -s '$W/m2/status.json' ] && jq -e '.ready == true' '$W/m2/status.json' >/dev/null"
 
 echo "== worker (w1: floating IP set; w2: none)"
 check "k3s agent --server https://$FIP:6443 (the floating IP)" \
@@ -303,13 +303,13 @@ check "no default route through that NIC" bash -c "! grep -q 'default.*kfip1' '$
 
 echo "== robustness"
 check "user-data run twice: k3s started once, still ready" \
-  bash -c "[ \"\$(cat '$W/rerun/rec/starts')\" = 1 ] && grep -q 'already running' '$W/rerun/console' && jq -e '.ready == true' '$W/rerun/status.json' >/dev/null"
+  bash -c "[ \"\$(cat '$W/rerun/rec/starts')\" = 1 ] && grep -q 'already running' '$W/rerun/console' && [ -s '$W/rerun/status.json' ] && jq -e '.ready == true' '$W/rerun/status.json' >/dev/null"
 check "the second run left the published status alone (one 'installing' stage line)" \
   test "$(grep -c '^KAAS_STAGE installing bundle=k3s' "$W/rerun/console")" = 1
 check "k3s that keeps exiting: restarted with backoff (3 starts), then status failed" \
-  bash -c "[ \"\$(cat '$W/crash/rec/starts')\" = 3 ] && jq -e '.stage == \"failed\" and .ready == false and (.message | test(\"k3s exited \\\\(rc=1\\\\) 3 times\"))' '$W/crash/status.json' >/dev/null"
+  bash -c "[ \"\$(cat '$W/crash/rec/starts')\" = 3 ] && [ -s '$W/crash/status.json' ] && jq -e '.stage == \"failed\" and .ready == false and (.message | test(\"k3s exited \\\\(rc=1\\\\) 3 times\"))' '$W/crash/status.json' >/dev/null"
 check "an existing k3s with another CA is not overwritten: failed, k3s not started" \
-  bash -c "[ ! -f '$W/conflict/rec/starts' ] && jq -e '.stage == \"failed\" and (.message | test(\"refusing\"))' '$W/conflict/status.json' >/dev/null && grep -q 'another CA' '$W/conflict/server-ca.crt'"
+  bash -c "[ ! -f '$W/conflict/rec/starts' ] && [ -s '$W/conflict/status.json' ] && jq -e '.stage == \"failed\" and (.message | test(\"refusing\"))' '$W/conflict/status.json' >/dev/null && grep -q 'another CA' '$W/conflict/server-ca.crt'"
 
 if [ "$T_FAIL" != 0 ]; then
   for s in $SCENARIOS; do

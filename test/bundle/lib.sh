@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the bundle tests (bash). Source it; nothing runs on load.
 
 # ---- results -------------------------------------------------------------------------------------
@@ -12,7 +13,9 @@ check() {
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 quiet() { "$@" >/dev/null 2>&1; }
-jqe() { jq -e "$1" <<<"$2" >/dev/null 2>&1; } # jqe FILTER JSON: the filter holds
+# jqe FILTER JSON: JSON is a non-empty document and FILTER holds for it (jq -e alone accepts an
+# empty input)
+jqe() { [ -n "$2" ] && jq -e "$1" <<<"$2" >/dev/null 2>&1; }
 
 summary() { echo "$T_PASS passed, $T_FAIL failed"; [ "$T_FAIL" = 0 ]; }
 

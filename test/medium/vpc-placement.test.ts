@@ -16,8 +16,8 @@ describe('tenants reusing one VPC CIDR', () => {
   });
 
   it('puts their nodes on different hosts, and waits for a host when there is none', async () => {
-    const a = await tenantWithInfra(p, 'same-a');
-    const b = await tenantWithInfra(p, 'same-b');
+    const a = await tenantWithInfra(p, 'same-a', '10.20.0.0/24');
+    const b = await tenantWithInfra(p, 'same-b', '10.20.0.0/24');
     const ca = await a.client.call('POST', '/v1/clusters', clusterBody(a, { workers: 1 }));
     await waitForPhase(a.client, ca.body.id, 'Running');
     const cb = await b.client.call('POST', '/v1/clusters', clusterBody(b, { workers: 1 }));

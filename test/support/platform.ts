@@ -75,13 +75,16 @@ export interface TenantSetup {
 
 let rangeOctet = 0;
 
-/** A tenant with a VPC, a pool and a floating IP, ready to create a cluster. */
-export async function tenantWithInfra(t: TestApp, name: string): Promise<TenantSetup> {
+/**
+ * A tenant with a VPC, a pool and a floating IP, ready to create a cluster. Each call's VPC has
+ * its own CIDR unless one is given: VPCs with overlapping CIDRs never share a host.
+ */
+export async function tenantWithInfra(t: TestApp, name: string, vpcCidr?: string): Promise<TenantSetup> {
   const tenant = await createTenant(t, name);
   const octet = 100 + (rangeOctet++ % 100);
   const range = await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: `10.${octet}.${process.pid % 250}.0/28` });
   if (range.status !== 201 && range.status !== 409) throw new Error(`range: ${JSON.stringify(range.body)}`);
-  const vpc = await tenant.client.call('POST', '/v1/vpcs', { name: 'net', cidr: '10.20.0.0/24' });
+  const vpc = await tenant.client.call('POST', '/v1/vpcs', { name: 'net', cidr: vpcCidr ?? `10.20.${octet}.0/24` });
   const pool = await tenant.client.call('POST', '/v1/storage-pools', { name: 'disks', capacityGiB: 1000 });
   const fip = await tenant.client.call('POST', '/v1/floating-ips', {});
   if (fip.status !== 201) throw new Error(`floating IP: ${JSON.stringify(fip.body)}`);
