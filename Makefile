@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SCARF_ANALYTICS := false
 
-.PHONY: help deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke bench clean
+.PHONY: help deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench clean
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
@@ -48,6 +48,12 @@ test-vm: build
 
 run-vms: build guest-image bundles
 	@scripts/run-vms.sh
+
+# The etcd bundle on three real guests (about 2-3 minutes; the platform-level real-VM suite in
+# `make test` covers the bundle through the product, this one covers the bundle's own corners).
+test-bundles: build guest-image bundles
+	@bash test/bundle/etcd-bundle.test.sh
+	@bash test/bundle/k3s-recipe.test.sh
 
 vmenv-up:
 	@scripts/vmenv/vmenv.sh up
