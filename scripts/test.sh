@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 services_env=$(scripts/services.sh up) || { echo "could not start PostgreSQL and Redis (see above)" >&2; exit 1; }
 eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL
+# The etcd bundle's artifacts come from Debian's packages; clusters are refused without them.
+scripts/bundles.sh >/dev/null
 export KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn}
 started=$(date +%s)
 NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"

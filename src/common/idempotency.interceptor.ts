@@ -1,4 +1,4 @@
-import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestInterceptor } from '@nestjs/common';
 import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
@@ -7,6 +7,9 @@ import type { AuthContext } from './auth-context.js';
 import { Database, isUniqueViolation } from './database.js';
 import { DomainError } from './domain-error.js';
 import { IdempotencyRecordEntity } from './idempotency-record.entity.js';
+import { decryptSecret, encryptSecret } from './secrets.js';
+import { APP_CONFIG } from './tokens.js';
+import type { AppConfig } from '../config/config.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -17,7 +20,10 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
@@ -61,14 +67,19 @@ export class IdempotencyInterceptor implements NestInterceptor {
         throw DomainError.conflict('a request with this Idempotency-Key is still in progress');
       }
       res.setHeader('Idempotent-Replayed', 'true');
-      return previous.responseBody;
+      // Answers may carry secrets (a new API key), so they are kept encrypted.
+      const stored = previous.responseBody as { sealed?: string } | null;
+      return stored?.sealed
+        ? JSON.parse(decryptSecret(this.config.secretKey, stored.sealed, `${principal}/${key}`))
+        : null;
     }
     try {
       const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
       const status =
         (Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) as number | undefined) ??
         (req.method === 'POST' ? 201 : 200);
-      await repo.update({ principal, key }, { statusCode: status, responseBody: (body ?? null) as object });
+      const sealed = encryptSecret(this.config.secretKey, JSON.stringify(body ?? null), `${principal}/${key}`);
+      await repo.update({ principal, key }, { statusCode: status, responseBody: { sealed } });
       return body;
     } catch (err) {
       // A failed request does not pin the key: the client may retry it.

@@ -158,6 +158,16 @@ describe('tenants, API keys and tenancy (real Postgres and Redis)', () => {
     expect((await tenant.client.call('GET', '/v1/storage-pools')).body.items).toHaveLength(1);
   });
 
+  it('keeps replayable answers encrypted: a new API key never rests in clear text', async () => {
+    const first = await t.admin.call('POST', '/v1/tenants', { name: 'idem-secret' }, { 'idempotency-key': 'tenant-1' });
+    const again = await t.admin.call('POST', '/v1/tenants', { name: 'idem-secret' }, { 'idempotency-key': 'tenant-1' });
+    expect(again.body.apiKey).toBe(first.body.apiKey);
+    const rows: { response_body: unknown }[] = await t.app
+      .get((await import('typeorm')).DataSource)
+      .query(`SELECT response_body FROM idempotency_records WHERE idempotency_key = 'tenant-1'`);
+    expect(JSON.stringify(rows)).not.toContain(first.body.apiKey.split('_')[2]);
+  });
+
   it('puts a request id on every response and in the log lines of that request', async () => {
     const res = await t.admin.call('GET', '/v1/tenants', undefined, { 'x-request-id': 'trace-me-123' });
     expect(res.headers.get('x-request-id')).toBe('trace-me-123');
