@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { IsNull } from 'typeorm';
 import { Database, type Tx } from '../common/database.js';
 import { ClusterEntity, ClusterSecretsEntity, EventEntity } from './cluster.entity.js';
 
@@ -43,9 +42,6 @@ export class ClustersRepository {
     return qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(limit).getMany();
   }
 
-  listIds(): Promise<{ id: string }[]> {
-    return this.repo().find({ select: { id: true } });
-  }
 
   async update(id: string, patch: Partial<ClusterEntity>, tx?: Tx): Promise<void> {
     await this.repo(tx).update({ id }, patch);
@@ -139,7 +135,4 @@ export class ClustersRepository {
     return new Map(rows.map((r) => [r.id, r.settings]));
   }
 
-  countActive(): Promise<number> {
-    return this.repo().countBy({ deletingAt: IsNull() });
-  }
 }

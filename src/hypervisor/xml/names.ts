@@ -18,7 +18,6 @@ export const libvirtNames = {
   nodeVolume: (nodeId: string) => `kaas-node-${checkId(nodeId)}.qcow2`,
   seedVolume: (nodeId: string) => `kaas-seed-${checkId(nodeId)}.iso`,
   storagePool: (poolId: string) => `kaas-pool-${checkId(poolId)}`,
-  imagePool: () => 'kaas-images',
   vpcNetwork: (vpcId: string) => `kaas-vpc-${checkId(vpcId)}`,
   /** Linux limits interface names to 15 characters. */
   vpcBridge: (vpcId: string) => `kv${createHash('sha256').update(checkId(vpcId)).digest('hex').slice(0, 12)}`,
