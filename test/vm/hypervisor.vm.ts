@@ -110,10 +110,11 @@ describe('a real guest through the platform binding (qemu:///system, software em
     await driver.removeNetwork(network);
     await driver.removePool(pool);
 
+    // Other suites share this libvirtd: what this test made is gone, whatever else exists.
     expect(await driver.domainState(domain)).toBe('absent');
-    expect(await driver.listOwnedDomains()).toEqual([]);
-    expect(await driver.listNetworks()).toEqual([]);
-    expect(await driver.listPools()).toEqual([]);
+    expect((await driver.listOwnedDomains()).map((d) => d.name)).not.toContain(domain);
+    expect(await driver.listNetworks()).not.toContain(network);
+    expect(await driver.listPools()).not.toContain(pool);
     expect(await bridges()).not.toContain(bridge);
     expect(await dnsmasqFor(network)).toBe(0);
   });
