@@ -42,7 +42,6 @@ export class ClustersRepository {
     return qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(limit).getMany();
   }
 
-
   async update(id: string, patch: Partial<ClusterEntity>, tx?: Tx): Promise<void> {
     await this.repo(tx).update({ id }, patch);
   }
@@ -134,5 +133,4 @@ export class ClustersRepository {
       .getMany();
     return new Map(rows.map((r) => [r.id, r.settings]));
   }
-
 }
