@@ -15,7 +15,7 @@ cleanup() {
   ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 scripts/services.sh down >/dev/null 2>&1 || true
   scripts/vmenv/vmenv.sh down || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
 scripts/vmenv/vmenv.sh up
 ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 scripts/services.sh up >/dev/null
 echo "kaas with real VMs: inside namespace $KAAS_NETNS (ip netns exec $KAAS_NETNS bash, then use kaasctl)" >&2
@@ -23,4 +23,10 @@ ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 KAAS_SKIP_
   DATABASE_URL=postgres://kaas@127.0.0.1:55434/kaas REDIS_URL=redis://127.0.0.1:56381 \
   KAAS_DEFAULT_HOST_URI=qemu:///system KAAS_DEFAULT_HOST_DOMAIN_TYPE=qemu \
   KAAS_DEFAULT_IMAGE_KERNEL="$ROOT/guest-image/vmlinuz" KAAS_DEFAULT_IMAGE_INITRD="$ROOT/guest-image/initramfs.img" \
-  KAAS_HOST_DATA_DIR="$DATA/host" scripts/run.sh
+  KAAS_HOST_DATA_DIR="$DATA/host" scripts/run.sh &
+platform=$!
+# A signal to this script reaches the platform too (Ctrl-C reaches both anyway); the EXIT trap
+# then removes the namespace with everything in it.
+trap 'kill -TERM "$platform" 2>/dev/null || true' INT TERM
+wait "$platform" || true
+wait "$platform" 2>/dev/null || true
