@@ -211,11 +211,11 @@ export class ClustersService implements OnModuleInit {
     const rows = await this.clusters.list(tenantOf(auth), limit + 1, after?.name);
     const page = rows.slice(0, limit);
     const ids = page.map((c) => c.id);
-    const [nodes, fips] = await Promise.all([
+    // One query each for the page's nodes and endpoints, not per cluster nor per tenant.
+    const [nodes, fipById] = await Promise.all([
       this.nodes.forClusters(ids),
-      this.floatingIpsRepo.list(tenantOf(auth), 100000),
+      this.floatingIpsRepo.addressesOf(page.map((c) => c.floatingIpId)),
     ]);
-    const fipById = new Map(fips.map((f) => [f.id, f.address]));
     return toPage(
       rows,
       limit,
