@@ -43,4 +43,25 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The dashboard: plain ES modules that run in the browser.
+    files: ['web/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        navigator: 'readonly',
+        sessionStorage: 'readonly',
+        Node: 'readonly',
+        HTMLElement: 'readonly',
+        FormData: 'readonly',
+        Blob: 'readonly',
+        CSS: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
 );

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 
 export const RESULTS_DIR = join(import.meta.dirname, '..', '..', 'bench', 'results');
@@ -14,13 +15,21 @@ export function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-/** Prints the figures and writes them to bench/results/NAME.json. */
+/** The 1, 5 and 15 minute load averages, rounded, and the number of CPUs. */
+export function machineLoad(): { loadAvg: number[]; cpus: number } {
+  return {
+    loadAvg: loadavg().map((l) => Math.round(l * 100) / 100),
+    cpus: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? 0,
+  };
+}
+
+/** Prints the figures and writes them to bench/results/NAME.json, with the machine's load at the end. */
 export function report(name: string, figures: Record<string, unknown>): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const doc = {
     benchmark: name,
     at: new Date().toISOString(),
-    machine: { cpus: (globalThis.process?.env.KAAS_BENCH_CPUS ?? '') || undefined },
+    machine: machineLoad(),
     ...figures,
   };
   writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);

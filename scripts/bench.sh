@@ -8,7 +8,7 @@ eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn} UV_THREADPOOL_SIZE=16
 npx tsc -p tsconfig.bench.json --outDir dist-bench
 mkdir -p bench/results
-for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep}; do
+for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api scale}; do
   echo "== $b"
   if [ "$b" = hypervisor-ops ]; then
     # The binding's own micro-benchmark: every call on libvirt's test driver, 200 iterations.

@@ -38,7 +38,7 @@ node dist/src/main.js &
 pids+=($!)
 node dist/src/worker.js &
 pids+=($!)
-echo "kaas API on http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} (docs at /docs); Ctrl-C stops it." >&2
+echo "kaas API on http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} (dashboard at /, docs at /docs); Ctrl-C stops it." >&2
 [ -n "${KAAS_ADMIN_TOKEN:-}" ] || echo "admin token: export KAAS_ADMIN_TOKEN=\$(cat $DATA/admin-token)" >&2
 # Exit (and stop the rest) as soon as either process dies.
 wait -n "${pids[@]}"

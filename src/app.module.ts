@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Logger } from 'pino';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
@@ -23,7 +24,13 @@ export class AppModule {
   static forRoot(config: AppConfig, logger: Logger, role: 'api' | 'worker'): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forRoot(config, logger), JobsModule, PlatformModule, ...DOMAIN_MODULES],
+      imports: [
+        CoreModule.forRoot(config, logger),
+        JobsModule,
+        PlatformModule,
+        ...DOMAIN_MODULES,
+        ...(role === 'api' ? [AuditModule] : []),
+      ],
       controllers: [],
       providers: [
         IdempotencyPruner,

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { ApiError } from './cli/api-client.js';
+import { auditCommands } from './cli/audit-commands.js';
 import { clusterCommands } from './cli/cluster-commands.js';
 import { hostCommands } from './cli/host-commands.js';
 import { tenantCommands } from './cli/tenant-commands.js';
@@ -17,7 +18,13 @@ const program = new Command('kaasctl')
   .option('--tenant <tenant>', 'operator: act for this tenant (id or name) on tenant resources')
   .showHelpAfterError();
 
-for (const cmd of [...tenantCommands(), ...hostCommands(), ...tenantResourceCommands(), ...clusterCommands()])
+for (const cmd of [
+  ...tenantCommands(),
+  ...hostCommands(),
+  ...tenantResourceCommands(),
+  ...clusterCommands(),
+  ...auditCommands(),
+])
   program.addCommand(cmd);
 
 try {

@@ -5,9 +5,13 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
+import { auditMiddleware } from './audit/audit.middleware.js';
+import { AuditService } from './audit/audit.service.js';
+import { jsonBodiesOnly } from './common/json-bodies.middleware.js';
 import { PinoNestLogger } from './common/logger.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
+import { serveDashboard } from './dashboard/dashboard-assets.js';
 import { requestMiddleware } from './platform/http-middleware.js';
 import { MetricsService } from './platform/metrics.service.js';
 
@@ -21,6 +25,10 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestMiddleware(logger, app.get(MetricsService)));
+  app.use(auditMiddleware(app.get(AuditService)));
+  // The web dashboard at `/`: static files only, so API routes are never shadowed.
+  if (!serveDashboard(app)) logger.warn('web/ not found: the dashboard is not served');
+  app.use(jsonBodiesOnly());
   app.useBodyParser('json', {
     limit: config.bodyLimit,
     strict: true,
@@ -34,6 +42,11 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
       .setDescription('Kubernetes-as-a-Service on your own KVM hosts')
       .setVersion('1')
       .addBearerAuth()
+      .addGlobalResponse({
+        status: 429,
+        description: 'over a request limit (per key, per address, or failed authentications); see docs/security.md',
+        headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } },
+      })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

@@ -82,13 +82,23 @@ export function hostCommands(): Command[] {
       });
   }
   hosts
-    .command('fault <host> <nodeId> <fault>')
-    .description('simulated hosts: make a node crash, hang or report unready')
-    .action(async (h: string, nodeId: string, fault: string, _o, command: Command) => {
-      const ctx = CliContext.from(command);
-      await ctx.client.request('POST', `/v1/hosts/${await hostId(ctx, h)}/faults`, { nodeId, fault });
-      process.stdout.write(`fault ${fault} sent to node ${nodeId}\n`);
-    });
+    .command('fault <host> <fault> [nodeId]')
+    .description(
+      'simulated hosts: a node fault (crash, hang, unready, cpu-load --cpu-percent N) or a host fault ' +
+        '(unreachable: a network partition; reachable: its end)',
+    )
+    .option('--cpu-percent <n>', 'for cpu-load: the CPU use the node reports', (v) => Number(v))
+    .action(
+      async (h: string, fault: string, nodeId: string | undefined, o: { cpuPercent?: number }, command: Command) => {
+        const ctx = CliContext.from(command);
+        await ctx.client.request('POST', `/v1/hosts/${await hostId(ctx, h)}/faults`, {
+          fault,
+          ...(nodeId ? { nodeId } : {}),
+          ...(o.cpuPercent !== undefined ? { cpuPercent: o.cpuPercent } : {}),
+        });
+        process.stdout.write(`fault ${fault} sent to ${nodeId ? `node ${nodeId}` : `host ${h}`}\n`);
+      },
+    );
 
   const images = new Command('images').description('base images nodes boot from (operator)');
   images

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { DomainError } from '../common/domain-error.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
+import type { LeaveMethod } from '../nodes/control-plane-leave.js';
 
 export interface BundleManifest {
   name: string;
@@ -16,6 +17,8 @@ export interface BundleManifest {
   scripts: { common: string; master: string; worker: string };
   endpoint: { port: number; scheme: 'https' | 'http' };
   readiness: { port: number; path: string };
+  /** How a node leaves the control plane before its VM is destroyed (scale-down, replacement). */
+  leave?: Partial<Record<'master' | 'worker', LeaveMethod>>;
 }
 
 export interface BundleVersionState {
@@ -26,6 +29,11 @@ export interface BundleVersionState {
 
 export interface Bundle {
   dir: string;
+  /**
+   * Short digest of the bundle's checksum list: names the bundle volume on the hosts, so that
+   * replaced artifacts reach new nodes as a new volume instead of an old copy.
+   */
+  digest: string;
   manifest: BundleManifest;
   versions: BundleVersionState[];
 }
@@ -65,6 +73,10 @@ export async function verifyBundleVersion(
     if (!expected) problems.push(`no checksum for ${manifest.name}/${artifact} in ${manifest.checksums}`);
     else if ((await sha256File(path)) !== expected) problems.push(`checksum mismatch for ${manifest.name}/${artifact}`);
   }
+  for (const [role, method] of Object.entries(manifest.leave ?? {})) {
+    if (method !== 'etcd-member-remove' && method !== 'kubernetes-drain')
+      problems.push(`unknown leave method "${String(method)}" for ${role}s in ${manifest.name}/manifest.json`);
+  }
   for (const script of Object.values(manifest.scripts)) {
     if (!existsSync(join(dir, script))) problems.push(`missing script ${manifest.name}/${script}`);
   }
@@ -96,7 +108,12 @@ export class BundlesService implements OnModuleInit {
       const versions = await Promise.all(
         Object.keys(manifest.versions).map((v) => verifyBundleVersion(join(root, name), manifest, v)),
       );
-      this.bundles.set(manifest.name, { dir: join(root, name), manifest, versions });
+      const sums = join(root, name, manifest.checksums);
+      const digest = createHash('sha256')
+        .update(existsSync(sums) ? readFileSync(sums) : '')
+        .digest('hex')
+        .slice(0, 12);
+      this.bundles.set(manifest.name, { dir: join(root, name), manifest, versions, digest });
       for (const v of versions) {
         if (v.available) this.logger.info({ bundle: manifest.name, version: v.version }, 'control-plane bundle ready');
         else

@@ -35,6 +35,31 @@ describe('planCluster', () => {
   it.each<[string, () => PlanInput, string[], string]>([
     ['an empty cluster starts with one master', () => input({}), ['create:master'], 'Provisioning'],
     [
+      'a node removed while its host is unreachable (fenced) does not hold the cluster back',
+      () =>
+        input({
+          wasRunning: true,
+          nodes: [
+            node('master'),
+            node('worker'),
+            node('worker', { deleting: true, fenced: true, unhealthy: true, ready: false }),
+            node('worker', { replacesNodeId: 'w-gone' }),
+          ],
+        }),
+      [],
+      'Running',
+    ],
+    [
+      'a node still being removed on a reachable host does',
+      () =>
+        input({
+          wasRunning: true,
+          nodes: [node('master'), node('worker'), node('worker', { deleting: true, ready: false }), node('worker')],
+        }),
+      [],
+      'Degraded',
+    ],
+    [
       'workers wait for the first master',
       () => input({ nodes: [node('master', { ready: false })] }),
       [],

@@ -9,6 +9,11 @@ export interface PlanNode {
   provisioned: boolean;
   unhealthy: boolean;
   deleting: boolean;
+  /**
+   * Being removed while its host is unreachable: its VM is fenced when the host returns. It no
+   * longer holds the cluster back (its replacement runs elsewhere).
+   */
+  fenced?: boolean;
   replaceRequested: boolean;
   replacesNodeId: string | null;
   createdAt: number;
@@ -54,7 +59,7 @@ function byDeletePriority(a: PlanNode, b: PlanNode): number {
 export function planCluster(input: PlanInput): Plan {
   const actions: PlanAction[] = [];
   const live = input.nodes.filter((n) => !n.deleting);
-  const deletingNodes = input.nodes.filter((n) => n.deleting);
+  const deletingNodes = input.nodes.filter((n) => n.deleting && !n.fenced);
   const nodesToReconcile = input.nodes.filter((n) => n.deleting || !n.ready).map((n) => n.id);
 
   if (input.deleting) {

@@ -10,7 +10,7 @@ export interface ClusterSettings {
   unhealthyTimeoutSeconds?: number;
   /** Remediation stops when more than this many (or this share, "40%") nodes are unhealthy. */
   maxUnhealthy?: number | string;
-  autoscale?: { minWorkers: number; maxWorkers: number; targetCpuPercent: number };
+  autoscale?: { minWorkers: number; maxWorkers: number; targetCpuPercent: number; cooldownSeconds?: number };
 }
 
 @Entity('clusters')

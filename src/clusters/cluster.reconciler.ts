@@ -15,6 +15,7 @@ import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import { FloatingIpsService } from '../networks/floating-ips.service.js';
 import { VpcsService } from '../networks/vpcs.service.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
+import { ControlPlaneLeaver } from '../nodes/control-plane-leaver.service.js';
 import { HEALTH_DEFAULTS, planRemediation } from '../nodes/health.js';
 import { NodesRepository } from '../nodes/nodes.repository.js';
 import type { ClusterEntity } from './cluster.entity.js';
@@ -23,8 +24,9 @@ import { createClusterSecrets } from './cluster-pki.js';
 import { ClustersRepository } from './clusters.repository.js';
 import { EventsService } from './events.service.js';
 
-export function toPlanNode(n: NodeEntity): PlanNode {
+export function toPlanNode(n: NodeEntity, unreachableHosts: ReadonlySet<string> = new Set()): PlanNode {
   return {
+    fenced: n.deleteRequestedAt !== null && n.hostId !== null && unreachableHosts.has(n.hostId),
     id: n.id,
     role: n.role,
     ready: n.phase === 'Ready',
@@ -61,6 +63,7 @@ export class ClusterReconciler {
     private readonly floatingIpsRepo: FloatingIpsRepository,
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
+    private readonly leaver: ControlPlaneLeaver,
   ) {}
 
   @OnJob('clusters.resync')
@@ -80,7 +83,9 @@ export class ClusterReconciler {
 
     let nodes = await this.nodes.forCluster(cluster.id);
     if (!cluster.deletingAt && (await this.remediate(cluster, nodes))) nodes = await this.nodes.forCluster(cluster.id);
-    const planNodes = nodes.map(toPlanNode);
+    const unreachable = await this.unreachableHostsOf(nodes);
+    if (!cluster.deletingAt) await this.leaveForFenced(cluster, nodes, unreachable);
+    const planNodes = nodes.map((n) => toPlanNode(n, unreachable));
     const liveCount = planNodes.filter(
       (n) => !n.deleting && !(n.replacesNodeId && planNodes.some((o) => o.id === n.replacesNodeId && !o.deleting)),
     ).length;
@@ -130,7 +135,9 @@ export class ClusterReconciler {
     const byId = new Map(current.map((n) => [n.id, n]));
     for (const nodeId of new Set(plan.nodesToReconcile)) {
       const n = byId.get(nodeId);
-      if (n?.hostId) await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: n.hostId, resourceKey: nodeId });
+      // A fenced node's host does not answer: its teardown is queued when the host returns.
+      if (n?.hostId && !(n.deleteRequestedAt && unreachable.has(n.hostId)))
+        await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: n.hostId, resourceKey: nodeId });
     }
     if (!plan.settled) {
       await this.jobs.enqueue(
@@ -143,6 +150,27 @@ export class ClusterReconciler {
   }
 
   /** Marks unhealthy nodes for replacement within the cluster's limits; true when it did. */
+  /** Hosts of this cluster's nodes being removed that do not answer (their nodes are fenced). */
+  private async unreachableHostsOf(nodes: NodeEntity[]): Promise<Set<string>> {
+    const ids = new Set(nodes.filter((n) => n.deleteRequestedAt && n.hostId).map((n) => n.hostId!));
+    if (ids.size === 0) return new Set();
+    const hosts = await this.hosts.list();
+    return new Set(hosts.filter((h) => ids.has(h.id) && h.state === 'Unreachable').map((h) => h.id));
+  }
+
+  /**
+   * A master removed while its host is away cannot leave the control plane from its host's
+   * queue, so it leaves from here (through the other masters): etcd membership shrinks to the
+   * masters that really run.
+   */
+  private async leaveForFenced(cluster: ClusterEntity, nodes: NodeEntity[], unreachable: Set<string>): Promise<void> {
+    for (const n of nodes) {
+      if (!n.deleteRequestedAt || !n.hostId || !unreachable.has(n.hostId) || ControlPlaneLeaver.hasLeft(n)) continue;
+      const host = await this.hosts.findById(n.hostId);
+      await this.leaver.leave(n, cluster, host?.simulated ?? false);
+    }
+  }
+
   private async remediate(cluster: ClusterEntity, nodes: NodeEntity[]): Promise<boolean> {
     const target = { tenantId: cluster.tenantId, clusterId: cluster.id };
     const since = new Date(Date.now() - HEALTH_DEFAULTS.remediationWindowSeconds * 1000);
@@ -210,8 +238,17 @@ export class ClusterReconciler {
     if (!fip) return [];
     const usable = (n: NodeEntity) =>
       n.role === 'master' && n.phase === 'Ready' && !n.deleteRequestedAt && !n.replaceRequestedAt;
+    // The holder keeps the address through a passing NotReady (an etcd election, a slow probe):
+    // a move costs the tenant up to one DHCP lease (2 minutes) of an unreachable endpoint, so it
+    // moves only when the holder is going away or has been unhealthy past its timeout.
+    const keeps = (n: NodeEntity) =>
+      n.role === 'master' &&
+      (n.phase === 'Ready' || n.phase === 'NotReady') &&
+      !n.deleteRequestedAt &&
+      !n.replaceRequestedAt &&
+      n.unhealthySince === null;
     const holder = nodes.find((n) => n.id === fip.holderNodeId);
-    if (holder && usable(holder)) return [];
+    if (holder && keeps(holder)) return [];
     const next = nodes.filter(usable).sort((a, b) => a.ordinal - b.ordinal)[0];
     if (!next && !holder) return [];
     await this.floatingIpsRepo.setHolder(fip.id, next?.id ?? null);

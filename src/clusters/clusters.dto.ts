@@ -6,13 +6,12 @@ import {
   IsOptional,
   IsString,
   IsUUID,
-  Matches,
   Max,
   MaxLength,
   Min,
   ValidateNested,
   IsObject,
-  ValidateIf,
+  ValidateBy,
 } from 'class-validator';
 import type { Condition } from '../common/conditions.js';
 import { IsDnsLabel } from '../common/dns-label.js';
@@ -43,6 +42,12 @@ export class AutoscaleDto {
   @ApiProperty() @IsInt() @Min(0) @Max(100) minWorkers: number;
   @ApiProperty() @IsInt() @Min(0) @Max(100) maxWorkers: number;
   @ApiProperty() @IsInt() @Min(1) @Max(100) targetCpuPercent: number;
+  @ApiPropertyOptional({ default: 120, description: 'seconds between two changes' })
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(86400)
+  cooldownSeconds?: number;
 }
 
 export class ClusterSettingsDto {
@@ -62,12 +67,20 @@ export class ClusterSettingsDto {
 
   @ApiPropertyOptional({ description: 'a count, or a percentage like "40%"', default: '40%' })
   @IsOptional()
-  @ValidateIf((o: ClusterSettingsDto) => typeof o.maxUnhealthy === 'string')
-  @Matches(/^(100|[1-9]?\d)%$/, { message: 'maxUnhealthy must be a count or a percentage like "40%"' })
+  @ValidateBy({
+    name: 'isCountOrPercentage',
+    validator: {
+      validate: (v: unknown) =>
+        (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1000) ||
+        (typeof v === 'string' && /^(100|[1-9]?\d)%$/.test(v)),
+      defaultMessage: () => 'maxUnhealthy must be a count (0 to 1000) or a percentage like "40%"',
+    },
+  })
   maxUnhealthy?: number | string;
 
   @ApiPropertyOptional({ type: AutoscaleDto })
   @IsOptional()
+  @IsObject({ message: 'autoscale must be an object' })
   @ValidateNested()
   @Type(() => AutoscaleDto)
   autoscale?: AutoscaleDto;
@@ -114,6 +127,7 @@ export class CreateClusterRequest {
 
   @ApiPropertyOptional({ type: ClusterSettingsDto })
   @IsOptional()
+  @IsObject({ message: 'settings must be an object' })
   @ValidateNested()
   @Type(() => ClusterSettingsDto)
   settings?: ClusterSettingsDto;
@@ -134,6 +148,7 @@ export class PatchClusterRequest {
 
   @ApiPropertyOptional({ type: ClusterSettingsDto })
   @IsOptional()
+  @IsObject({ message: 'settings must be an object' })
   @ValidateNested()
   @Type(() => ClusterSettingsDto)
   settings?: ClusterSettingsDto;
@@ -173,7 +188,7 @@ export class ClusterResponse {
 
 export function toClusterResponse(
   c: ClusterEntity,
-  nodes: NodeEntity[],
+  nodes: readonly Pick<NodeEntity, 'phase' | 'deleteRequestedAt' | 'usage'>[],
   floatingAddress: string | null,
   endpointPort: number,
   scheme: string,

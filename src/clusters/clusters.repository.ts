@@ -114,14 +114,39 @@ export class ClustersRepository {
       .getCount();
   }
 
-  /** Clusters that are not at rest: not Running, being deleted, or with a node not ready. */
+  /**
+   * Clusters that are not at rest: not Running, being deleted, with a node not ready, or with a
+   * declared size their nodes do not match (a size change whose job was lost with Redis).
+   */
   async unsettledIds(): Promise<string[]> {
     const rows: { id: string }[] = await this.db.manager.query(
       `SELECT c.id FROM clusters c
         WHERE c.phase <> 'Running' OR c.deleting_at IS NOT NULL
-           OR EXISTS (SELECT 1 FROM nodes n WHERE n.cluster_id = c.id AND (n.phase <> 'Ready' OR n.delete_requested_at IS NOT NULL OR n.replace_requested_at IS NOT NULL))`,
+           OR EXISTS (SELECT 1 FROM nodes n WHERE n.cluster_id = c.id AND (n.phase <> 'Ready' OR n.delete_requested_at IS NOT NULL OR n.replace_requested_at IS NOT NULL))
+           OR EXISTS (SELECT 1 FROM (SELECT count(*) FILTER (WHERE n.role = 'master') AS masters,
+                                            count(*) FILTER (WHERE n.role = 'worker') AS workers
+                                       FROM nodes n WHERE n.cluster_id = c.id) k
+                       WHERE k.masters <> c.masters OR k.workers <> c.workers)`,
     );
     return rows.map((r) => r.id);
+  }
+
+  /** Clusters with an autoscaler that may act now (not paused, not being deleted). */
+  autoscaled(): Promise<ClusterEntity[]> {
+    return this.repo()
+      .createQueryBuilder('c')
+      .where(`c.settings ? 'autoscale' AND c.deleting_at IS NULL AND NOT c.paused`)
+      .getMany();
+  }
+
+  async lastEventAt(clusterId: string, reason: string): Promise<Date | null> {
+    const row = await this.db.manager
+      .getRepository(EventEntity)
+      .createQueryBuilder('e')
+      .select('max(e.created_at)', 'at')
+      .where('e.cluster_id = :clusterId AND e.reason = :reason', { clusterId, reason })
+      .getRawOne<{ at: Date | null }>();
+    return row?.at ? new Date(row.at) : null;
   }
 
   async settingsOf(ids: string[]): Promise<Map<string, ClusterEntity['settings']>> {

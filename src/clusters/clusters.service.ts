@@ -2,7 +2,8 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
-import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { IdempotencyEffects } from '../common/idempotency-effects.js';
+import { CURSOR_SHAPE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { decryptSecret } from '../common/secrets.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
@@ -13,7 +14,7 @@ import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import { FloatingIpsService } from '../networks/floating-ips.service.js';
 import { VpcsRepository } from '../networks/vpcs.repository.js';
 import { VpcsService } from '../networks/vpcs.service.js';
-import { NodesRepository } from '../nodes/nodes.repository.js';
+import { type NodeSummary, NodesRepository } from '../nodes/nodes.repository.js';
 import { StoragePoolsRepository } from '../storage-pools/storage-pools.repository.js';
 import { StoragePoolsService } from '../storage-pools/storage-pools.service.js';
 import { QuotaService } from '../tenants/quota.service.js';
@@ -67,6 +68,7 @@ export class ClustersService implements OnModuleInit {
     private readonly jobs: JobQueue,
     private readonly events: EventsService,
     private readonly poolsService: StoragePoolsService,
+    private readonly idempotency: IdempotencyEffects,
   ) {}
 
   onModuleInit(): void {
@@ -127,6 +129,13 @@ export class ClustersService implements OnModuleInit {
     let cluster: ClusterEntity;
     try {
       cluster = await this.db.transaction(async (tx) => {
+        // The retry of a request whose cluster was made before its answer was lost: that one.
+        const made = await this.idempotency.previous(tx, 'cluster');
+        if (made) {
+          const earlier = await this.clusters.findForTenant(tenantId, made, tx);
+          if (!earlier) throw DomainError.conflict(`the cluster this request created (${made}) is gone since`);
+          return earlier;
+        }
         await this.quotas.reserve(tx, tenantId, {
           maxClusters: 1,
           maxNodes: n,
@@ -162,6 +171,7 @@ export class ClustersService implements OnModuleInit {
             field: 'floatingIpId',
           });
         await this.floatingIps.associate(tx, tenantId, fip.id, created.id);
+        await this.idempotency.record(tx, 'cluster', created.id);
         await this.events.normal(
           { tenantId, clusterId: created.id },
           'Created',
@@ -177,13 +187,13 @@ export class ClustersService implements OnModuleInit {
         throw DomainError.conflict('that floating IP is already the endpoint of another cluster');
       throw err;
     }
-    await this.jobs.enqueue('cluster.reconcile', { clusterId: cluster.id }, { resourceKey: cluster.id });
+    await this.jobs.nudge('cluster.reconcile', { clusterId: cluster.id }, { resourceKey: cluster.id });
     return this.respond(cluster);
   }
 
   private async respond(cluster: ClusterEntity): Promise<ClusterResponse> {
     const [nodes, fip] = await Promise.all([
-      this.nodes.forCluster(cluster.id),
+      this.nodes.summariesOf([cluster.id]),
       this.floatingIpsRepo.findForTenant(cluster.tenantId, cluster.floatingIpId),
     ]);
     const bundle = this.bundles.get(cluster.controlPlane);
@@ -213,9 +223,15 @@ export class ClustersService implements OnModuleInit {
     const ids = page.map((c) => c.id);
     // One query each for the page's nodes and endpoints, not per cluster nor per tenant.
     const [nodes, fipById] = await Promise.all([
-      this.nodes.forClusters(ids),
+      this.nodes.summariesOf(ids),
       this.floatingIpsRepo.addressesOf(page.map((c) => c.floatingIpId)),
     ]);
+    const nodesByCluster = new Map<string, NodeSummary[]>();
+    for (const n of nodes) {
+      const ofCluster = nodesByCluster.get(n.clusterId);
+      if (ofCluster) ofCluster.push(n);
+      else nodesByCluster.set(n.clusterId, [n]);
+    }
     return toPage(
       rows,
       limit,
@@ -223,7 +239,7 @@ export class ClustersService implements OnModuleInit {
         const bundle = this.bundles.get(c.controlPlane);
         return toClusterResponse(
           c,
-          nodes.filter((n) => n.clusterId === c.id),
+          nodesByCluster.get(c.id) ?? [],
           fipById.get(c.floatingIpId) ?? null,
           bundle?.manifest.endpoint.port ?? 443,
           bundle?.manifest.endpoint.scheme ?? 'https',
@@ -242,16 +258,7 @@ export class ClustersService implements OnModuleInit {
       if (cluster.deletingAt) throw DomainError.conflict(`cluster "${cluster.name}" is being deleted`);
       const masters = body.masters ?? cluster.masters;
       const workers = body.workers ?? cluster.workers;
-      const added = masters + workers - (cluster.masters + cluster.workers);
-      if (added > 0) {
-        await this.quotas.reserve(tx, tenantId, {
-          maxNodes: added,
-          maxVcpus: added * cluster.vcpus,
-          maxMemoryMiB: added * cluster.memoryMiB,
-        });
-        const pool = await this.pools.lockForTenant(tx, tenantId, cluster.storagePoolId);
-        if (pool) await this.checkPoolRoom(tx, pool.id, added * cluster.diskGiB, pool.name, pool.capacityGiB);
-      }
+      await this.reserveGrowth(tx, cluster, masters + workers - (cluster.masters + cluster.workers));
       const settings = body.settings ? { ...cluster.settings, ...body.settings } : cluster.settings;
       const changed = masters !== cluster.masters || workers !== cluster.workers;
       await this.clusters.update(
@@ -268,8 +275,62 @@ export class ClustersService implements OnModuleInit {
         );
       }
     });
-    await this.jobs.enqueue('cluster.reconcile', { clusterId: id }, { resourceKey: id });
+    await this.jobs.nudge('cluster.reconcile', { clusterId: id }, { resourceKey: id });
     return this.get(auth, id);
+  }
+
+  /** Quota and pool room for `added` more nodes of the cluster (nothing when it shrinks). */
+  private async reserveGrowth(tx: Tx, cluster: ClusterEntity, added: number): Promise<void> {
+    if (added <= 0) return;
+    await this.quotas.reserve(tx, cluster.tenantId, {
+      maxNodes: added,
+      maxVcpus: added * cluster.vcpus,
+      maxMemoryMiB: added * cluster.memoryMiB,
+    });
+    const pool = await this.pools.lockForTenant(tx, cluster.tenantId, cluster.storagePoolId);
+    if (pool) await this.checkPoolRoom(tx, pool.id, added * cluster.diskGiB, pool.name, pool.capacityGiB);
+  }
+
+  /**
+   * The autoscaler's change of the declared worker count: the same quota and room checks as a
+   * tenant's PATCH. Returns false (and records why) when the quota or the pool says no.
+   */
+  async autoscaleTo(clusterId: string, workers: number, reason: string): Promise<boolean> {
+    let outcome: { ok: true; from: number } | { ok: false; why: string } | undefined;
+    await this.db.transaction(async (tx) => {
+      const cluster = await this.clusters.lock(tx, clusterId);
+      if (!cluster || cluster.deletingAt || cluster.workers === workers) return;
+      try {
+        await this.reserveGrowth(tx, cluster, workers - cluster.workers);
+      } catch (err) {
+        if (err instanceof DomainError) {
+          outcome = { ok: false, why: err.message };
+          return;
+        }
+        throw err;
+      }
+      await this.clusters.update(clusterId, { workers, generation: cluster.generation + 1 }, tx);
+      await this.events.normal(
+        { tenantId: cluster.tenantId, clusterId },
+        'Autoscaled',
+        `workers ${cluster.workers} → ${workers}: ${reason}`,
+        tx,
+      );
+      outcome = { ok: true, from: cluster.workers };
+    });
+    if (!outcome) return false;
+    const cluster = await this.clusters.findById(clusterId);
+    if (!outcome.ok) {
+      if (cluster)
+        await this.events.warning(
+          { tenantId: cluster.tenantId, clusterId },
+          'AutoscaleBlocked',
+          `cannot scale workers to ${workers} (${reason}): ${outcome.why}`,
+        );
+      return false;
+    }
+    await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+    return true;
   }
 
   async setPaused(auth: AuthContext, id: string, paused: boolean): Promise<ClusterResponse> {
@@ -289,7 +350,7 @@ export class ClustersService implements OnModuleInit {
       await this.clusters.update(id, { deletingAt: new Date(), phase: 'Deleting' });
       await this.events.normal({ tenantId: cluster.tenantId, clusterId: id }, 'Deleting', 'cluster deletion requested');
     }
-    await this.jobs.enqueue('cluster.reconcile', { clusterId: id }, { resourceKey: id });
+    await this.jobs.nudge('cluster.reconcile', { clusterId: id }, { resourceKey: id });
     return this.get(auth, id);
   }
 
@@ -309,13 +370,13 @@ export class ClustersService implements OnModuleInit {
       'ReplaceRequested',
       `replacement of ${node.name} requested`,
     );
-    await this.jobs.enqueue('cluster.reconcile', { clusterId: id }, { resourceKey: id });
+    await this.jobs.nudge('cluster.reconcile', { clusterId: id }, { resourceKey: id });
     return toNodeResponse((await this.nodes.findById(nodeId))!);
   }
 
   async eventsOf(auth: AuthContext, id: string, limit = 100, cursor?: string): Promise<Page<EventResponse>> {
     await this.mustFind(auth, id);
-    const before = decodeCursor(cursor, ['id']);
+    const before = decodeCursor(cursor, ['id'], { id: CURSOR_SHAPE.sequence });
     const rows = await this.clusters.events(id, limit + 1, before?.id);
     return toPage(rows, limit, toEventResponse, (e) => ({ id: String(e.id) }));
   }

@@ -1,6 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { RateLimitService } from '../platform/rate-limit.service.js';
 import { AuthService } from '../tenants/auth.service.js';
 import type { AuthContext } from './auth-context.js';
 import { ACCESS_KEY, type Access } from './auth.decorators.js';
@@ -15,6 +16,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    private readonly limits: RateLimitService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -24,9 +26,19 @@ export class AuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
+    // Limits come before authentication, so a refused guesser never learns whether a key is valid.
+    const admission = await this.limits.admit(req.ip, match?.[1]);
+    const res = context.switchToHttp().getResponse<Response>();
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (admission.refusal) throw admission.refusal;
     if (!match) throw new DomainError(ErrorCode.Unauthenticated, 'missing bearer token in the Authorization header');
     const caller = await this.auth.authenticate(match[1]);
-    if (!caller) throw new DomainError(ErrorCode.Unauthenticated, 'invalid or revoked token');
+    if (!caller) {
+      await this.limits.authenticationFailed(req.ip);
+      throw new DomainError(ErrorCode.Unauthenticated, 'invalid or revoked token');
+    }
+    const store = requestContext.getStore();
+    if (store) store.caller = caller;
     let effective: AuthContext = caller;
     if (access === 'admin' && caller.kind !== 'admin') {
       throw new DomainError(ErrorCode.Forbidden, 'this route is for the operator');
@@ -43,7 +55,6 @@ export class AuthGuard implements CanActivate {
       effective = { kind: 'tenant', tenantId, principalId: caller.principalId };
     }
     req.auth = effective;
-    const store = requestContext.getStore();
     if (store) store.auth = effective;
     return true;
   }

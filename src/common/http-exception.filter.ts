@@ -72,6 +72,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
           status: 413,
         };
       }
+      if (parserError.type === 'content-type.unsupported') {
+        return { code: ErrorCode.MalformedBody, message: (parserError as Error).message, status: 415 };
+      }
       if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') {
         return { code: ErrorCode.MalformedBody, message: 'request body encoding is not supported', status: 415 };
       }

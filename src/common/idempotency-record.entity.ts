@@ -15,6 +15,10 @@ export class IdempotencyRecordEntity {
   @Column({ name: 'status_code', type: 'integer', nullable: true })
   statusCode: number | null;
 
+  /**
+   * The stored answer (sealed); while in progress, the resource the request has created, if it
+   * has (see IdempotencyEffects).
+   */
   @Column({ name: 'response_body', type: 'jsonb', nullable: true })
   responseBody: unknown;
 

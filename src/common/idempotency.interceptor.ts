@@ -7,6 +7,7 @@ import type { AuthContext } from './auth-context.js';
 import { Database, isUniqueViolation } from './database.js';
 import { DomainError } from './domain-error.js';
 import { IdempotencyRecordEntity } from './idempotency-record.entity.js';
+import { requestContext } from './request-context.js';
 import { decryptSecret, encryptSecret } from './secrets.js';
 import { APP_CONFIG } from './tokens.js';
 import type { AppConfig } from '../config/config.js';
@@ -63,16 +64,27 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (previous.requestHash !== requestHash) {
         throw DomainError.conflict('Idempotency-Key was already used with a different request');
       }
-      if (previous.statusCode === null) {
-        throw DomainError.conflict('a request with this Idempotency-Key is still in progress');
+      if (previous.statusCode !== null) {
+        res.setHeader('Idempotent-Replayed', 'true');
+        // Answers may carry secrets (a new API key), so they are kept encrypted.
+        const stored = previous.responseBody as { sealed?: string } | null;
+        return stored?.sealed
+          ? JSON.parse(decryptSecret(this.config.secretKey, stored.sealed, `${principal}/${key}`))
+          : null;
       }
-      res.setHeader('Idempotent-Replayed', 'true');
-      // Answers may carry secrets (a new API key), so they are kept encrypted.
-      const stored = previous.responseBody as { sealed?: string } | null;
-      return stored?.sealed
-        ? JSON.parse(decryptSecret(this.config.secretKey, stored.sealed, `${principal}/${key}`))
-        : null;
+      // An attempt whose process died, or whose database went away before it could let go of the
+      // key, leaves it in progress for ever: past the lock time, this retry runs the request.
+      const taken = await repo
+        .createQueryBuilder()
+        .update()
+        .set({ createdAt: () => 'now()' })
+        .where('principal = :principal AND idempotency_key = :key AND status_code IS NULL', { principal, key })
+        .andWhere('created_at < now() - make_interval(secs => :secs)', { secs: this.config.idempotencyLockSeconds })
+        .execute();
+      if (!taken.affected) throw DomainError.conflict('a request with this Idempotency-Key is still in progress');
     }
+    const store = requestContext.getStore();
+    if (store) store.idempotency = { principal, key };
     try {
       const body = await lastValueFrom(next.handle(), { defaultValue: undefined });
       const status =
@@ -82,8 +94,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
       await repo.update({ principal, key }, { statusCode: status, responseBody: { sealed } });
       return body;
     } catch (err) {
-      // A failed request does not pin the key: the client may retry it.
-      await repo.delete({ principal, key });
+      // A failed request does not pin the key: the client may retry it. One that created its
+      // resource before failing keeps the mark of it (IdempotencyEffects), and so does one whose
+      // database failed: the key is taken over once its lock time has passed (see above).
+      await repo
+        .createQueryBuilder()
+        .delete()
+        .where('principal = :principal AND idempotency_key = :key AND status_code IS NULL', { principal, key })
+        .andWhere('response_body IS NULL')
+        .execute()
+        .catch(() => undefined);
       throw err;
     }
   }

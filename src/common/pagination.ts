@@ -28,11 +28,27 @@ export function encodeCursor(value: Record<string, string>): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-export function decodeCursor<K extends string>(cursor: string | undefined, keys: K[]): Record<K, string> | undefined {
+/** Shapes of cursor values, so that a forged cursor is a 400 and never a malformed database value. */
+export const CURSOR_SHAPE = {
+  uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
+  /** A bigint sequence number, short enough never to overflow. */
+  sequence: /^\d{1,18}$/,
+};
+
+export function decodeCursor<K extends string>(
+  cursor: string | undefined,
+  keys: K[],
+  shapes: Partial<Record<K, RegExp>> = {},
+): Record<K, string> | undefined {
   if (cursor === undefined) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (keys.every((k) => typeof parsed[k] === 'string')) return parsed as Record<K, string>;
+    const fits = (k: K) => {
+      const v = parsed[k];
+      // PostgreSQL text cannot hold NUL; anything else compares as a string.
+      return typeof v === 'string' && v.length <= 255 && !v.includes('\u0000') && (shapes[k]?.test(v) ?? true);
+    };
+    if (parsed && typeof parsed === 'object' && keys.every(fits)) return parsed as Record<K, string>;
   } catch {
     // fall through to the error below
   }

@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { type ArgumentMetadata, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { DomainError, ErrorCode, type FieldProblem } from './domain-error.js';
 
 function flatten(errors: ValidationError[], parent = ''): FieldProblem[] {
@@ -22,9 +22,75 @@ export function validationErrorFromClassValidator(errors: ValidationError[]): Do
   return new DomainError(ErrorCode.ValidationFailed, message, details);
 }
 
+/** Far deeper than any request class nests; deeper input would only exhaust the stack. */
+export const MAX_BODY_DEPTH = 32;
+
+/** How deeply arrays and objects nest in a parsed JSON value, counted without recursion. */
+export function jsonDepth(value: unknown, limit = Infinity): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** Keys that class-transformer drops without a word instead of reporting them as unknown. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * What class-transformer and PostgreSQL would get wrong, found before they see the value: keys
+ * that class-transformer drops without a word (they are unknown fields like any other), and NUL
+ * characters, which no text column can hold.
+ */
+export function hiddenProblems(value: unknown): FieldProblem[] {
+  const found: FieldProblem[] = [];
+  const pending: [unknown, string][] = [[value, '']];
+  while (pending.length > 0) {
+    const [v, path] = pending.pop()!;
+    if (typeof v === 'string' && v.includes('\u0000')) {
+      found.push({ field: path || '(body)', problems: [`${path || 'value'} must not contain NUL characters`] });
+    }
+    if (v === null || typeof v !== 'object') continue;
+    for (const [key, child] of Object.entries(v)) {
+      const field = path ? `${path}.${key}` : key;
+      if (RESERVED_KEYS.has(key) || key.includes('\u0000')) {
+        found.push({ field, problems: [`${field} is not a known field`] });
+      } else {
+        pending.push([child, field]);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Refuses absurdly nested bodies before class-transformer walks them (recursively), and what
+ * `hiddenProblems` finds.
+ */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && jsonDepth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+      const problem = `must not nest deeper than ${MAX_BODY_DEPTH} levels`;
+      throw new DomainError(ErrorCode.ValidationFailed, `request body ${problem}`, [
+        { field: '(body)', problems: [problem] },
+      ]);
+    }
+    const details = metadata.type === 'body' || metadata.type === 'query' ? hiddenProblems(value) : [];
+    if (details.length > 0) {
+      throw new DomainError(ErrorCode.ValidationFailed, details.map((d) => d.problems[0]).join('; '), details);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
 /** Strict bodies: unknown fields, wrong types and missing fields are all 400 naming the field. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new StrictValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,

@@ -11,6 +11,11 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toMatch(/^postgres:\/\/.*127\.0\.0\.1/);
     expect(c.secretKey).toHaveLength(32);
     expect(c.adminToken).toBeUndefined();
+    expect(c.rateLimits).toEqual({
+      perKey: { rate: 1000, burst: 2000, per: 'second' },
+      perAddress: { rate: 2000, burst: 4000, per: 'second' },
+      authFailures: { rate: 600, burst: 600, per: 'minute' },
+    });
   });
 
   it.each([
@@ -22,6 +27,8 @@ describe('loadConfig', () => {
     ['KAAS_ADMIN_TOKEN', 'short', 'KAAS_ADMIN_TOKEN: must be at least 16 characters'],
     ['KAAS_SECRET_KEY', 'abcd', 'KAAS_SECRET_KEY: must be 32 bytes'],
     ['KAAS_BODY_LIMIT', 'lots', 'KAAS_BODY_LIMIT: must look like 64kb'],
+    ['KAAS_RATE_LIMIT_PER_KEY', '-5', 'KAAS_RATE_LIMIT_PER_KEY: must be between 0 and'],
+    ['KAAS_RATE_LIMIT_AUTH_FAILURES_BURST', '0', 'KAAS_RATE_LIMIT_AUTH_FAILURES_BURST: must be between 1 and'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);

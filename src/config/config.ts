@@ -34,11 +34,39 @@ export interface AppConfig {
   bundlesDir: string;
   /** Seconds an orphan VM (platform metadata, no node) is left alone before it is destroyed. */
   orphanGraceSeconds: number;
+  /**
+   * Seconds a node being removed keeps trying to leave the control plane (etcd member removal,
+   * Kubernetes drain) before its VM is destroyed anyway, with a warning event.
+   */
+  leaveTimeoutSeconds: number;
   resyncSeconds: number;
   /** BullMQ job lock; a job whose worker died is retried after it lapses. */
   jobLockMs: number;
   /** How long a worker's hold on a host lasts without renewal. */
   hostLeaseMs: number;
+  /**
+   * Seconds after which a request still marked in progress under its Idempotency-Key is taken to
+   * have died with its process or its database connection, so that a retry may run it again.
+   */
+  idempotencyLockSeconds: number;
+  /** Request limits of the API, shared by every API process through Redis (see docs/security.md). */
+  rateLimits: RateLimits;
+}
+
+/** A token bucket: `rate` tokens come back per `per`, at most `burst` are saved up; rate 0 is no limit. */
+export interface RateLimit {
+  rate: number;
+  burst: number;
+  per: 'second' | 'minute';
+}
+
+export interface RateLimits {
+  /** Requests per API key or admin token. */
+  perKey: RateLimit;
+  /** Requests per source address (an IPv6 address counts per /64). */
+  perAddress: RateLimit;
+  /** Failed authentications per source address; beyond them the address is refused for a while. */
+  authFailures: RateLimit;
 }
 
 export class ConfigError extends Error {
@@ -68,6 +96,10 @@ function ratio(env: Env, name: string, def: number): number {
   if (!/^\d+(\.\d+)?$/.test(raw) || n < 0.1 || n > 100)
     throw new ConfigError(name, `must be a ratio between 0.1 and 100, got "${raw}"`);
   return n;
+}
+
+function rateLimit(env: Env, name: string, rate: number, burst: number, per: RateLimit['per']): RateLimit {
+  return { rate: int(env, name, rate, 0, 1_000_000), burst: int(env, `${name}_BURST`, burst, 1, 10_000_000), per };
 }
 
 function url(env: Env, name: string, def: string, protocols: string[]): string {
@@ -148,8 +180,15 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     hostDataDir: env.KAAS_HOST_DATA_DIR ?? '/var/lib/kaas',
     bundlesDir: env.KAAS_BUNDLES_DIR ?? `${process.cwd()}/bundles`,
     orphanGraceSeconds: int(env, 'KAAS_ORPHAN_GRACE_SECONDS', 60, 0, 86400),
+    leaveTimeoutSeconds: int(env, 'KAAS_LEAVE_TIMEOUT_SECONDS', 600, 0, 86400),
     resyncSeconds: int(env, 'KAAS_RESYNC_SECONDS', 15, 1, 3600),
     jobLockMs: int(env, 'KAAS_JOB_LOCK_MS', 30000, 1000, 600000),
     hostLeaseMs: int(env, 'KAAS_HOST_LEASE_MS', 15000, 1000, 600000),
+    idempotencyLockSeconds: int(env, 'KAAS_IDEMPOTENCY_LOCK_SECONDS', 60, 1, 86400),
+    rateLimits: {
+      perKey: rateLimit(env, 'KAAS_RATE_LIMIT_PER_KEY', 1000, 2000, 'second'),
+      perAddress: rateLimit(env, 'KAAS_RATE_LIMIT_PER_ADDRESS', 2000, 4000, 'second'),
+      authFailures: rateLimit(env, 'KAAS_RATE_LIMIT_AUTH_FAILURES', 600, 600, 'minute'),
+    },
   };
 }

@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module, type OnApplicationShutdown, Inject 
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { Database } from '../common/database.js';
+import { IdempotencyEffects } from '../common/idempotency-effects.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import type { AppConfig } from './config.js';
 import { dataSourceOptions } from './data-source.js';
@@ -28,9 +29,10 @@ export class CoreModule {
           useFactory: async () => new DataSource(dataSourceOptions(config.databaseUrl)).initialize(),
         },
         Database,
+        IdempotencyEffects,
         DataSourceCloser,
       ],
-      exports: [APP_CONFIG, APP_LOGGER, DataSource, Database],
+      exports: [APP_CONFIG, APP_LOGGER, DataSource, Database, IdempotencyEffects],
     };
   }
 }

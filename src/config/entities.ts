@@ -1,3 +1,4 @@
+import { AuditRecordEntity } from '../audit/audit-record.entity.js';
 import { IdempotencyRecordEntity } from '../common/idempotency-record.entity.js';
 import { StoragePoolEntity, VolumeEntity } from '../storage-pools/storage-pool.entity.js';
 import {
@@ -29,4 +30,5 @@ export const ENTITIES = [
   ClusterSecretsEntity,
   EventEntity,
   NodeEntity,
+  AuditRecordEntity,
 ];

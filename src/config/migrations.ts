@@ -3,6 +3,7 @@ import { StoragePools1764205200000 } from '../../migrations/1764205200000-Storag
 import { Networks1764208800000 } from '../../migrations/1764208800000-Networks.js';
 import { Hosts1764212400000 } from '../../migrations/1764212400000-Hosts.js';
 import { Clusters1764216000000 } from '../../migrations/1764216000000-Clusters.js';
+import { Audit1764219600000 } from '../../migrations/1764219600000-Audit.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   Networks1764208800000,
   Hosts1764212400000,
   Clusters1764216000000,
+  Audit1764219600000,
 ];

@@ -12,6 +12,10 @@ export type SimulatedFault = 'crash' | 'hang' | 'unready';
 interface SimulatedGuest {
   startedAt: number;
   fault?: Exclude<SimulatedFault, 'crash'>;
+  /** Simulated CPU load (share of all vCPUs, 0-100) since loadSince; CPU time integrates it. */
+  loadPercent: number;
+  loadSince: number;
+  cpuTimeNs: number;
 }
 
 /**
@@ -29,7 +33,8 @@ export class GuestSimulator implements GuestProbe {
   ) {}
 
   started(domainName: string): void {
-    this.guests.set(domainName, { startedAt: this.now() });
+    const now = this.now();
+    this.guests.set(domainName, { startedAt: now, loadPercent: 0, loadSince: now, cpuTimeNs: 0 });
   }
 
   stopped(domainName: string): void {
@@ -45,6 +50,23 @@ export class GuestSimulator implements GuestProbe {
     if (!guest) return false;
     guest.fault = fault;
     return true;
+  }
+
+  /** Makes the guest use this share of its vCPUs from now on (for usage and autoscaling). */
+  setCpuLoad(domainName: string, cpuPercent: number, vcpus: number): boolean {
+    const guest = this.guests.get(domainName);
+    if (!guest) return false;
+    guest.cpuTimeNs = this.cpuTimeNs(domainName, vcpus) ?? 0;
+    guest.loadSince = this.now();
+    guest.loadPercent = Math.max(0, Math.min(100, cpuPercent));
+    return true;
+  }
+
+  /** The guest's CPU time so far, as libvirt would report it for a real guest. */
+  cpuTimeNs(domainName: string, vcpus: number): number | undefined {
+    const guest = this.guests.get(domainName);
+    if (!guest) return undefined;
+    return guest.cpuTimeNs + (this.now() - guest.loadSince) * 1e6 * vcpus * (guest.loadPercent / 100);
   }
 
   status(domainName: string): GuestStatus | 'no-answer' {

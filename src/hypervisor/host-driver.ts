@@ -13,6 +13,13 @@ export interface OwnedDomain {
   owner?: { tenantId: string; clusterId: string; nodeId: string; role: string };
 }
 
+/** Everything the platform has made on one host, as libvirt reports it. */
+export interface HostInventory {
+  domains: OwnedDomain[];
+  pools: { name: string; volumes: string[] }[];
+  networks: { name: string; dhcpHosts: { mac: string; ip: string }[] }[];
+}
+
 /**
  * Idempotent operations on one host: every `ensure` observes first and acts only where needed,
  * every `remove` treats "already gone" as done. A crash between any two calls is therefore
@@ -30,8 +37,14 @@ export class HostDriver {
       await this.conn.lookupPool(spec.name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await this.conn.definePool(poolXml(spec));
-      created = true;
+      // Node jobs of one host run side by side: another may define or start it meanwhile.
+      created = await this.conn.definePool(poolXml(spec)).then(
+        () => true,
+        (e: unknown) => {
+          if (!isAlreadyExists(e)) throw e;
+          return false;
+        },
+      );
     }
     if (created && spec.type === 'dir') {
       await this.conn.buildPool(spec.name, LIBVIRT.VIR_STORAGE_POOL_BUILD_NEW).catch((err: unknown) => {
@@ -39,7 +52,9 @@ export class HostDriver {
       });
     }
     if (!(await this.conn.isPoolActive(spec.name))) {
-      await this.conn.startPool(spec.name);
+      await this.conn.startPool(spec.name).catch(async (err: unknown) => {
+        if (!isOperationInvalid(err) || !(await this.conn.isPoolActive(spec.name))) throw err;
+      });
       await this.conn.setPoolAutostart(spec.name, true).catch(() => undefined);
     }
     return { created };
@@ -99,11 +114,18 @@ export class HostDriver {
       await this.conn.lookupNetwork(spec.name);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await this.conn.defineNetwork(networkXml(spec));
-      created = true;
+      created = await this.conn.defineNetwork(networkXml(spec)).then(
+        () => true,
+        (e: unknown) => {
+          if (!isAlreadyExists(e)) throw e;
+          return false;
+        },
+      );
     }
     if (!(await this.conn.isNetworkActive(spec.name))) {
-      await this.conn.startNetwork(spec.name);
+      await this.conn.startNetwork(spec.name).catch(async (err: unknown) => {
+        if (!isOperationInvalid(err) || !(await this.conn.isNetworkActive(spec.name))) throw err;
+      });
       await this.conn.setNetworkAutostart(spec.name, true).catch(() => undefined);
     }
     return { created };
@@ -277,6 +299,47 @@ export class HostDriver {
       out.push({ name: ref.name, active: ref.active, owner });
     }
     return out;
+  }
+
+  /** Volumes (by name) that some domain on the host has as a disk. */
+  async volumesInUse(): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const ref of await this.conn.listDomains()) {
+      let xml: string;
+      try {
+        xml = await this.conn.getDomainXML(ref.name);
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      for (const m of xml.matchAll(/<source\b[^>]*\bvolume=['"]([^'"]+)['"]/g)) used.add(m[1]);
+    }
+    return used;
+  }
+
+  /** Domains, pools with their volumes and networks with their static DHCP entries. */
+  async inventory(): Promise<HostInventory> {
+    const pools: HostInventory['pools'] = [];
+    for (const name of await this.listPools()) pools.push({ name, volumes: await this.listVolumes(name) });
+    const networks: HostInventory['networks'] = [];
+    for (const name of await this.listNetworks()) networks.push({ name, dhcpHosts: await this.dhcpHosts(name) });
+    return { domains: await this.listOwnedDomains(), pools, networks };
+  }
+
+  /** The static DHCP entries of a network (none when the network is gone). */
+  async dhcpHosts(network: string): Promise<{ mac: string; ip: string }[]> {
+    let xml: string;
+    try {
+      xml = await this.conn.getNetworkXML(network);
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+    const dhcp = /<dhcp>([\s\S]*?)<\/dhcp>/.exec(xml)?.[1] ?? '';
+    return [...dhcp.matchAll(/<host\b[^>]*>/g)].map((m) => ({
+      mac: /mac=['"]([^'"]+)['"]/.exec(m[0])?.[1] ?? '',
+      ip: /ip=['"]([^'"]+)['"]/.exec(m[0])?.[1] ?? '',
+    }));
   }
 
   async listNetworks(): Promise<string[]> {

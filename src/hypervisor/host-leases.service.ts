@@ -24,6 +24,8 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 export class HostLeases implements OnApplicationShutdown {
   readonly workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly owned = new Map<string, HostRuntime>();
+  /** Until when each lease is surely this worker's: its last renewal was sent then, plus its time. */
+  private readonly validUntil = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private ticking = false;
@@ -47,8 +49,17 @@ export class HostLeases implements OnApplicationShutdown {
     this.onDomainStopped = handler;
   }
 
+  /**
+   * The host's runtime while this worker surely holds its lease: past the moment the lease could
+   * have lapsed (it could not be renewed, say Redis was away), another worker may hold the host,
+   * so this one stops touching it.
+   */
   runtime(hostId: string): HostRuntime | undefined {
-    return this.owned.get(hostId);
+    return this.holds(hostId) ? this.owned.get(hostId) : undefined;
+  }
+
+  private holds(hostId: string): boolean {
+    return this.owned.has(hostId) && Date.now() < (this.validUntil.get(hostId) ?? 0);
   }
 
   ownedHostIds(): string[] {
@@ -67,19 +78,27 @@ export class HostLeases implements OnApplicationShutdown {
     this.ticking = true;
     try {
       await this.redis.set(this.key('worker', this.workerId), '1', 'PX', this.config.hostLeaseMs);
+      // Leases first, with Redis alone: a database that is away a moment must not cost them.
+      for (const hostId of [...this.owned.keys()]) {
+        const sent = Date.now();
+        const renewed =
+          (await this.redis.eval(RENEW, 1, this.key('lease', hostId), this.workerId, this.config.hostLeaseMs)) === 1;
+        if (!renewed) await this.drop(hostId, 'lease lost');
+        else this.validUntil.set(hostId, sent + this.config.hostLeaseMs);
+      }
       const live = await this.countLiveWorkers();
       const hosts = await this.hosts.list();
       const share = Math.ceil(hosts.length / Math.max(1, live));
       const known = new Set(hosts.map((h) => h.id));
       for (const hostId of [...this.owned.keys()]) {
-        const renewed =
-          known.has(hostId) &&
-          (await this.redis.eval(RENEW, 1, this.key('lease', hostId), this.workerId, this.config.hostLeaseMs)) === 1;
-        if (!renewed) await this.drop(hostId, 'lease lost or host removed');
+        if (!known.has(hostId)) await this.drop(hostId, 'host removed');
+        // Consuming the host's queue may have failed to start with Redis away: try again.
+        else await this.runner.startQueue(hostQueueName(hostId));
       }
       for (const host of hosts) {
         if (this.owned.size >= share) break;
         if (this.owned.has(host.id)) continue;
+        const sent = Date.now();
         const got = await this.redis.set(
           this.key('lease', host.id),
           this.workerId,
@@ -87,7 +106,10 @@ export class HostLeases implements OnApplicationShutdown {
           this.config.hostLeaseMs,
           'NX',
         );
-        if (got === 'OK') await this.adopt(host.id);
+        if (got === 'OK') {
+          this.validUntil.set(host.id, sent + this.config.hostLeaseMs);
+          await this.adopt(host.id);
+        }
       }
       if (this.owned.size > share) {
         const extra = [...this.owned.keys()].pop()!;
@@ -96,6 +118,10 @@ export class HostLeases implements OnApplicationShutdown {
       }
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'host lease round failed');
+      // A lease that could not be renewed in time may be another worker's by now: let go.
+      for (const hostId of [...this.owned.keys()]) {
+        if (!this.holds(hostId)) await this.drop(hostId, 'lease not renewed in time').catch(() => undefined);
+      }
     } finally {
       this.ticking = false;
     }
@@ -120,6 +146,10 @@ export class HostLeases implements OnApplicationShutdown {
       {
         connected: async (id) => {
           await this.hosts.update(id, { state: 'Ready', lastSeenAt: new Date(), lastError: null });
+          // Back (or new): sweep at once, so stale VMs of replaced nodes are fenced first thing.
+          await this.jobs
+            .enqueue('host.sweep', { hostId: id }, { hostId: id, resourceKey: `sweep-${id}` })
+            .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'cannot enqueue sweep'));
         },
         disconnected: async (id, error) => {
           await this.hosts.update(id, { state: 'Unreachable', lastError: error.slice(0, 1000) });
@@ -139,8 +169,11 @@ export class HostLeases implements OnApplicationShutdown {
   private async drop(hostId: string, why: string): Promise<void> {
     const runtime = this.owned.get(hostId);
     this.owned.delete(hostId);
-    await this.runner.stopQueue(hostQueueName(hostId));
+    this.validUntil.delete(hostId);
+    // The connection goes first: jobs still running on the host fail at their next call and are
+    // retried by the new holder, rather than finishing on a host this worker no longer holds.
     await runtime?.close();
+    await this.runner.stopQueue(hostQueueName(hostId));
     this.logger.info({ hostId, why }, 'gave up host');
   }
 
@@ -154,6 +187,8 @@ export class HostLeases implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    // Only a worker that started holds leases (the API process never does): nothing to give back.
+    if (!this.timer) return;
     clearInterval(this.timer);
     clearInterval(this.sweepTimer);
     for (const hostId of [...this.owned.keys()]) {

@@ -25,6 +25,8 @@ export class HostRuntime {
   private retryTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private unsubscribeEvents: (() => Promise<void>) | undefined;
+  /** A simulated network partition: the connection is kept but the platform cannot use it. */
+  private partitionedDriver: HostDriver | undefined;
   /** Domains the platform itself is stopping, so their stop is not reported as a crash. */
   private readonly expectedStops = new Set<string>();
 
@@ -55,7 +57,7 @@ export class HostRuntime {
         if (this.closed) return;
         this.logger.warn({ host: this.host.name, reason: e.reason }, 'libvirt connection lost');
         this.driver = undefined;
-        void this.events.disconnected(this.host.id, `connection closed (${e.reason})`);
+        void this.events.disconnected(this.host.id, `connection closed (${e.reason})`).catch(() => undefined);
         this.scheduleReconnect();
       });
       this.unsubscribeEvents = await conn.onDomainEvent((e) => {
@@ -69,13 +71,41 @@ export class HostRuntime {
       });
       this.driver = new HostDriver(conn, this.host.simulated);
       this.attempts = 0;
-      await this.events.connected(this.host.id);
     } catch (err) {
       const message = (err as Error).message;
       this.logger.warn({ host: this.host.name, err: message }, 'cannot connect to host');
-      await this.events.disconnected(this.host.id, message);
+      await this.events.disconnected(this.host.id, message).catch(() => undefined);
       this.scheduleReconnect();
+      return;
     }
+    // Recording the state needs the database, which may be away a moment: that is no reason to
+    // drop a good connection, and the next sweep records the host as Ready anyway.
+    await this.events
+      .connected(this.host.id)
+      .catch((err: unknown) =>
+        this.logger.warn({ host: this.host.name, err: (err as Error).message }, 'cannot record the host as Ready'),
+      );
+  }
+
+  /**
+   * Simulated hosts only: the host drops off the network (the platform sees it as unreachable;
+   * its VMs keep running, as on a real host behind a partition) or comes back.
+   */
+  async partition(on: boolean): Promise<boolean> {
+    if (!this.simulator) return false;
+    if (on && this.driver) {
+      this.partitionedDriver = this.driver;
+      this.driver = undefined;
+      await this.events.disconnected(this.host.id, 'host unreachable (simulated network partition)');
+      return true;
+    }
+    if (!on && this.partitionedDriver) {
+      this.driver = this.partitionedDriver;
+      this.partitionedDriver = undefined;
+      await this.events.connected(this.host.id);
+      return true;
+    }
+    return false;
   }
 
   private scheduleReconnect(): void {

@@ -1,8 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.decorators.js';
+import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { IdPipe } from '../common/id.pipe.js';
 import { CreateHostRequest, CreateImageRequest, HostFaultRequest, HostResponse, ImageResponse } from './hosts.dto.js';
+import type { HostInventory } from './host-driver.js';
 import { HostsService } from './hosts.service.js';
 
 @ApiTags('operator: hosts and images')
@@ -29,6 +31,11 @@ export class HostsController {
     return this.hosts.get(id);
   }
 
+  @Get('hosts/:id/inventory')
+  inventory(@Param('id', new IdPipe('host')) id: string): Promise<HostInventory> {
+    return this.hosts.inventory(id);
+  }
+
   @Delete('hosts/:id')
   @HttpCode(204)
   remove(@Param('id', new IdPipe('host')) id: string): Promise<void> {
@@ -37,13 +44,13 @@ export class HostsController {
 
   @Post('hosts/:id/drain')
   @HttpCode(202)
-  drain(@Param('id', new IdPipe('host')) id: string): Promise<HostResponse> {
+  drain(@Param('id', new IdPipe('host')) id: string, @Body(EmptyBodyPipe) _b: object): Promise<HostResponse> {
     return this.hosts.drain(id);
   }
 
   @Post('hosts/:id/undrain')
   @HttpCode(200)
-  undrain(@Param('id', new IdPipe('host')) id: string): Promise<HostResponse> {
+  undrain(@Param('id', new IdPipe('host')) id: string, @Body(EmptyBodyPipe) _b: object): Promise<HostResponse> {
     return this.hosts.undrain(id);
   }
 
@@ -53,7 +60,7 @@ export class HostsController {
     @Param('id', new IdPipe('host')) id: string,
     @Body() body: HostFaultRequest,
   ): Promise<{ accepted: true }> {
-    await this.hosts.injectFault(id, body.nodeId, body.fault);
+    await this.hosts.injectFault(id, body.nodeId, body.fault, body.cpuPercent);
     return { accepted: true };
   }
 

@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import { IsDnsLabel } from '../common/dns-label.js';
 import type { HostEntity, ImageEntity } from './host.entity.js';
 
@@ -39,14 +51,34 @@ export class CreateHostRequest {
   memoryMiB?: number;
 }
 
-export class HostFaultRequest {
-  @ApiProperty({ format: 'uuid' })
-  @IsUUID('all', { message: 'nodeId must be a node id' })
-  nodeId: string;
+export const NODE_FAULTS = ['crash', 'hang', 'unready', 'cpu-load'] as const;
+export const HOST_FAULTS = ['unreachable', 'reachable'] as const;
+export type HostFault = (typeof NODE_FAULTS)[number] | (typeof HOST_FAULTS)[number];
 
-  @ApiProperty({ enum: ['crash', 'hang', 'unready'] })
-  @IsIn(['crash', 'hang', 'unready'], { message: 'fault must be "crash", "hang" or "unready"' })
-  fault: 'crash' | 'hang' | 'unready';
+/**
+ * A node fault (`crash`, `hang`, `unready`, `cpu-load` with `cpuPercent`) needs `nodeId`; a
+ * host fault takes the whole
+ * simulated host away (`unreachable`: a network partition; its VMs keep running) and back
+ * (`reachable`).
+ */
+export class HostFaultRequest {
+  @ApiProperty({ format: 'uuid', required: false, description: 'required for crash, hang and unready' })
+  @ValidateIf((o: HostFaultRequest) => o.nodeId !== undefined || !HOST_FAULTS.includes(o.fault as never))
+  @IsUUID('all', { message: 'nodeId must be a node id' })
+  nodeId?: string;
+
+  @ApiProperty({ enum: [...NODE_FAULTS, ...HOST_FAULTS] })
+  @IsIn([...NODE_FAULTS, ...HOST_FAULTS], {
+    message: 'fault must be "crash", "hang", "unready", "cpu-load", "unreachable" or "reachable"',
+  })
+  fault: HostFault;
+
+  @ApiProperty({ required: false, minimum: 0, maximum: 100, description: 'for cpu-load: the simulated CPU use' })
+  @ValidateIf((o: HostFaultRequest) => o.cpuPercent !== undefined || o.fault === 'cpu-load')
+  @IsInt({ message: 'cpuPercent must be a whole number from 0 to 100' })
+  @Min(0, { message: 'cpuPercent must be a whole number from 0 to 100' })
+  @Max(100, { message: 'cpuPercent must be a whole number from 0 to 100' })
+  cpuPercent?: number;
 }
 
 export class CreateImageRequest {

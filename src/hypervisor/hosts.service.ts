@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { JobQueue } from '../jobs/job-types.js';
+import type { HostInventory } from './host-driver.js';
 import type { HostEntity } from './host.entity.js';
 import { HostsRepository } from './hosts.repository.js';
 import {
@@ -13,6 +14,7 @@ import {
   toHostResponse,
   toImageResponse,
 } from './hosts.dto.js';
+import type { HostFault } from './hosts.dto.js';
 import { LibvirtConnection } from './libvirt/index.js';
 
 /** What runs on hosts, reported by the module that owns nodes. */
@@ -126,11 +128,21 @@ export class HostsService {
     return this.get(id);
   }
 
-  async injectFault(id: string, nodeId: string, fault: 'crash' | 'hang' | 'unready'): Promise<void> {
+  async injectFault(id: string, nodeId: string | undefined, fault: HostFault, cpuPercent?: number): Promise<void> {
     const host = await this.mustFind(id);
     if (!host.simulated)
       throw DomainError.unprocessable(`host "${host.name}" is not simulated; faults are only for test:/// hosts`);
-    await this.jobs.enqueue('host.fault', { hostId: id, nodeId, fault }, { hostId: id });
+    await this.jobs.enqueue('host.fault', { hostId: id, nodeId: nodeId ?? null, fault, cpuPercent }, { hostId: id });
+  }
+
+  /** The libvirt objects on the host, asked of the worker that holds it. */
+  async inventory(id: string): Promise<HostInventory> {
+    const host = await this.mustFind(id);
+    try {
+      return (await this.jobs.runAndWait('host.inventory', { hostId: id }, id, 15000)) as HostInventory;
+    } catch (err) {
+      throw new DomainError(ErrorCode.Unavailable, `host "${host.name}" did not answer: ${(err as Error).message}`);
+    }
   }
 
   async registerImage(body: CreateImageRequest): Promise<ImageResponse> {

@@ -1,8 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../common/tokens.js';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import { REDIS } from './redis.provider.js';
 import {
   type EnqueueOptions,
@@ -16,12 +17,16 @@ import {
   type ScheduledJob,
 } from './job-types.js';
 
+/** How long a request waits for Redis to take a job that the resync would enqueue anyway. */
+const NUDGE_TIMEOUT_MS = 2000;
+
 @Injectable()
 export class BullJobQueue extends JobQueue implements OnModuleDestroy {
   private readonly queues = new Map<string, Queue>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
     @Inject(REDIS) private readonly redis: Redis,
   ) {
     super();
@@ -40,21 +45,61 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
           removeOnFail: { count: 5000 },
         },
       });
+      // Without a listener, BullMQ prints connection errors to stderr outside the JSON logs.
+      q.on('error', (err) => this.logger.warn({ err: err.message, queue: name }, 'queue connection error'));
       this.queues.set(name, q);
     }
     return q;
   }
 
+  /**
+   * The queue, once it has connected. BullMQ keeps the failure of a queue's first connection for
+   * good (made while Redis was going away, it never works): such a queue is replaced.
+   */
+  private async ready(name: string): Promise<Queue> {
+    const q = this.queue(name);
+    try {
+      await q.waitUntilReady();
+      return q;
+    } catch (err) {
+      if (this.queues.get(name) === q) this.queues.delete(name);
+      void q.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
   async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
     const queue = QUEUE_OF[name];
     if (queue === HOST_QUEUE && !options.hostId) throw new Error(`job ${name} needs a hostId`);
-    await this.queue(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue).add(name, payload, {
+    await (
+      await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue)
+    ).add(name, payload, {
       ...(options.resourceKey
         ? { deduplication: { id: `${name}/${options.resourceKey}`, keepLastIfActive: true } }
         : {}),
       ...(options.delayMs ? { delay: options.delayMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),
     });
+  }
+
+  async nudge<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // While Redis is away BullMQ waits for it rather than failing: the request does not.
+      await Promise.race([
+        this.enqueue(name, payload, options),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer from Redis within ${NUDGE_TIMEOUT_MS} ms`)),
+            NUDGE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+    } catch (err) {
+      this.logger.warn({ job: name, err: (err as Error).message }, 'cannot enqueue now; the resync will pick it up');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Runs a job now, outside any de-duplication, and waits for its result. */
@@ -72,7 +117,7 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     });
     try {
       await events.waitUntilReady();
-      const job = await this.queue(queueName).add(name, payload, { attempts: 1 });
+      const job = await (await this.ready(queueName)).add(name, payload, { attempts: 1 });
       return await job.waitUntilFinished(events, timeoutMs);
     } finally {
       await events.close();
@@ -81,24 +126,23 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
 
   async upsertSchedule(job: ScheduledJob, hostId?: string): Promise<void> {
     const queue = QUEUE_OF[job.name];
-    await this.queue(queue === HOST_QUEUE ? hostQueueName(hostId!) : queue).upsertJobScheduler(
-      job.id,
-      { every: job.everyMs },
-      { name: job.name, data: job.payload },
-    );
+    await (
+      await this.ready(queue === HOST_QUEUE ? hostQueueName(hostId!) : queue)
+    ).upsertJobScheduler(job.id, { every: job.everyMs }, { name: job.name, data: job.payload });
+  }
+
+  async hasSchedule(job: ScheduledJob, hostId?: string): Promise<boolean> {
+    const queue = QUEUE_OF[job.name];
+    const q = await this.ready(queue === HOST_QUEUE ? hostQueueName(hostId!) : queue);
+    return Boolean(await q.getJobScheduler(job.id));
   }
 
   async counts(): Promise<Record<QueueName, Record<string, number>>> {
     const out = {} as Record<QueueName, Record<string, number>>;
     for (const name of Object.values(QueueName)) {
-      out[name] = await this.queue(name).getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'failed',
-        'completed',
-        'prioritized',
-      );
+      out[name] = await (
+        await this.ready(name)
+      ).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
     }
     return out;
   }
@@ -109,6 +153,8 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
-    await this.redis.quit().catch(() => undefined);
+    // QUIT waits for a connection that may never come back: without one there is nothing to say.
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    else this.redis.disconnect();
   }
 }

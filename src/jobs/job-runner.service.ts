@@ -17,6 +17,7 @@ export class JobRunner implements OnApplicationShutdown {
   private readonly handlers = new Map<string, Handler>();
   private readonly workers: Worker[] = [];
   private readonly dynamic = new Map<string, Worker>();
+  private scheduleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -83,7 +84,14 @@ export class JobRunner implements OnApplicationShutdown {
     if (this.dynamic.has(queueName)) return;
     const worker = this.createWorker(queueName, this.config.workerConcurrency);
     this.dynamic.set(queueName, worker);
-    await worker.waitUntilReady();
+    try {
+      await worker.waitUntilReady();
+    } catch (err) {
+      // BullMQ keeps a failed first connection for good: forget this one, the caller tries again.
+      if (this.dynamic.get(queueName) === worker) this.dynamic.delete(queueName);
+      void worker.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async stopQueue(queueName: string): Promise<void> {
@@ -99,9 +107,28 @@ export class JobRunner implements OnApplicationShutdown {
     }
     if (options.schedules !== false) {
       for (const job of scheduleTable(this.config)) await this.queue.upsertSchedule(job);
+      // Schedules live in Redis: one that comes back without its data would run none of them.
+      this.scheduleTimer = setInterval(() => void this.restoreSchedules(), this.config.resyncSeconds * 1000);
     }
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
     this.logger.info({ handlers: [...this.handlers.keys()] }, 'worker started');
+  }
+
+  /** Registers again every schedule that Redis no longer has. Exposed for tests. */
+  async restoreSchedules(): Promise<string[]> {
+    const restored: string[] = [];
+    try {
+      for (const job of scheduleTable(this.config)) {
+        if (await this.queue.hasSchedule(job)) continue;
+        await this.queue.upsertSchedule(job);
+        restored.push(job.id);
+      }
+      if (restored.length)
+        this.logger.warn({ schedules: restored }, 'schedules were missing from Redis; registered again');
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot check the schedules');
+    }
+    return restored;
   }
 
   private async run(job: Job): Promise<unknown> {
@@ -111,6 +138,7 @@ export class JobRunner implements OnApplicationShutdown {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.scheduleTimer);
     const dynamic = [...this.dynamic.values()];
     this.dynamic.clear();
     await Promise.all([...this.workers.splice(0), ...dynamic].map((w) => w.close()));

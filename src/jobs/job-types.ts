@@ -20,9 +20,16 @@ export interface JobPayloads {
   'maintenance.prune-idempotency': { olderThanHours: number };
   'cluster.reconcile': { clusterId: string };
   'clusters.resync': Record<string, never>;
+  'clusters.autoscale': Record<string, never>;
   'node.reconcile': { nodeId: string };
   'host.sweep': { hostId: string };
-  'host.fault': { hostId: string; nodeId: string; fault: 'crash' | 'hang' | 'unready' };
+  'host.fault': {
+    hostId: string;
+    nodeId: string | null;
+    fault: 'crash' | 'hang' | 'unready' | 'cpu-load' | 'unreachable' | 'reachable';
+    cpuPercent?: number;
+  };
+  'host.inventory': { hostId: string };
   /** Only used by tests of the job machinery itself. */
   'test.flaky': { key: string; failTimes: number };
 }
@@ -32,9 +39,11 @@ export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'maintenance.prune-idempotency': QueueName.Maintenance,
   'cluster.reconcile': QueueName.Reconcile,
   'clusters.resync': QueueName.Maintenance,
+  'clusters.autoscale': QueueName.Maintenance,
   'node.reconcile': HOST_QUEUE,
   'host.sweep': HOST_QUEUE,
   'host.fault': HOST_QUEUE,
+  'host.inventory': HOST_QUEUE,
   'test.flaky': QueueName.Maintenance,
 };
 
@@ -60,6 +69,19 @@ export interface ScheduledJob<N extends JobName = JobName> {
 /** The port services use to start background work; BullMQ sits behind it. */
 export abstract class JobQueue {
   abstract enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options?: EnqueueOptions): Promise<void>;
+  /**
+   * Enqueues a job that only hurries work the database already asks for: a request whose desired
+   * state is committed has succeeded even when Redis is away, because the resync schedule finds
+   * every cluster that is not at its declared state. A failure is logged, not thrown.
+   */
+  abstract nudge<N extends JobName>(name: N, payload: JobPayloads[N], options?: EnqueueOptions): Promise<void>;
   abstract counts(): Promise<Record<QueueName, Record<string, number>>>;
   abstract ping(): Promise<void>;
+  /** Runs a job now, outside any de-duplication, and waits for its result. */
+  abstract runAndWait<N extends JobName>(
+    name: N,
+    payload: JobPayloads[N],
+    hostId: string | undefined,
+    timeoutMs: number,
+  ): Promise<unknown>;
 }

@@ -1,17 +1,22 @@
 import type { Provider } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config.js';
-import { APP_CONFIG } from '../common/tokens.js';
+import type { Logger } from 'pino';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 
 export const REDIS = Symbol('REDIS');
 
 export const redisProvider: Provider = {
   provide: REDIS,
-  inject: [APP_CONFIG],
-  useFactory: (config: AppConfig) =>
-    new Redis(config.redisUrl, {
+  inject: [APP_CONFIG, APP_LOGGER],
+  useFactory: (config: AppConfig, logger: Logger) => {
+    const redis = new Redis(config.redisUrl, {
       maxRetriesPerRequest: 2,
       enableReadyCheck: true,
       retryStrategy: (times) => Math.min(times * 200, 5000),
-    }),
+    });
+    // ioredis reconnects by itself; without a listener it would also print each error to stderr.
+    redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis connection error'));
+    return redis;
+  },
 };

@@ -6,6 +6,13 @@ export function scheduleTable(config: AppConfig): ScheduledJob[] {
   return [
     // Level-triggered safety net: every cluster not at rest gets a pass, even if a trigger was lost.
     { id: 'clusters-resync', name: 'clusters.resync', everyMs: config.resyncSeconds * 1000, payload: {} },
+    // Worker autoscalers read the usage the health sweeps sample, at the same pace.
+    {
+      id: 'clusters-autoscale',
+      name: 'clusters.autoscale',
+      everyMs: config.healthIntervalSeconds * 1000,
+      payload: {},
+    },
     {
       id: 'prune-idempotency',
       name: 'maintenance.prune-idempotency',

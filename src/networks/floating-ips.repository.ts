@@ -84,6 +84,16 @@ export class FloatingIpsRepository {
     return this.ips(tx).findOneBy({ tenantId, id });
   }
 
+  /** The floating IPs that reach one of these nodes. */
+  heldBy(nodeIds: string[]): Promise<FloatingIpEntity[]> {
+    if (nodeIds.length === 0) return Promise.resolve([]);
+    return this.ips().createQueryBuilder('f').where('f.holder_node_id IN (:...nodeIds)', { nodeIds }).getMany();
+  }
+
+  findByAddress(address: string): Promise<FloatingIpEntity | null> {
+    return this.ips().createQueryBuilder('f').where('f.address = :address::inet', { address }).getOne();
+  }
+
   lockForTenant(tx: Tx, tenantId: string, id: string): Promise<FloatingIpEntity | null> {
     return this.ips(tx)
       .createQueryBuilder('f')

@@ -2,7 +2,8 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
-import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { IdempotencyEffects } from '../common/idempotency-effects.js';
+import { CURSOR_SHAPE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { QuotaService } from '../tenants/quota.service.js';
 import { broadcast, formatCidr, formatIpv4, parseCidr, parseIpv4 } from './cidr.js';
 import { FloatingIpsRepository } from './floating-ips.repository.js';
@@ -23,6 +24,7 @@ export class FloatingIpsService implements OnModuleInit {
     private readonly db: Database,
     private readonly ips: FloatingIpsRepository,
     private readonly quotas: QuotaService,
+    private readonly idempotency: IdempotencyEffects,
   ) {}
 
   onModuleInit(): void {
@@ -108,10 +110,18 @@ export class FloatingIpsService implements OnModuleInit {
   async allocate(auth: AuthContext): Promise<FloatingIpResponse> {
     const tenantId = tenantOf(auth);
     const ip = await this.db.transaction(async (tx) => {
+      // The retry of a request whose address was allocated before its answer was lost: that one.
+      const made = await this.idempotency.previous(tx, 'floating-ip');
+      if (made) {
+        const earlier = await this.ips.findForTenant(tenantId, made, tx);
+        if (!earlier) throw DomainError.conflict(`the floating IP this request allocated (${made}) is gone since`);
+        return earlier;
+      }
       await this.quotas.reserve(tx, tenantId, { maxFloatingIps: 1 });
       await this.ips.lockAddressSpace(tx);
       const allocated = await this.ips.allocate(tx, tenantId);
       if (!allocated) throw DomainError.unprocessable('no free floating IP address: ask the operator to add a range');
+      await this.idempotency.record(tx, 'floating-ip', allocated.id);
       return allocated;
     });
     return toFloatingIpResponse(ip);
@@ -124,7 +134,7 @@ export class FloatingIpsService implements OnModuleInit {
   }
 
   async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<FloatingIpResponse>> {
-    const after = decodeCursor(cursor, ['id']);
+    const after = decodeCursor(cursor, ['id'], { id: CURSOR_SHAPE.uuid });
     const rows = await this.ips.list(tenantOf(auth), limit + 1, after?.id);
     return toPage(rows, limit, toFloatingIpResponse, (f) => ({ id: f.id }));
   }

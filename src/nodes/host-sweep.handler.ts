@@ -1,11 +1,13 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Counter, Histogram } from 'prom-client';
+import { BundlesService } from '../clusters/bundles.service.js';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { EventsService } from '../clusters/events.service.js';
 import { setCondition } from '../common/conditions.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
+import type { HostInventory } from '../hypervisor/host-driver.js';
 import { HostLeases } from '../hypervisor/host-leases.service.js';
 import { HostsRepository } from '../hypervisor/hosts.repository.js';
 import { libvirtNames } from '../hypervisor/xml/names.js';
@@ -18,6 +20,7 @@ import { StoragePoolsRepository } from '../storage-pools/storage-pools.repositor
 import { assessNode, HEALTH_DEFAULTS } from './health.js';
 import type { NodeEntity, NodeUsage } from './node.entity.js';
 import { NodesRepository } from './nodes.repository.js';
+import { DhcpAudit } from './dhcp-audit.js';
 
 /** Runs fn over items with at most `limit` running at once. */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -81,6 +84,8 @@ export class HostSweepHandler implements OnModuleInit {
     private readonly vpcs: VpcsRepository,
     private readonly floatingIps: FloatingIpsRepository,
     private readonly pools: StoragePoolsRepository,
+    private readonly bundles: BundlesService,
+    private readonly dhcpAudit: DhcpAudit,
   ) {}
 
   onModuleInit(): void {
@@ -107,14 +112,31 @@ export class HostSweepHandler implements OnModuleInit {
   @OnJob('host.fault')
   async fault(payload: JobPayloads['host.fault']): Promise<{ applied: boolean }> {
     const runtime = this.leases.runtime(payload.hostId);
+    if (payload.fault === 'unreachable' || payload.fault === 'reachable') {
+      if (!runtime?.simulator) throw new Error(`simulated host ${payload.hostId} is not held by this worker`);
+      return { applied: await runtime.partition(payload.fault === 'unreachable') };
+    }
     if (!runtime?.driver || !runtime.simulator)
       throw new Error(`simulated host ${payload.hostId} is not held by this worker`);
+    if (!payload.nodeId) throw new Error(`fault ${payload.fault} needs a node`);
     const domain = libvirtNames.domain(payload.nodeId);
+    if (payload.fault === 'cpu-load') {
+      const node = await this.nodes.findById(payload.nodeId);
+      return { applied: runtime.simulator.setCpuLoad(domain, payload.cpuPercent ?? 0, node?.vcpus ?? 1) };
+    }
     if (payload.fault === 'crash') {
       await runtime.driver.destroyDomain(domain);
       return { applied: true };
     }
     return { applied: runtime.simulator.fault(domain, payload.fault) };
+  }
+
+  /** What libvirt holds on the host (`GET /v1/hosts/:id/inventory`), for audits and tests. */
+  @OnJob('host.inventory')
+  async inventory(payload: JobPayloads['host.inventory']): Promise<HostInventory> {
+    const driver = this.leases.runtime(payload.hostId)?.driver;
+    if (!driver) throw new Error(`host ${payload.hostId} is not connected in this worker`);
+    return driver.inventory();
   }
 
   @OnJob('host.sweep')
@@ -129,9 +151,14 @@ export class HostSweepHandler implements OnModuleInit {
       orphansDestroyed: 0,
       ms: 0,
     };
-    if (!runtime?.driver) return report;
+    if (!runtime) return report;
+    if (!runtime.driver) {
+      report.unhealthy = await this.unreachableHostStep(payload.hostId);
+      return report;
+    }
     const driver = runtime.driver;
     const nodes = await this.nodes.forHost(payload.hostId);
+    await this.fenceStep(payload.hostId, nodes);
     const settingsByCluster = await this.clusters.settingsOf([...new Set(nodes.map((n) => n.clusterId))]);
     const touchedClusters = new Set<string>();
     const heartbeats: { id: string; at: Date; usage: NodeUsage | null }[] = [];
@@ -144,6 +171,9 @@ export class HostSweepHandler implements OnModuleInit {
         const settings = settingsByCluster.get(node.clusterId) ?? {};
         const domain = libvirtNames.domain(node.id);
         const info = await driver.domainStats(domain);
+        // Simulated guests run no code: their CPU time comes from the simulator's load.
+        const simulatedCpu = info && runtime.simulator?.cpuTimeNs(domain, info.vcpus);
+        if (info && simulatedCpu !== undefined) info.cpuTimeNs = simulatedCpu;
         const vmState = info ? info.state : 'absent';
         if (vmState === 'absent') {
           // Deleted behind the platform's back: the node reconciler recreates it.
@@ -225,6 +255,10 @@ export class HostSweepHandler implements OnModuleInit {
     );
     await this.nodes.recordHeartbeats(heartbeats);
     report.orphansDestroyed = await this.collectOrphans(payload.hostId, new Set(nodes.map((n) => n.id)));
+    for (const nodeId of await this.dhcpAudit.run(payload.hostId, driver, nodes)) {
+      // Its VM is there but its address entry is not: its reconcile puts the entry back.
+      await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: payload.hostId, resourceKey: nodeId });
+    }
     await this.drainStep(payload.hostId, nodes);
     await this.collectUnusedNetworksAndPools(payload.hostId);
     for (const clusterId of touchedClusters)
@@ -233,6 +267,76 @@ export class HostSweepHandler implements OnModuleInit {
     report.ms = Date.now() - started;
     this.sweeps.observe({ simulated: String(runtime.host.simulated) }, report.ms / 1000);
     return report;
+  }
+
+  /**
+   * The host does not answer. Once it has been gone longer than a cluster's unhealthy timeout,
+   * that cluster's nodes on it count as unhealthy (reason HostUnreachable), so remediation
+   * places replacements on other hosts. Returns how many nodes are unhealthy.
+   */
+  private async unreachableHostStep(hostId: string): Promise<number> {
+    const host = await this.hosts.findById(hostId);
+    if (!host || host.state !== 'Unreachable') return 0;
+    const goneSince = (host.lastSeenAt ?? host.createdAt).getTime();
+    const nodes = (await this.nodes.forHost(hostId)).filter((n) => !n.deleteRequestedAt);
+    const settingsByCluster = await this.clusters.settingsOf([...new Set(nodes.map((n) => n.clusterId))]);
+    const now = Date.now();
+    const touched = new Set<string>();
+    let unhealthy = 0;
+    for (const node of nodes) {
+      const timeout =
+        settingsByCluster.get(node.clusterId)?.unhealthyTimeoutSeconds ?? HEALTH_DEFAULTS.unhealthyTimeoutSeconds;
+      if (node.unhealthySince) {
+        unhealthy++;
+        continue;
+      }
+      if (now - goneSince <= timeout * 1000) continue;
+      unhealthy++;
+      const message = `host ${host.name} unreachable since ${new Date(goneSince).toISOString()}`;
+      let conditions = setCondition(node.conditions, 'NodeHealthy', 'False', 'HostUnreachable', message);
+      conditions = setCondition(conditions, 'Ready', 'False', 'HostUnreachable', message);
+      await this.nodes.update(node.id, {
+        unhealthySince: new Date(now),
+        failingSince: node.failingSince ?? new Date(goneSince),
+        conditions,
+        ...(node.phase === 'Ready' ? { phase: 'NotReady' as const } : {}),
+      });
+      await this.events.warning(
+        { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+        'NodeUnhealthy',
+        `${node.name} is unhealthy: ${message}`,
+      );
+      touched.add(node.clusterId);
+    }
+    for (const clusterId of touched)
+      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+    return unhealthy;
+  }
+
+  /**
+   * Fencing, on every sweep of a reachable host (so first thing after it comes back): a node that
+   * is being removed has no business running. Its VM is powered off at once (a replacement may
+   * already run elsewhere: never two live copies) and its teardown is queued, which the jobs
+   * queued while the host was away may not do any more.
+   */
+  private async fenceStep(hostId: string, nodes: NodeEntity[]): Promise<void> {
+    const runtime = this.leases.runtime(hostId);
+    const driver = runtime?.driver;
+    if (!driver) return;
+    for (const node of nodes.filter((n) => n.deleteRequestedAt)) {
+      const domain = libvirtNames.domain(node.id);
+      const lostWithHost = node.conditions.some((c) => c.type === 'NodeHealthy' && c.reason === 'HostUnreachable');
+      if (lostWithHost && (await driver.domainState(domain)) === 'running') {
+        runtime.expectStop(domain);
+        await driver.destroyDomain(domain);
+        await this.events.warning(
+          { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
+          'NodeFenced',
+          `${node.name} was replaced while its host was away; its VM has been powered off`,
+        );
+      }
+      await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId, resourceKey: node.id });
+    }
   }
 
   /** VMs carrying the platform's metadata that no node owns: destroyed after a grace period. */
@@ -291,7 +395,28 @@ export class HostSweepHandler implements OnModuleInit {
         this.logger.info({ hostId, network: name }, 'removed the network of a deleted VPC or range');
       }
     }
-    for (const name of await driver.listPools()) {
+    const pools = await driver.listPools();
+    if (pools.includes(libvirtNames.platformPool())) {
+      // Bundle volumes of replaced artifacts, once no VM has them attached.
+      const current = new Set(
+        this.bundles
+          .list()
+          .flatMap((b) =>
+            Object.keys(b.manifest.versions).map((v) => libvirtNames.bundleVolume(b.manifest.name, v, b.digest)),
+          ),
+      );
+      const stale = (await driver.listVolumes(libvirtNames.platformPool())).filter(
+        (v) => v.startsWith('kaas-bundle-') && !current.has(v),
+      );
+      if (stale.length > 0) {
+        const inUse = await driver.volumesInUse();
+        for (const v of stale.filter((x) => !inUse.has(x))) {
+          await driver.removeVolume(libvirtNames.platformPool(), v);
+          this.logger.info({ hostId, volume: v }, 'removed a bundle volume that no longer matches its bundle');
+        }
+      }
+    }
+    for (const name of pools) {
       const poolId = idOf(name, 'kaas-pool-');
       if (poolId && !(await this.pools.findById(poolId)) && (await driver.listVolumes(name)).length === 0) {
         await driver.removePool(name);

@@ -27,6 +27,7 @@ import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import type { VpcEntity } from '../networks/network.entities.js';
 import { VpcsRepository } from '../networks/vpcs.repository.js';
 import { VpcsService } from '../networks/vpcs.service.js';
+import { ControlPlaneLeaver } from './control-plane-leaver.service.js';
 import { buildUserData } from './node-boot-config.js';
 import type { NodeEntity, NodePhase } from './node.entity.js';
 import { NodesRepository } from './nodes.repository.js';
@@ -63,6 +64,7 @@ export class NodeReconciler {
     private readonly bundles: BundlesService,
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
+    private readonly leaver: ControlPlaneLeaver,
   ) {}
 
   /** Bundle ISOs built in this process, by bundle and version (tens of MiB; built once). */
@@ -218,7 +220,8 @@ export class NodeReconciler {
     runtime: HostRuntime & { driver: HostDriver },
   ): Promise<string> {
     const driver = runtime.driver;
-    const name = libvirtNames.bundleVolume(cluster.controlPlane, cluster.version);
+    const bundle = this.bundles.get(cluster.controlPlane);
+    const name = libvirtNames.bundleVolume(cluster.controlPlane, cluster.version, bundle?.digest ?? 'none');
     await driver.ensurePool({
       type: 'dir',
       name: libvirtNames.platformPool(),
@@ -232,11 +235,11 @@ export class NodeReconciler {
   }
 
   private async bundleIso(cluster: ClusterEntity): Promise<Buffer> {
-    const key = `${cluster.controlPlane}/${cluster.version}`;
+    const bundle = this.bundles.get(cluster.controlPlane);
+    if (!bundle) throw new Error(`bundle ${cluster.controlPlane} is not installed`);
+    const key = `${cluster.controlPlane}/${cluster.version}/${bundle.digest}`;
     let iso = this.bundleIsos.get(key);
     if (!iso) {
-      const bundle = this.bundles.get(cluster.controlPlane);
-      if (!bundle) throw new Error(`bundle ${cluster.controlPlane} is not installed`);
       const files = await Promise.all(
         bundle.manifest.versions[cluster.version].artifacts.map(async (a) => ({
           name: a.replace(/^.*\//, ''),
@@ -315,6 +318,18 @@ export class NodeReconciler {
     if (node.phase !== 'Deleting') {
       await this.nodes.update(node.id, { phase: 'Deleting' });
     }
+    if (
+      cluster &&
+      !cluster.deletingAt &&
+      (await this.leaver.leave(node, cluster, Boolean(runtime.simulator))) === 'wait'
+    ) {
+      await this.jobs.enqueue(
+        'node.reconcile',
+        { nodeId: node.id },
+        { hostId: node.hostId!, resourceKey: node.id, delayMs: Math.max(this.config.requeueMs, 5000) },
+      );
+      return;
+    }
     runtime.expectStop(domain);
     await driver.shutdownDomain(domain, runtime.simulator ? 0 : 20000);
     await driver.removeDomain(domain);
@@ -324,6 +339,14 @@ export class NodeReconciler {
       await driver.removeVolume(pool, libvirtNames.nodeVolume(node.id));
       if (node.address)
         await driver.removeDhcpHost(libvirtNames.vpcNetwork(cluster.vpcId), { mac: node.mac, ip: node.address });
+      // A master may hold the floating IP on its provider NIC: that entry goes with the node.
+      const fip =
+        node.role === 'master' ? await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId) : null;
+      if (fip)
+        await driver.removeDhcpHost(libvirtNames.providerNetwork(fip.rangeId), {
+          mac: macFor(node.id, 'provider'),
+          ip: fip.address,
+        });
     }
     await this.db.transaction(async (tx) => {
       await this.vpcsService.releaseAddresses(tx, node.id);

@@ -3,6 +3,9 @@ import { Database, type Tx } from '../common/database.js';
 import type { HostAllocation } from '../hypervisor/hosts.dto.js';
 import { NodeEntity } from './node.entity.js';
 
+/** What a cluster's summary (ready count, usage) needs of each of its nodes. */
+export type NodeSummary = Pick<NodeEntity, 'id' | 'clusterId' | 'phase' | 'deleteRequestedAt' | 'usage'>;
+
 @Injectable()
 export class NodesRepository {
   constructor(private readonly db: Database) {}
@@ -19,6 +22,10 @@ export class NodesRepository {
     return this.repo(tx).findOneBy({ id });
   }
 
+  findByMac(mac: string): Promise<NodeEntity | null> {
+    return this.repo().createQueryBuilder('n').where('n.mac = :mac::macaddr', { mac }).getOne();
+  }
+
   lock(tx: Tx, id: string): Promise<NodeEntity | null> {
     return this.repo(tx).createQueryBuilder('n').setLock('pessimistic_write').where('n.id = :id', { id }).getOne();
   }
@@ -27,9 +34,17 @@ export class NodesRepository {
     return this.repo(tx).find({ where: { clusterId }, order: { role: 'ASC', ordinal: 'ASC' } });
   }
 
-  forClusters(clusterIds: string[]): Promise<NodeEntity[]> {
+  /**
+   * The nodes of these clusters with only the columns a cluster's summary reads: whole rows
+   * (conditions, timestamps) cost more to read and hydrate than the rest of a cluster list.
+   */
+  summariesOf(clusterIds: string[]): Promise<NodeSummary[]> {
     if (clusterIds.length === 0) return Promise.resolve([]);
-    return this.repo().createQueryBuilder('n').where('n.cluster_id IN (:...clusterIds)', { clusterIds }).getMany();
+    return this.repo()
+      .createQueryBuilder('n')
+      .select(['n.id', 'n.clusterId', 'n.phase', 'n.deleteRequestedAt', 'n.usage'])
+      .where('n.cluster_id IN (:...clusterIds)', { clusterIds })
+      .getMany();
   }
 
   forHost(hostId: string): Promise<NodeEntity[]> {

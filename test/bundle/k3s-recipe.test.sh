@@ -104,6 +104,11 @@ case "${1:-}" in
     : >$REC/argv.$n
     for a in "$@"; do printf '%s\n' "$a" >>$REC/argv.$n; done
     env | sort >$REC/env.$n
+    prev=
+    for a in "$@"; do
+      [ "$prev" = --token-file ] && echo "$(stat -c '%a %U' "$a") $(cat "$a")" >$REC/token-file.$n
+      prev=$a
+    done
     for f in server-ca.crt server-ca.key client-ca.crt client-ca.key; do
       if [ -f $D/server/tls/$f ]; then
         echo "$f $(sha256sum <$D/server/tls/$f | cut -d' ' -f1) $(stat -c %a $D/server/tls/$f)"
@@ -233,7 +238,8 @@ echo "== initial master (m1)"
 check "k3s started once, as 'server'" test "$(cat "$W/m1/rec/starts" 2>/dev/null)" = 1 -a "$(argv m1 | head -1)" = server
 check "--cluster-init on the initial master" has_arg m1 --cluster-init
 check "no --server on the initial master" bash -c "! grep -qx -- --server '$W/m1/rec/argv.1'"
-check "--token is KAAS_JOIN_TOKEN" test "$(arg_after m1 --token)" = "$TOKEN"
+check "--token-file holds KAAS_JOIN_TOKEN (600 root); no --token in argv, no token in k3s's environment" \
+  bash -c "[ \"\$(cat '$W/m1/rec/token-file.1')\" = '600 root $TOKEN' ] && ! grep -qx -- --token '$W/m1/rec/argv.1' && ! grep -q '$TOKEN' '$W/m1/rec/env.1' '$W/m1/rec/argv.1'"
 check "--tls-san includes the floating IP and the node IP" \
   bash -c "grep -qx '$FIP' <<<'$(all_after m1 --tls-san)' && grep -qx 10.77.0.11 <<<'$(all_after m1 --tls-san)'"
 check "--node-ip, --node-name, --disable-cloud-controller" \
@@ -257,7 +263,7 @@ echo "== joining master (m2)"
 check "k3s server with --server https://10.77.0.11:6443 (the other master)" \
   test "$(argv m2 | head -1) $(arg_after m2 --server)" = "server https://10.77.0.11:6443"
 check "no --cluster-init on a joining master" bash -c "! grep -qx -- --cluster-init '$W/m2/rec/argv.1'"
-check "--token is KAAS_JOIN_TOKEN" test "$(arg_after m2 --token)" = "$TOKEN"
+check "--token-file holds KAAS_JOIN_TOKEN" test "$(cat "$W/m2/rec/token-file.1")" = "600 root $TOKEN"
 check "--tls-san includes the floating IP" grep -qx "$FIP" <<<"$(all_after m2 --tls-san)"
 check "cluster CA installed before the start" grep -q "^server-ca.crt $CA_SHA 644" "$W/m2/rec/tls-at-start.1"
 check "images copied" test "$(cat "$W/m2/rec/images-at-start.1")" = "k3s-airgap-images-amd64.tar.zst $IMAGES_SHA"
@@ -267,8 +273,8 @@ check "status: joining, then ready" \
 echo "== worker (w1: floating IP set; w2: none)"
 check "k3s agent --server https://$FIP:6443 (the floating IP)" \
   test "$(argv w1 | head -1) $(arg_after w1 --server)" = "agent https://$FIP:6443"
-check "--token is KAAS_JOIN_TOKEN, --node-ip and --node-name set" \
-  test "$(arg_after w1 --token) $(arg_after w1 --node-ip) $(arg_after w1 --node-name)" = "$TOKEN 10.77.0.21 w1"
+check "--token-file holds KAAS_JOIN_TOKEN, --node-ip and --node-name set, no token in the environment" \
+  bash -c "[ \"\$(cat '$W/w1/rec/token-file.1') $(arg_after w1 --node-ip) $(arg_after w1 --node-name)\" = '600 root $TOKEN 10.77.0.21 w1' ] && ! grep -q '$TOKEN' '$W/w1/rec/env.1'"
 check "no server-only flags on an agent" \
   bash -c "! grep -qxE -- '--cluster-init|--tls-san|--disable-cloud-controller' '$W/w1/rec/argv.1'"
 check "no CA keys written on a worker" grep -q '^server-ca.key missing' "$W/w1/rec/tls-at-start.1"
@@ -292,9 +298,9 @@ check "status ready, details.init=systemd" jqe '.ready == true and .details.init
 echo "== the same scripts under busybox sh (joining master, worker)"
 for x in "bb agent https://$FIP:6443" "bbm server https://10.77.0.11:6443"; do
   set -- $x
-  check "$1: k3s $2 --server $3 --token <KAAS_JOIN_TOKEN>, status ready" \
-    test "$(argv $1 | head -1)|$(arg_after $1 --server)|$(arg_after $1 --token)|$(jq -r .ready "$W/$1/status.json" 2>/dev/null)" \
-    = "$2|$3|$TOKEN|true"
+  check "$1: k3s $2 --server $3 --token-file <KAAS_JOIN_TOKEN>, status ready" \
+    test "$(argv $1 | head -1)|$(arg_after $1 --server)|$(cat "$W/$1/rec/token-file.1")|$(jq -r .ready "$W/$1/status.json" 2>/dev/null)" \
+    = "$2|$3|600 root $TOKEN|true"
 done
 
 echo "== floating IP on a master's second NIC (busybox udhcpc, dnsmasq in the sandbox)"

@@ -102,14 +102,22 @@ describe('cluster lifecycle on a simulated host', () => {
       30000,
     );
     await waitForPhase(s.client, clusterId, 'Running');
-    const removals = (
+    const events = (
       (await s.client.call('GET', `/v1/clusters/${clusterId}/events?limit=1000`)).body.items as {
         reason: string;
         message: string;
+        nodeId: string;
         createdAt: string;
       }[]
-    ).filter((e) => e.reason === 'NodeRemoving' && e.message.startsWith('removing master'));
+    ).reverse(); // oldest first
+    const removals = events.filter((e) => e.reason === 'NodeRemoving' && e.message.startsWith('removing master'));
     expect(removals).toHaveLength(2);
+    // Each removed master left the control plane (etcd membership) before its VM went.
+    for (const r of removals) {
+      const mine = events.filter((e) => e.nodeId === r.nodeId).map((e) => e.reason);
+      expect(mine.indexOf('NodeLeft')).toBeGreaterThan(-1);
+      expect(mine.indexOf('NodeLeft')).toBeLessThan(mine.indexOf('NodeDeleted'));
+    }
   });
 
   it('deletes the cluster and leaves nothing in libvirt or the database', async () => {
@@ -134,7 +142,11 @@ describe('cluster lifecycle on a simulated host', () => {
     expect(pools).toHaveLength(1);
     for (const pool of pools) expect(await driver.listVolumes(pool)).toEqual([]);
     // The platform pool keeps only the bundle disk that the host's nodes share.
-    expect(await driver.listVolumes('kaas-platform')).toEqual(['kaas-bundle-etcd-v3.4.23.iso']);
+    expect(await driver.listVolumes('kaas-platform')).toEqual([
+      expect.stringMatching(/^kaas-bundle-etcd-v3\.4\.23-[0-9a-f]{12}\.iso$/),
+    ]);
+    // No network hands an address to a node that is gone (VPC or floating-IP provider network).
+    expect((await driver.inventory()).networks.flatMap((n) => n.dhcpHosts)).toEqual([]);
     // Deleting the tenant's VPC and pool removes their libvirt network and pool at the next sweep.
     expect((await s.client.call('DELETE', `/v1/vpcs/${s.vpcId}`)).status).toBe(204);
     expect((await s.client.call('DELETE', `/v1/storage-pools/${s.poolId}`)).status).toBe(204);

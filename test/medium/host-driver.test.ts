@@ -111,6 +111,38 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
     expect(await conn.getNetworkXML(network)).not.toContain(mac);
   });
 
+  it('ensures one pool and one network from several jobs at once', async () => {
+    const other = { pool: libvirtNames.storagePool(randomUUID()), vpcId: randomUUID() };
+    const net = {
+      name: libvirtNames.vpcNetwork(other.vpcId),
+      bridge: libvirtNames.vpcBridge(other.vpcId),
+      gateway: '10.21.0.1',
+      prefix: 24,
+      hosts: [],
+    };
+    const pools = await Promise.all(
+      Array.from({ length: 4 }, () => driver.ensurePool({ type: 'dir', name: other.pool, path: `${host.dir}/p2` })),
+    );
+    const networks = await Promise.all(Array.from({ length: 4 }, () => driver.ensureNetwork(net)));
+    expect(pools.filter((r) => r.created).length).toBeLessThanOrEqual(1);
+    expect(networks.filter((r) => r.created).length).toBeLessThanOrEqual(1);
+    expect(await conn.isPoolActive(other.pool)).toBe(true);
+    expect(await conn.isNetworkActive(net.name)).toBe(true);
+    await driver.removeNetwork(net.name);
+    await driver.removePool(other.pool);
+  });
+
+  it('reports its inventory: domains with owners, volumes by pool, DHCP entries by network', async () => {
+    await driver.setDhcpHost(network, { mac: macFor(ids.nodeId), ip: '10.20.0.7', name: 'w-0' });
+    const inventory = await driver.inventory();
+    expect(inventory.domains.map((d) => d.owner?.nodeId)).toEqual([ids.nodeId]);
+    expect(inventory.pools).toEqual([
+      { name: pool, volumes: expect.arrayContaining([libvirtNames.nodeVolume(ids.nodeId)]) },
+    ]);
+    expect(inventory.networks).toEqual([{ name: network, dhcpHosts: [{ mac: macFor(ids.nodeId), ip: '10.20.0.7' }] }]);
+    await driver.removeDhcpHost(network, { mac: macFor(ids.nodeId), ip: '10.20.0.7' });
+  });
+
   it('finds its domains by metadata, with hostile names escaped', async () => {
     const owned = await driver.listOwnedDomains();
     expect(owned).toEqual([

@@ -210,5 +210,25 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
       const addresses = answers.map((a) => a.body.address);
       expect(new Set(addresses).size).toBe(addresses.length);
     });
+
+    it('allocates once when the retry follows an attempt that died after allocating', async () => {
+      const { client } = await createTenant(t, 'fip-retry');
+      const headers = { 'idempotency-key': 'fip-once' };
+      const first = await client.call('POST', '/v1/floating-ips', {}, headers);
+      expect(first.status).toBe(201);
+      // Back to what the attempt left when its process died after the commit, before the answer
+      // was stored: the record in progress, marking the address it allocated.
+      await db.manager.query(
+        `UPDATE idempotency_records
+            SET status_code = NULL, created_at = now() - interval '61 seconds',
+                response_body = jsonb_build_object('effect', jsonb_build_object('kind', 'floating-ip', 'id', $1::text))
+          WHERE idempotency_key = 'fip-once'`,
+        [first.body.id],
+      );
+      const retried = await client.call('POST', '/v1/floating-ips', {}, headers);
+      expect(retried.status).toBe(201);
+      expect(retried.body).toEqual(first.body);
+      expect((await client.call('GET', '/v1/floating-ips')).body.items).toHaveLength(1);
+    });
   });
 });

@@ -158,6 +158,41 @@ describe('tenants, API keys and tenancy (real Postgres and Redis)', () => {
     expect((await tenant.client.call('GET', '/v1/storage-pools')).body.items).toHaveLength(1);
   });
 
+  it('lets a retry run a request whose first attempt died holding its Idempotency-Key', async () => {
+    const tenant = await createTenant(t, 'idem-died');
+    const { DataSource } = await import('typeorm');
+    const { createHash } = await import('node:crypto');
+    const ds = t.app.get(DataSource);
+    await tenant.client.call(
+      'POST',
+      '/v1/storage-pools',
+      { name: 'probe', capacityGiB: 1 },
+      { 'idempotency-key': 'p' },
+    );
+    const [{ principal }] = await ds.query(`SELECT principal FROM idempotency_records WHERE idempotency_key = 'p'`);
+    const body = { name: 'late', capacityGiB: 2 };
+    const hash = createHash('sha256')
+      .update(`POST /v1/storage-pools\n${JSON.stringify(body)}`)
+      .digest('hex');
+    // The first attempt took the key, then its process died before it answered or let go.
+    await ds.query(`INSERT INTO idempotency_records (principal, idempotency_key, request_hash) VALUES ($1, 'd', $2)`, [
+      principal,
+      hash,
+    ]);
+    const headers = { 'idempotency-key': 'd' };
+    const early = await tenant.client.call('POST', '/v1/storage-pools', body, headers);
+    expect(early.status).toBe(409);
+    expect(early.body.message).toMatch(/still in progress/);
+    await ds.query(
+      `UPDATE idempotency_records SET created_at = now() - interval '61 seconds' WHERE idempotency_key = 'd'`,
+    );
+    const retried = await tenant.client.call('POST', '/v1/storage-pools', body, headers);
+    expect(retried.status).toBe(201);
+    const again = await tenant.client.call('POST', '/v1/storage-pools', body, headers);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(retried.body);
+  });
+
   it('keeps replayable answers encrypted: a new API key never rests in clear text', async () => {
     const first = await t.admin.call('POST', '/v1/tenants', { name: 'idem-secret' }, { 'idempotency-key': 'tenant-1' });
     const again = await t.admin.call('POST', '/v1/tenants', { name: 'idem-secret' }, { 'idempotency-key': 'tenant-1' });

@@ -54,6 +54,9 @@ describe('an etcd cluster on real VMs', () => {
       KAAS_HEALTH_INTERVAL_SECONDS: '5',
       KAAS_RESYNC_SECONDS: '5',
       KAAS_JOB_LOCK_MS: '120000',
+      // Longer than the 2-minute DHCP leases, as in production (300 s), so a released address is
+      // never handed to a new VM while dnsmasq still holds a lease for the old one.
+      KAAS_IP_QUARANTINE_SECONDS: '150',
     });
     const host = await p.admin.call('POST', '/v1/hosts', { name: 'real-1', uri: 'qemu:///system', domainType: 'qemu' });
     expect(host.status).toBe(201);
@@ -107,6 +110,25 @@ describe('an etcd cluster on real VMs', () => {
     expect(running.endpoint).toBe(`https://${floatingIp}:2379`);
   });
 
+  let etcdDir = '';
+  const etcdctl = (...args: string[]) => {
+    const dir = etcdDir;
+    return run(
+      'etcdctl',
+      [
+        `--endpoints=https://${floatingIp}:2379`,
+        `--cacert=${join(dir, 'ca.crt')}`,
+        `--cert=${join(dir, 'admin.crt')}`,
+        `--key=${join(dir, 'admin.key')}`,
+        '--command-timeout=10s',
+        ...args,
+      ],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
+  };
+
   it('serves etcdctl through the floating IP with the issued credentials', async () => {
     const kube = parse(String((await tenant.call('GET', `/v1/clusters/${clusterId}/kubeconfig`)).body));
     const dir = mkdtempSync(join(tmpdir(), 'etcdctl-'));
@@ -114,21 +136,7 @@ describe('an etcd cluster on real VMs', () => {
     writeFileSync(join(dir, 'ca.crt'), b64(kube.clusters[0].cluster['certificate-authority-data']));
     writeFileSync(join(dir, 'admin.crt'), b64(kube.users[0].user['client-certificate-data']));
     writeFileSync(join(dir, 'admin.key'), b64(kube.users[0].user['client-key-data']));
-    const etcdctl = (...args: string[]) =>
-      run(
-        'etcdctl',
-        [
-          `--endpoints=https://${floatingIp}:2379`,
-          `--cacert=${join(dir, 'ca.crt')}`,
-          `--cert=${join(dir, 'admin.crt')}`,
-          `--key=${join(dir, 'admin.key')}`,
-          '--command-timeout=10s',
-          ...args,
-        ],
-        {
-          env: { ...process.env, ETCDCTL_API: '3' },
-        },
-      );
+    etcdDir = dir;
     let lastError = '';
     await waitFor(
       'etcd through the floating IP',
@@ -153,6 +161,74 @@ describe('an etcd cluster on real VMs', () => {
     await tenant.call('PATCH', `/v1/clusters/${clusterId}`, { workers: 2 });
     await waitRunning('3 nodes ready', 3);
     timings.scaleUp = (Date.now() - t0) / 1000;
+  });
+
+  it('scales masters 1 → 3 → 1, each removed master leaving etcd before its VM goes', async () => {
+    const members = async () =>
+      (await etcdctl('member', 'list', '-w', 'simple')).stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes(', started, '))
+        .map((l) => l.split(', ')[2])
+        .sort();
+    // Through the floating IP, which may be moving (up to one 2-minute DHCP lease) after a change.
+    const membersBecome = async (expected: string[]) => {
+      let last: unknown;
+      await waitFor(
+        `etcd members ${expected.join(', ')}`,
+        async () => {
+          try {
+            last = await members();
+            return JSON.stringify(last) === JSON.stringify(expected);
+          } catch (err) {
+            last = (err as Error).message.split('\n').at(-1);
+            return false;
+          }
+        },
+        240000,
+        2000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; last answer: ${JSON.stringify(last)}`);
+      });
+    };
+    const t0 = Date.now();
+    await tenant.call('PATCH', `/v1/clusters/${clusterId}`, { masters: 3 });
+    await waitRunning('3 masters + 2 workers ready', 5);
+    timings.mastersTo3 = (Date.now() - t0) / 1000;
+    const masterNames = (await nodes())
+      .filter((n) => n.role === 'master')
+      .map((n) => n.name)
+      .sort();
+    await membersBecome(masterNames);
+
+    const t1 = Date.now();
+    await tenant.call('PATCH', `/v1/clusters/${clusterId}`, { masters: 1 });
+    await waitFor(
+      'one master left',
+      async () => (await nodes()).filter((n) => n.role === 'master').length === 1,
+      900000,
+      1000,
+    );
+    await waitRunning('Running with 1 master', 3);
+    timings.mastersTo1 = (Date.now() - t1) / 1000;
+    const [survivor] = (await nodes()).filter((n) => n.role === 'master');
+    await membersBecome([survivor.name]);
+    // The data is still there, and each removed master left etcd before its VM was destroyed.
+    expect((await etcdctl('get', 'greeting', '--print-value-only')).stdout.trim()).toBe('hello from kaas');
+    const events = (
+      (await tenant.call('GET', `/v1/clusters/${clusterId}/events?limit=1000`)).body.items as {
+        reason: string;
+        message: string;
+        nodeId: string;
+      }[]
+    ).reverse();
+    const removed = masterNames.filter((n) => n !== survivor.name);
+    for (const name of removed) {
+      const left = events.findIndex((e) => e.reason === 'NodeLeft' && e.message.includes(`(${name})`));
+      const deleted = events.findIndex((e) => e.reason === 'NodeDeleted' && e.message.startsWith(`${name} `));
+      expect(left).toBeGreaterThan(-1);
+      expect(left).toBeLessThan(deleted);
+    }
   });
 
   it('replaces a worker whose VM was destroyed, with no help', async () => {

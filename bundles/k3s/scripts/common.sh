@@ -37,6 +37,7 @@ K3S_KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 K3S_PORT=6443
 KAAS_K3S_DIR=/etc/kaas/k3s            # run.sh (holds the join token: root only)
 KAAS_K3S_RUN=$KAAS_K3S_DIR/run.sh
+KAAS_K3S_TOKEN_FILE=$KAAS_K3S_DIR/token   # the join token (0600): k3s --token-file, never in argv
 KAAS_SUPERVISOR_PIDFILE=$KAAS_STATE_DIR/supervisor.pid
 KAAS_K3S_PIDFILE=$KAAS_STATE_DIR/k3s.pid
 umask 022
@@ -205,8 +206,17 @@ kaas_other_masters() { # this node's fellow masters from KAAS_MASTERS, one per l
   echo "$KAAS_MASTERS" | tr ', ' '\n\n' | sed '/^$/d' | grep -vxF "$KAAS_NODE_IP" || true
 }
 
+# kaas_k3s_write_token: the join token into $KAAS_K3S_TOKEN_FILE (root only), for --token-file:
+# an argument would show in every user's `ps`
+kaas_k3s_write_token() {
+  mkdir -p "$KAAS_K3S_DIR"
+  chmod 700 "$KAAS_K3S_DIR"
+  (umask 077 && printf '%s\n' "$KAAS_JOIN_TOKEN" >"$KAAS_K3S_TOKEN_FILE.tmp") &&
+    mv -f "$KAAS_K3S_TOKEN_FILE.tmp" "$KAAS_K3S_TOKEN_FILE"
+}
+
 # kaas_k3s_write_run ARGS...: /etc/kaas/k3s/run.sh execs k3s with exactly these arguments
-# (shell-quoted; mode 0700 because the join token is among them)
+# (shell-quoted; mode 0700), without the node's secrets in its environment
 kaas_k3s_write_run() {
   local a line="exec $(kaas_shq "$K3S_BIN")"
   for a in "$@"; do line="$line $(kaas_shq "$a")"; done
@@ -215,6 +225,7 @@ kaas_k3s_write_run() {
   {
     echo '#!/bin/sh'
     echo "# k3s for kaas node $KAAS_NODE_NAME ($KAAS_ROLE); written by the kaas k3s bundle"
+    echo 'unset KAAS_JOIN_TOKEN'
     echo "$line"
   } >"$KAAS_K3S_RUN.tmp" && chmod 700 "$KAAS_K3S_RUN.tmp" && mv -f "$KAAS_K3S_RUN.tmp" "$KAAS_K3S_RUN"
 }
@@ -331,11 +342,33 @@ kaas_k3s_launch() {
   kaas_log "supervisor pid $!"
 }
 
-kaas_http_get() { # URL -> body on stdout
-  if command -v curl >/dev/null 2>&1; then curl -fsS --max-time 5 "$1"
-  elif command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$1"
-  else busybox wget -q -T 5 -O - "$1"
+# kaas_http_get URL -> body on stdout. curl when the image has it; else, for plain
+# http://IP:PORT/PATH, one HTTP/1.0 request through nc (a static busybox's wget can crash in
+# the C library's resolver on minimal images); else wget.
+kaas_http_get() {
+  local rest hostport path out
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --max-time 5 "$1"
+    return
   fi
+  rest=${1#http://}
+  if [ "$rest" != "$1" ] && command -v nc >/dev/null 2>&1; then
+    hostport=${rest%%/*}
+    path=/${rest#*/}
+    [ "$rest" = "$hostport" ] && path=/
+    out=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$hostport" |
+      nc -w 5 "${hostport%:*}" "${hostport##*:}" 2>/dev/null) || out=
+    case $out in
+      "HTTP/1."?" 200"*)
+        printf '%s\n' "$out" | tr -d '\r' | sed '1,/^$/d'
+        return 0
+        ;;
+      "") echo "no answer from $hostport" >&2 ;;
+      *) echo "$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')" >&2 ;;
+    esac
+    return 1
+  fi
+  if command -v wget >/dev/null 2>&1; then wget -q -T 5 -O - "$1"; else busybox wget -q -T 5 -O - "$1"; fi
 }
 
 # ---- one-time node set-up ----------------------------------------------------------------------------

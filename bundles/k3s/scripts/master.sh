@@ -56,7 +56,8 @@ kaas_k3s_master_main() {
     return 0
   fi
   kaas_k3s_install_ca || return 1
-  set -- server --token "$KAAS_JOIN_TOKEN"
+  kaas_k3s_write_token || { kaas_fail "cannot write the join token file"; return 1; }
+  set -- server --token-file "$KAAS_K3S_TOKEN_FILE"
   if [ "$KAAS_INITIAL_MASTER" = 1 ]; then
     set -- "$@" --cluster-init
   else

@@ -1,7 +1,7 @@
 #!/bin/sh
 # kaas k3s bundle, worker role (sourced after common.sh by the node's user-data).
 #
-#   k3s agent --server https://<floating IP, else a reachable master>:6443 --token ... 
+#   k3s agent --server https://<floating IP, else a reachable master>:6443 --token-file ... 
 # The server URL only matters for the first contact: the agent then learns every server and
 # balances across them itself (its local load balancer on 127.0.0.1:6444).
 #
@@ -41,7 +41,8 @@ kaas_k3s_worker_main() {
   server=$(kaas_k3s_pick_server $KAAS_FLOATING_IP $(echo "$KAAS_MASTERS" | tr ',' ' '))
   [ -n "$server" ] || { kaas_fail "no floating IP and no masters to join"; return 1; }
   KAAS_K3S_JOIN=https://$server:$K3S_PORT
-  set -- agent --server "$KAAS_K3S_JOIN" --token "$KAAS_JOIN_TOKEN" \
+  kaas_k3s_write_token || { kaas_fail "cannot write the join token file"; return 1; }
+  set -- agent --server "$KAAS_K3S_JOIN" --token-file "$KAAS_K3S_TOKEN_FILE" \
     --node-ip "$KAAS_NODE_IP" --node-name "$KAAS_NODE_NAME"
   iface=$(kaas_nic_of_ip "$KAAS_NODE_IP")
   [ -n "$iface" ] && set -- "$@" --flannel-iface "$iface"

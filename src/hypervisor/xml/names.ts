@@ -26,8 +26,8 @@ export const libvirtNames = {
   providerBridge: (rangeId: string) => `kf${createHash('sha256').update(checkId(rangeId)).digest('hex').slice(0, 12)}`,
   platformPool: () => 'kaas-platform',
   /** A bundle's artifacts as a read-only disk, shared by the nodes of a host. */
-  bundleVolume: (bundle: string, version: string) =>
-    `kaas-bundle-${`${bundle}-${version}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.iso`,
+  bundleVolume: (bundle: string, version: string, digest: string) =>
+    `kaas-bundle-${`${bundle}-${version}-${digest}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.iso`,
 };
 
 /** A locally administered unicast MAC (52:54:00 is qemu's prefix) derived from an id. */

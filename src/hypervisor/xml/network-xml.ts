@@ -44,9 +44,21 @@ export function networkXml(spec: NetworkSpec): string {
   );
 }
 
+/**
+ * Leases of static entries last 2 minutes (dnsmasq's minimum; guests renew every minute).
+ * dnsmasq will not hand an address to a new MAC while an old MAC's lease on it runs, and libvirt
+ * has no call to drop a lease: short leases let a released address (after its quarantine, which
+ * is longer) or a floating IP moved to another master reach its new holder quickly.
+ */
+export const DHCP_LEASE_MINUTES = 2;
+
 function dhcpHostElement(h: DhcpHost) {
   if (h.name !== undefined && !DNS.test(h.name)) throw new Error(`invalid DHCP host name ${h.name}`);
-  return el('host', { mac: h.mac, ip: h.ip, name: h.name });
+  return el(
+    'host',
+    { mac: h.mac, ip: h.ip, name: h.name },
+    el('lease', { expiry: DHCP_LEASE_MINUTES, unit: 'minutes' }),
+  );
 }
 
 /** The `<host>` snippet for virNetworkUpdate (section ip-dhcp-host). */

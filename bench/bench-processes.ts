@@ -1,0 +1,217 @@
+/**
+ * The platform as its operator runs it, for the benchmarks that measure whole processes: the API
+ * and worker processes started from the build (dist/), against the PostgreSQL and Redis of
+ * `make bench`, with a database and a queue prefix of their own.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { Client } from '../test/support/test-app.js';
+import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
+import { freePort, type Proc, randomEnv, waitFor } from '../test/support/processes.js';
+
+/** The repository (this file runs from dist-bench/bench/). */
+const REPO = join(import.meta.dirname, '..', '..');
+/** The build whose entry points are started: `make bench` builds dist/ first. */
+const BUILD = process.env.KAAS_BENCH_DIST ?? 'dist';
+/** Extra node options for the started processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const NODE_ARGS = (process.env.KAAS_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** Where to keep the processes' logs (KAAS_BENCH_LOG_LEVEL sets their level; default warn). */
+const LOGS_DIR = process.env.KAAS_BENCH_LOGS_DIR;
+
+/**
+ * Request limits far above what a benchmark sends (the defaults are 1,000 requests per second
+ * per key and 2,000 per address): every request still takes its tokens from Redis.
+ */
+export const HIGH_RATE_LIMITS: Record<string, string> = {
+  KAAS_RATE_LIMIT_PER_KEY: '1000000',
+  KAAS_RATE_LIMIT_PER_KEY_BURST: '10000000',
+  KAAS_RATE_LIMIT_PER_ADDRESS: '1000000',
+  KAAS_RATE_LIMIT_PER_ADDRESS_BURST: '10000000',
+};
+
+export interface ProcessStats {
+  /** Peak resident set size over the process's life (VmHWM). */
+  peakRssMiB: number;
+  rssMiB: number;
+  /** User plus system CPU time so far. */
+  cpuSeconds: number;
+}
+
+/** Memory and CPU time of a live process, from /proc. */
+export function processStats(pid: number): ProcessStats {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  // Fields 14 and 15 of /proc/PID/stat (after the command in parentheses) are utime and stime.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return {
+    peakRssMiB: Math.round(kib('VmHWM') / 1024),
+    rssMiB: Math.round(kib('VmRSS') / 1024),
+    cpuSeconds: Math.round(ticks) / 100,
+  };
+}
+
+export interface BenchPlatform {
+  db: TestDatabase;
+  env: Record<string, string>;
+  baseUrl: string;
+  admin: Client;
+  api: Proc;
+  workers: Proc[];
+  /** Scratch folder for simulated hosts' descriptions and the processes' data directory. */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts one built entry point from the repository, as `make run` does; output kept in memory. */
+function startProcess(entry: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [...NODE_ARGS, join(REPO, BUILD, 'src', entry)], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  // The tail is what matters (warnings, a crash); a long run must not grow it without bound.
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 20_000_000) out = out.slice(-10_000_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+async function stopProc(proc: Proc): Promise<void> {
+  const exited = proc.stop('SIGTERM');
+  const timer = setTimeout(() => proc.child.kill('SIGKILL'), 20000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Deletes every Redis key of one queue prefix (queues, leases, rate-limit buckets). */
+async function dropRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function liveWorkers(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:worker:*`, 'COUNT', 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Which worker process (by pid) holds each host's lease. */
+export async function hostLeaseHolders(redisUrl: string, prefix: string, hostIds: string[]): Promise<string[]> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    const holders = await Promise.all(hostIds.map((id) => redis.get(`${prefix}:lease:${id}`)));
+    // Worker ids are HOSTNAME-PID-RANDOM.
+    return holders.map((h) => (h ? (h.split('-').at(-2) ?? h) : 'none'));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Starts the API and `workers` worker processes on a new database, with the given environment
+ * on top of the defaults. Resolves once the API answers /readyz and every worker has announced
+ * itself in Redis.
+ */
+export async function startBenchPlatform(workers: number, overrides: Record<string, string>): Promise<BenchPlatform> {
+  const db = await createTestDatabase();
+  const dir = await mkdtemp(join(tmpdir(), 'kaas-bench-'));
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...randomEnv(db.url, port),
+    KAAS_QUEUE_PREFIX: `kaas-bench-${randomBytes(4).toString('hex')}`,
+    KAAS_DATA_DIR: dir,
+    KAAS_LOG_LEVEL: process.env.KAAS_BENCH_LOG_LEVEL ?? 'warn',
+    ...overrides,
+  };
+  const api = startProcess('main.js', env);
+  const started = Array.from({ length: workers }, () => startProcess('worker.js', env));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const admin = new Client(baseUrl, env.KAAS_ADMIN_TOKEN);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await Promise.all([api, ...started].map(stopProc));
+    if (LOGS_DIR) {
+      await mkdir(LOGS_DIR, { recursive: true });
+      await writeFile(join(LOGS_DIR, 'api.log'), api.output());
+      for (const [i, w] of started.entries()) await writeFile(join(LOGS_DIR, `worker-${i + 1}.log`), w.output());
+    }
+    await dropRedisPrefix(env.REDIS_URL, env.KAAS_QUEUE_PREFIX).catch(() => undefined);
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  // Interrupted (Ctrl-C in `make bench`): leave no processes, database or Redis keys behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const exitedEarly = () => [api, ...started].find((p) => p.child.exitCode !== null);
+    await waitFor(
+      'the API',
+      async () => {
+        const dead = exitedEarly();
+        if (dead) throw new Error(`a process exited while starting:\n${dead.output().slice(-2000)}`);
+        return (await admin.call('GET', '/readyz')).status === 200;
+      },
+      60000,
+      200,
+    );
+    await waitFor(
+      `${workers} worker(s)`,
+      async () => {
+        const dead = exitedEarly();
+        if (dead) throw new Error(`a process exited while starting:\n${dead.output().slice(-2000)}`);
+        return (await liveWorkers(env.REDIS_URL, env.KAAS_QUEUE_PREFIX)) === workers;
+      },
+      60000,
+      200,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { db, env, baseUrl, admin, api, workers: started, dir, stop };
+}

@@ -1,0 +1,302 @@
+/**
+ * Scale and memory: 1,000 clusters of 1 master + 2 workers, created through the REST API by 32
+ * concurrent clients (one tenant each, with its own VPC, pool and floating IPs) on 10 simulated
+ * hosts, with the real API process and 1, then 3, real worker processes started from dist/.
+ * Measures the time from the first POST until every cluster is Running, then one health sweep
+ * over the 3,000 nodes (POST /v1/health/sweeps, median of 3), and the peak RSS and CPU time of
+ * each process. Simulated guests keep their default timings (2 s boot, 3 s install) unless
+ * KAAS_SIM_BOOT_MS / KAAS_SIM_INSTALL_MS say otherwise.
+ *
+ *   KAAS_BENCHES=scale make bench                      both worker counts
+ *   KAAS_BENCH_WORKERS=3 KAAS_BENCHES=scale make bench one of them
+ */
+import pg from 'pg';
+import { createLibvirtTestHost } from '../src/hypervisor/libvirt/testing/libvirt-test-host.js';
+import { waitFor } from '../test/support/processes.js';
+import type { Client } from '../test/support/test-app.js';
+import { machineLoad, median, percentile, report } from './bench-support.js';
+import {
+  type BenchPlatform,
+  HIGH_RATE_LIMITS,
+  hostLeaseHolders,
+  processStats,
+  startBenchPlatform,
+} from './bench-processes.js';
+
+const CLUSTERS = Number(process.env.KAAS_BENCH_CLUSTERS ?? 1000);
+const TENANTS = Number(process.env.KAAS_BENCH_TENANTS ?? 32);
+const HOSTS = Number(process.env.KAAS_BENCH_HOSTS ?? 10);
+const WORKER_COUNTS = (process.env.KAAS_BENCH_WORKERS ?? '1 3')
+  .split(/[\s,]+/)
+  .filter(Boolean)
+  .map(Number);
+/** Beyond this the run stops waiting and reports how far it got. */
+const TIMEOUT_SECONDS = Number(process.env.KAAS_BENCH_TIMEOUT_SECONDS ?? 900);
+const NODE_SPEC = { vcpus: 1, memoryMiB: 512, diskGiB: 10 };
+const SIM_BOOT_MS = Number(process.env.KAAS_SIM_BOOT_MS ?? 2000);
+const SIM_INSTALL_MS = Number(process.env.KAAS_SIM_INSTALL_MS ?? 3000);
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Tenant {
+  index: number;
+  client: Client;
+  vpcId: string;
+  poolId: string;
+  floatingIpIds: string[];
+}
+
+async function must<T = Record<string, unknown>>(
+  what: string,
+  answer: Promise<{ status: number; body: T }>,
+  ok = [200, 201, 202],
+): Promise<T> {
+  const res = await answer;
+  if (!ok.includes(res.status)) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Simulated hosts' scratch folders, removed at the end. */
+const hostCleanups: (() => Promise<void>)[] = [];
+
+async function registerHosts(p: BenchPlatform): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < HOSTS; i++) {
+    const h = await createLibvirtTestHost({ cpus: 256, memoryKiB: 512 * 1024 * 1024 });
+    hostCleanups.push(h.cleanup);
+    const body = await must<{ id: string }>(
+      'host',
+      p.admin.call('POST', '/v1/hosts', { name: `sim-${i + 1}`, uri: h.uri, domainType: 'qemu' }),
+    );
+    ids.push(body.id);
+  }
+  await waitFor(
+    'every host Ready',
+    async () => {
+      const { items } = (await p.admin.call('GET', '/v1/hosts')).body as { items: { state: string }[] };
+      return items.length === HOSTS && items.every((h) => h.state === 'Ready');
+    },
+    60000,
+    200,
+  );
+  return ids;
+}
+
+async function prepareTenant(p: BenchPlatform, index: number, clusters: number): Promise<Tenant> {
+  const created = await must<{ id: string; apiKey: string }>(
+    'tenant',
+    p.admin.call('POST', '/v1/tenants', { name: `bench-${index}` }),
+  );
+  await must(
+    'quota',
+    p.admin.call('PUT', `/v1/tenants/${created.id}/quota`, {
+      maxClusters: clusters,
+      maxNodes: clusters * 3,
+      maxVcpus: clusters * 3 * NODE_SPEC.vcpus,
+      maxMemoryMiB: clusters * 3 * NODE_SPEC.memoryMiB,
+      maxStorageGiB: clusters * 3 * NODE_SPEC.diskGiB,
+      maxFloatingIps: clusters,
+    }),
+  );
+  const client = p.admin.as(created.apiKey);
+  // Distinct CIDRs: VPCs that overlap are never placed on one host.
+  const vpc = await must<{ id: string }>(
+    'vpc',
+    client.call('POST', '/v1/vpcs', { name: 'net', cidr: `10.${100 + index}.0.0/24` }),
+  );
+  const pool = await must<{ id: string }>(
+    'pool',
+    client.call('POST', '/v1/storage-pools', { name: 'disks', capacityGiB: clusters * 3 * NODE_SPEC.diskGiB }),
+  );
+  const floatingIpIds: string[] = [];
+  for (let i = 0; i < clusters; i++)
+    floatingIpIds.push((await must<{ id: string }>('floating IP', client.call('POST', '/v1/floating-ips', {}))).id);
+  return { index, client, vpcId: vpc.id, poolId: pool.id, floatingIpIds };
+}
+
+async function phaseCounts(db: pg.Client): Promise<Record<string, number>> {
+  const rows = (await db.query(`SELECT phase, count(*)::int AS n FROM clusters GROUP BY phase`)).rows as {
+    phase: string;
+    n: number;
+  }[];
+  return Object.fromEntries(rows.map((r) => [r.phase, r.n]));
+}
+
+async function runScale(workers: number): Promise<void> {
+  const loadBefore = machineLoad();
+  console.log(`scale: ${CLUSTERS} clusters, ${TENANTS} tenants, ${HOSTS} hosts, ${workers} worker(s)`);
+  const p = await startBenchPlatform(workers, HIGH_RATE_LIMITS);
+  const db = new pg.Client({ connectionString: p.db.url });
+  await db.connect();
+  try {
+    const hostIds = await registerHosts(p);
+    const holders = await hostLeaseHolders(p.env.REDIS_URL, p.env.KAAS_QUEUE_PREFIX, hostIds);
+    const hostsPerWorker = Object.values(
+      holders.reduce<Record<string, number>>((acc, h) => ({ ...acc, [h]: (acc[h] ?? 0) + 1 }), {}),
+    );
+    // Floating-IP ranges of /24 (253 addresses each) until every cluster has its endpoint.
+    for (let r = 0; r * 253 < CLUSTERS; r++)
+      await must(
+        'range',
+        p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: `10.${250 + (r >> 8)}.${r & 255}.0/24` }),
+      );
+    const share = (i: number) => Math.floor(CLUSTERS / TENANTS) + (i < CLUSTERS % TENANTS ? 1 : 0);
+    const setupStart = Date.now();
+    const tenants = await Promise.all(Array.from({ length: TENANTS }, (_, i) => prepareTenant(p, i, share(i))));
+    const setupSeconds = (Date.now() - setupStart) / 1000;
+    const loadAtStart = machineLoad();
+    const cpuAtStart = [p.api, ...p.workers].map((proc) => processStats(proc.child.pid!).cpuSeconds);
+
+    // The measured part: 32 clients, one per tenant, each posting its clusters one after another.
+    const t0 = Date.now();
+    const postLatencies: number[] = [];
+    const postErrors: string[] = [];
+    let postsDone = 0;
+    let allPostedAt = 0;
+    const posting = Promise.all(
+      tenants.map(async (t) => {
+        for (let j = 0; j < t.floatingIpIds.length; j++) {
+          const s = performance.now();
+          const res = await t.client.call('POST', '/v1/clusters', {
+            name: `c${j}`,
+            controlPlane: 'etcd',
+            masters: 1,
+            workers: 2,
+            nodeSpec: NODE_SPEC,
+            vpcId: t.vpcId,
+            storagePoolId: t.poolId,
+            floatingIpId: t.floatingIpIds[j],
+          });
+          postLatencies.push(performance.now() - s);
+          if (res.status !== 202) postErrors.push(`${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+          postsDone++;
+        }
+      }),
+    ).then(() => {
+      allPostedAt = Date.now();
+    });
+
+    const timeline: { s: number; running: number; nodesReady: number; posted: number }[] = [];
+    const reached: Record<string, number> = {};
+    let running = 0;
+    let lastSample = -Infinity;
+    while (Date.now() - t0 < TIMEOUT_SECONDS * 1000) {
+      const counts = await phaseCounts(db);
+      running = counts.Running ?? 0;
+      const elapsed = (Date.now() - t0) / 1000;
+      for (const share of [50, 90, 99, 100]) {
+        if (reached[`p${share}`] === undefined && running >= (CLUSTERS * share) / 100)
+          reached[`p${share}`] = round(elapsed, 2);
+      }
+      if (elapsed - lastSample >= 5 || running === CLUSTERS) {
+        const nodesReady = Number(
+          (await db.query(`SELECT count(*)::int AS n FROM nodes WHERE phase = 'Ready'`)).rows[0].n,
+        );
+        timeline.push({ s: round(elapsed), running, nodesReady, posted: postsDone });
+        console.log(`  ${round(elapsed)} s: ${postsDone} posted, ${running} Running, ${nodesReady} nodes Ready`);
+        lastSample = elapsed;
+      }
+      if (running === CLUSTERS) break;
+      await sleep(250);
+    }
+    await posting;
+    const secondsToAllRunning = running === CLUSTERS ? reached.p100 : null;
+    const cpuDuringCreate = [p.api, ...p.workers].map((proc, i) =>
+      round(processStats(proc.child.pid!).cpuSeconds - cpuAtStart[i], 1),
+    );
+    const loadAfterCreate = machineLoad();
+
+    // What tenants see agrees with the database.
+    const listed = await Promise.all(
+      tenants.map(async (t) => {
+        const body = await must<{ items: { phase: string }[] }>(
+          'list',
+          t.client.call('GET', '/v1/clusters?limit=1000'),
+        );
+        return body.items.filter((c) => c.phase === 'Running').length;
+      }),
+    );
+
+    // One health sweep of every host, three times, once every node exists (even if the wait above
+    // timed out); the periodic sweeps keep running meanwhile.
+    const sweeps: { seconds: number; nodes: number; unhealthy: number; slowestHostMs: number }[] = [];
+    const nodeRows = Number((await db.query(`SELECT count(*)::int AS n FROM nodes`)).rows[0].n);
+    if (nodeRows === CLUSTERS * 3) {
+      for (let i = 0; i < 3; i++) {
+        const s = Date.now();
+        const body = await must<{ items: { nodes: number; unhealthy: number; ms: number; error?: string }[] }>(
+          'sweep',
+          p.admin.call('POST', '/v1/health/sweeps', {}),
+        );
+        const failed = body.items.filter((h) => h.error);
+        if (failed.length) throw new Error(`sweep failed on ${failed.length} host(s): ${failed[0].error}`);
+        sweeps.push({
+          seconds: (Date.now() - s) / 1000,
+          nodes: body.items.reduce((a, h) => a + h.nodes, 0),
+          unhealthy: body.items.reduce((a, h) => a + h.unhealthy, 0),
+          slowestHostMs: Math.max(...body.items.map((h) => h.ms)),
+        });
+      }
+    }
+
+    const memory = {
+      api: processStats(p.api.child.pid!),
+      workers: p.workers.map((w) => processStats(w.child.pid!)),
+    };
+    const postgresConnections = Number(
+      (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0].n,
+    );
+    report(workers === 1 ? 'scale-1-worker' : `scale-${workers}-workers`, {
+      clusters: CLUSTERS,
+      nodes: CLUSTERS * 3,
+      tenants: TENANTS,
+      hosts: HOSTS,
+      workerProcesses: workers,
+      hostsPerWorker,
+      clients: TENANTS,
+      simBootMs: SIM_BOOT_MS,
+      simInstallMs: SIM_INSTALL_MS,
+      logLevel: p.env.KAAS_LOG_LEVEL,
+      rateLimits: 'per key and per address raised to 1,000,000/s (still checked in Redis on every request)',
+      setupSeconds: round(setupSeconds),
+      create: {
+        secondsToAllRunning,
+        targetSeconds: 120,
+        runningAtEnd: running,
+        runningSeenByTenants: listed.reduce((a, b) => a + b, 0),
+        secondsToShareRunning: reached,
+        secondsToAllPosted: allPostedAt ? round((allPostedAt - t0) / 1000, 2) : null,
+        postErrors: postErrors.length,
+        postErrorSamples: postErrors.slice(0, 3),
+        postLatencyMs: {
+          p50: round(median(postLatencies)),
+          p99: round(percentile(postLatencies, 99)),
+          max: round(Math.max(...postLatencies)),
+        },
+        cpuSecondsDuringCreate: { api: cpuDuringCreate[0], workers: cpuDuringCreate.slice(1) },
+        timeline,
+      },
+      sweep: {
+        targetSeconds: 2,
+        runs: sweeps,
+        medianSeconds: sweeps.length ? round(median(sweeps.map((s) => s.seconds)), 3) : null,
+      },
+      memory: {
+        note: 'peak RSS (VmHWM) over the whole run, including the sweeps',
+        apiPeakRssMiB: memory.api.peakRssMiB,
+        workerPeakRssMiB: memory.workers.map((w) => w.peakRssMiB),
+        apiCpuSeconds: memory.api.cpuSeconds,
+        workerCpuSeconds: memory.workers.map((w) => w.cpuSeconds),
+      },
+      postgresConnectionsAtEnd: postgresConnections,
+      load: { before: loadBefore, atFirstPost: loadAtStart, afterCreate: loadAfterCreate, atEnd: machineLoad() },
+    });
+  } finally {
+    await db.end().catch(() => undefined);
+    await p.stop();
+    await Promise.all(hostCleanups.splice(0).map((cleanup) => cleanup()));
+  }
+}
+
+for (const workers of WORKER_COUNTS) await runScale(workers);

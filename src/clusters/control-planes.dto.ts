@@ -1,0 +1,27 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { Bundle } from './bundles.service.js';
+
+export class ControlPlaneVersionResponse {
+  @ApiProperty() version: string;
+  @ApiProperty({ description: 'false while the bundle misses files for this version' }) available: boolean;
+}
+
+export class ControlPlaneResponse {
+  @ApiProperty({ example: 'etcd' }) name: string;
+  @ApiProperty() description: string;
+  @ApiProperty() defaultVersion: string;
+  @ApiProperty({ type: [ControlPlaneVersionResponse] }) versions: ControlPlaneVersionResponse[];
+}
+
+export class ControlPlaneListResponse {
+  @ApiProperty({ type: [ControlPlaneResponse] }) items: ControlPlaneResponse[];
+}
+
+export function toControlPlaneResponse(b: Bundle): ControlPlaneResponse {
+  return {
+    name: b.manifest.name,
+    description: b.manifest.description,
+    defaultVersion: b.manifest.defaultVersion,
+    versions: b.versions.map((v) => ({ version: v.version, available: v.available })),
+  };
+}

@@ -1,0 +1,224 @@
+import { request } from 'node:https';
+
+/**
+ * How a node leaves its cluster's control plane before its VM is destroyed, per bundle
+ * (manifest field `leave`):
+ *   - `etcd-member-remove`: a master is removed from etcd membership through another member
+ *     (etcd's v3 JSON gateway, `POST /v3/cluster/member/list|remove`). etcd's strict
+ *     reconfiguration check refuses a removal that would cost the remaining members their
+ *     quorum, so the platform never breaks quorum by removing a member.
+ *   - `kubernetes-drain`: the node is cordoned, its pods evicted (honouring disruption budgets),
+ *     then the Node object deleted through another master's API server; k3s removes a deleted
+ *     server from its embedded etcd.
+ * Both talk TLS with the cluster's admin client certificate, signed by the cluster CA.
+ */
+export type LeaveMethod = 'etcd-member-remove' | 'kubernetes-drain';
+
+export interface ClusterTls {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface LeaveRequest {
+  method: LeaveMethod;
+  role: 'master' | 'worker';
+  nodeName: string;
+  nodeAddress: string | null;
+  /** Addresses of the cluster's other masters that may answer (never the leaving node). */
+  otherMasters: string[];
+  /** The control plane's client port (etcd 2379, Kubernetes 6443). */
+  port: number;
+  tls: ClusterTls;
+  timeoutMs?: number;
+}
+
+export interface LeaveResult {
+  /** Something was changed (a member removed, a node deleted); false when it was already gone. */
+  changed: boolean;
+  message: string;
+}
+
+/** An answer from the control plane that says "not now" (quorum, disruption budget, no member). */
+export class LeaveRefused extends Error {}
+
+interface HttpAnswer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+function call(
+  url: string,
+  method: string,
+  tls: ClusterTls,
+  body: unknown,
+  timeoutMs: number,
+  contentType = 'application/json',
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = request(
+      url,
+      {
+        method,
+        ca: tls.caPem,
+        cert: tls.certPem,
+        key: tls.keyPem,
+        timeout: timeoutMs,
+        headers: {
+          accept: 'application/json',
+          ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+function short(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+}
+
+/** Tries each endpoint in turn; the first that answers (any HTTP status) wins. */
+async function firstAnswer<T>(
+  endpoints: string[],
+  what: string,
+  attempt: (base: string) => Promise<T>,
+): Promise<{ base: string; value: T }> {
+  const errors: string[] = [];
+  for (const base of endpoints) {
+    try {
+      return { base, value: await attempt(base) };
+    } catch (err) {
+      if (err instanceof LeaveRefused) throw err;
+      errors.push(`${base}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`${what}: no other master answers (${errors.join('; ') || 'none known'})`);
+}
+
+interface EtcdMember {
+  ID: string;
+  name?: string;
+  peerURLs?: string[];
+}
+
+/** Removes the node's etcd member through another member. Already gone counts as done. */
+export async function etcdMemberRemove(req: LeaveRequest): Promise<LeaveResult> {
+  const timeoutMs = req.timeoutMs ?? 10000;
+  const endpoints = req.otherMasters.map((a) => `https://${a}:${req.port}`);
+  const peerUrl = req.nodeAddress ? `https://${req.nodeAddress}:2380` : null;
+  const { base, value: members } = await firstAnswer(endpoints, 'etcd member list', async (b) => {
+    const res = await call(`${b}/v3/cluster/member/list`, 'POST', req.tls, {}, timeoutMs);
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${short(res.text)}`);
+    return ((res.body as { members?: EtcdMember[] } | undefined)?.members ?? []).filter((m) => m.ID);
+  });
+  const me = members.find((m) => m.name === req.nodeName || (peerUrl && m.peerURLs?.includes(peerUrl)));
+  if (!me) return { changed: false, message: `${req.nodeName} is not an etcd member (any more)` };
+  if (members.length < 2) throw new LeaveRefused(`${req.nodeName} is the only etcd member; refusing to remove it`);
+  const res = await call(`${base}/v3/cluster/member/remove`, 'POST', req.tls, { ID: me.ID }, timeoutMs);
+  if (res.status !== 200) {
+    const message = (res.body as { message?: string; error?: string } | undefined)?.message ?? short(res.text);
+    throw new LeaveRefused(`etcd refused to remove member ${me.ID} (${req.nodeName}): ${message}`);
+  }
+  return {
+    changed: true,
+    message: `etcd member ${me.ID} (${req.nodeName}) removed through ${base}; ${members.length - 1} member(s) remain`,
+  };
+}
+
+interface PodItem {
+  metadata: {
+    name: string;
+    namespace: string;
+    ownerReferences?: { kind: string }[];
+    annotations?: Record<string, string>;
+  };
+}
+
+/** Cordons the node, evicts its pods, deletes the Node object. Already gone counts as done. */
+export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
+  const timeoutMs = req.timeoutMs ?? 10000;
+  const endpoints = req.otherMasters.map((a) => `https://${a}:${req.port}`);
+  const node = encodeURIComponent(req.nodeName);
+  const { base, value: cordon } = await firstAnswer(endpoints, 'cordon', async (b) =>
+    call(
+      `${b}/api/v1/nodes/${node}`,
+      'PATCH',
+      req.tls,
+      { spec: { unschedulable: true } },
+      timeoutMs,
+      'application/strategic-merge-patch+json',
+    ),
+  );
+  if (cordon.status === 404)
+    return { changed: false, message: `node ${req.nodeName} is not in the cluster (any more)` };
+  if (cordon.status !== 200) throw new Error(`cordon ${req.nodeName}: HTTP ${cordon.status}: ${short(cordon.text)}`);
+
+  const pods = await call(
+    `${base}/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${req.nodeName}`)}`,
+    'GET',
+    req.tls,
+    undefined,
+    timeoutMs,
+  );
+  if (pods.status !== 200) throw new Error(`list pods on ${req.nodeName}: HTTP ${pods.status}: ${short(pods.text)}`);
+  const evictable = ((pods.body as { items?: PodItem[] } | undefined)?.items ?? []).filter(
+    (p) =>
+      !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') &&
+      !p.metadata.annotations?.['kubernetes.io/config.mirror'],
+  );
+  const blocked: string[] = [];
+  for (const p of evictable) {
+    const ns = encodeURIComponent(p.metadata.namespace);
+    const name = encodeURIComponent(p.metadata.name);
+    const res = await call(
+      `${base}/api/v1/namespaces/${ns}/pods/${name}/eviction`,
+      'POST',
+      req.tls,
+      {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+      },
+      timeoutMs,
+    );
+    // 429: a PodDisruptionBudget says not now; 404: the pod is gone already.
+    if (res.status === 429) blocked.push(`${p.metadata.namespace}/${p.metadata.name}`);
+    else if (res.status !== 201 && res.status !== 200 && res.status !== 404)
+      throw new Error(`evict ${p.metadata.namespace}/${p.metadata.name}: HTTP ${res.status}: ${short(res.text)}`);
+  }
+  if (blocked.length > 0)
+    throw new LeaveRefused(`disruption budgets block evicting ${blocked.join(', ')} from ${req.nodeName}`);
+
+  const del = await call(`${base}/api/v1/nodes/${node}`, 'DELETE', req.tls, undefined, timeoutMs);
+  if (del.status !== 200 && del.status !== 202 && del.status !== 404)
+    throw new Error(`delete node ${req.nodeName}: HTTP ${del.status}: ${short(del.text)}`);
+  return {
+    changed: true,
+    message: `${req.nodeName} cordoned, ${evictable.length} pod(s) evicted and the node deleted through ${base}`,
+  };
+}
+
+export function leaveControlPlane(req: LeaveRequest): Promise<LeaveResult> {
+  return req.method === 'etcd-member-remove' ? etcdMemberRemove(req) : kubernetesDrain(req);
+}

@@ -1,0 +1,90 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
+import type { AppConfig } from '../config/config.js';
+import type { HostDriver } from '../hypervisor/host-driver.js';
+import { libvirtNames, macFor } from '../hypervisor/xml/names.js';
+import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
+import type { NodeEntity } from './node.entity.js';
+import { NodesRepository } from './nodes.repository.js';
+
+type DhcpEntry = { mac: string; ip: string };
+
+/**
+ * The host sweep's look at static DHCP entries, the one libvirt state a VM's presence does not
+ * vouch for. Entries of nobody (a VPC entry whose MAC and address are no node's on this host, a
+ * floating-IP entry that does not point at the provider NIC of the address's current holder here)
+ * are removed after the orphan grace period, each looked up afresh in the database first. Nodes
+ * whose own entry is missing are named, so that their reconcile puts it back. Both happen when a
+ * node's work ran against another worker's view of a simulated host (a lease handed over while
+ * Redis was away) or a floating IP's move was interrupted.
+ */
+@Injectable()
+export class DhcpAudit {
+  private readonly firstSeen = new Map<string, number>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    private readonly nodes: NodesRepository,
+    private readonly floatingIps: FloatingIpsRepository,
+  ) {}
+
+  /** Removes orphan entries; returns the ids of nodes whose entry is missing. */
+  async run(hostId: string, driver: HostDriver, hostNodes: NodeEntity[]): Promise<string[]> {
+    const entries = new Map<string, DhcpEntry[]>();
+    for (const network of await driver.listNetworks()) {
+      if (network.startsWith('kaas-vpc-') || network.startsWith('kaas-fip-'))
+        entries.set(network, await driver.dhcpHosts(network));
+    }
+    await this.removeOrphans(hostId, driver, entries);
+
+    const missing = new Set<string>();
+    const has = (network: string | undefined, ip: string, mac: string) =>
+      [...entries.entries()].some(
+        ([name, list]) =>
+          (network === undefined ? name.startsWith('kaas-vpc-') : name === network) &&
+          list.some((e) => e.ip === ip && e.mac.toLowerCase() === mac),
+      );
+    const live = hostNodes.filter((n) => !n.deleteRequestedAt && n.bootStartedAt !== null && n.address);
+    for (const n of live) if (!has(undefined, n.address!, n.mac.toLowerCase())) missing.add(n.id);
+    const masters = live.filter((n) => n.role === 'master').map((n) => n.id);
+    for (const fip of await this.floatingIps.heldBy(masters)) {
+      const holder = fip.holderNodeId!;
+      if (!has(libvirtNames.providerNetwork(fip.rangeId), fip.address, macFor(holder, 'provider'))) missing.add(holder);
+    }
+    return [...missing];
+  }
+
+  private async removeOrphans(hostId: string, driver: HostDriver, entries: Map<string, DhcpEntry[]>): Promise<void> {
+    const now = Date.now();
+    const seen = new Set<string>();
+    for (const [network, list] of entries) {
+      const vpc = network.startsWith('kaas-vpc-');
+      for (const entry of list) {
+        const key = `${hostId}/${network}/${entry.mac}/${entry.ip}`;
+        if (vpc ? await this.ownsVpcEntry(hostId, entry) : await this.ownsFloatingEntry(hostId, entry)) continue;
+        seen.add(key);
+        const first = this.firstSeen.get(key) ?? now;
+        this.firstSeen.set(key, first);
+        if (now - first < this.config.orphanGraceSeconds * 1000) continue;
+        await driver.removeDhcpHost(network, entry);
+        this.firstSeen.delete(key);
+        this.logger.warn({ hostId, network, mac: entry.mac, ip: entry.ip }, 'orphan DHCP entry removed');
+      }
+    }
+    for (const key of this.firstSeen.keys())
+      if (key.startsWith(`${hostId}/`) && !seen.has(key)) this.firstSeen.delete(key);
+  }
+
+  private async ownsVpcEntry(hostId: string, entry: DhcpEntry): Promise<boolean> {
+    const node = await this.nodes.findByMac(entry.mac.toLowerCase());
+    return node !== null && node.hostId === hostId && node.address === entry.ip;
+  }
+
+  private async ownsFloatingEntry(hostId: string, entry: DhcpEntry): Promise<boolean> {
+    const fip = await this.floatingIps.findByAddress(entry.ip);
+    if (!fip?.holderNodeId || macFor(fip.holderNodeId, 'provider') !== entry.mac.toLowerCase()) return false;
+    return (await this.nodes.findById(fip.holderNodeId))?.hostId === hostId;
+  }
+}

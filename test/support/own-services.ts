@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, freePort } from './processes.js';
+
+const run = promisify(execFile);
+
+/**
+ * A PostgreSQL and a Redis of a test's own, on their own ports and data directory (started by
+ * scripts/services.sh like the shared pair), so the test may kill and restart them without
+ * disturbing other test files.
+ */
+export interface OwnServices {
+  databaseUrl: string;
+  redisUrl: string;
+  dataDir: string;
+  /** Stops PostgreSQL the hard way (`pg_ctl stop -m immediate`: backends die mid-transaction), then starts it. */
+  restartPostgres(downMs?: number): Promise<void>;
+  /**
+   * Kills Redis with SIGKILL, then starts it. Its append-only file keeps what it acknowledged,
+   * unless `loseData`: then it comes back empty, as after a failover to a replica that lagged.
+   */
+  restartRedis(downMs?: number, loseData?: boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function pgBin(): Promise<string> {
+  return run('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1']).then((r) => r.stdout.trim());
+}
+
+export async function startOwnServices(): Promise<OwnServices> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'kaas-own-services-'));
+  // PostgreSQL runs as the postgres user when started by root: it must reach its directory.
+  await chmod(dataDir, 0o755);
+  const pgPort = await freePort();
+  const redisPort = await freePort();
+  const env = {
+    ...process.env,
+    KAAS_DATA_DIR: dataDir,
+    KAAS_PG_PORT: String(pgPort),
+    KAAS_REDIS_PORT: String(redisPort),
+    KAAS_PG_FSYNC: 'off',
+  };
+  const services = (cmd: string) => run(join(ROOT, 'scripts', 'services.sh'), [cmd], { env, cwd: ROOT });
+  await services('up');
+  const bin = await pgBin();
+  const asPostgres = (args: string[]) =>
+    process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...args]) : run(args[0], args.slice(1));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  return {
+    databaseUrl: `postgres://kaas@127.0.0.1:${pgPort}/kaas`,
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    dataDir,
+    async restartPostgres(downMs = 0) {
+      await asPostgres([`${bin}/pg_ctl`, '-D', join(dataDir, 'postgres'), '-m', 'immediate', '-w', 'stop']);
+      await sleep(downMs);
+      await services('up');
+    },
+    async restartRedis(downMs = 0, loseData = false) {
+      const pid = Number((await readFile(join(dataDir, 'run', 'redis.pid'), 'utf8')).trim());
+      process.kill(pid, 'SIGKILL');
+      // The port is free once the process is gone.
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await sleep(20);
+      }
+      if (loseData) await rm(join(dataDir, 'redis'), { recursive: true, force: true });
+      await sleep(downMs);
+      await services('up');
+    },
+    async stop() {
+      await services('down').catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
