@@ -202,6 +202,7 @@ const loadBefore = machineLoad();
 const p = await startBenchPlatform(0, HIGH_RATE_LIMITS);
 const db = new pg.Pool({ connectionString: p.db.url, max: 4 });
 const host = await createLibvirtTestHost({ cpus: 1024, memoryKiB: 4 * 1024 * 1024 * 1024 });
+p.onStop(host.cleanup);
 try {
   // A host, so that clusters may be declared (no worker holds it: nothing gets provisioned).
   const registered = await must<{ id: string }>(
@@ -282,5 +283,4 @@ try {
 } finally {
   await db.end().catch(() => undefined);
   await p.stop();
-  await host.cleanup();
 }

@@ -64,8 +64,10 @@ export interface BenchPlatform {
   admin: Client;
   api: Proc;
   workers: Proc[];
-  /** Scratch folder for simulated hosts' descriptions and the processes' data directory. */
+  /** The processes' data directory. */
   dir: string;
+  /** Runs `cleanup` when the platform stops, also when the benchmark is interrupted. */
+  onStop(cleanup: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -166,6 +168,7 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
   const baseUrl = `http://127.0.0.1:${port}`;
   const admin = new Client(baseUrl, env.KAAS_ADMIN_TOKEN);
   let stopped = false;
+  const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -180,6 +183,7 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     await dropRedisPrefix(env.REDIS_URL, env.KAAS_QUEUE_PREFIX).catch(() => undefined);
     await db.drop();
     await rm(dir, { recursive: true, force: true });
+    for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
   };
   // Interrupted (Ctrl-C in `make bench`): leave no processes, database or Redis keys behind.
   const onSignal = (signal: NodeJS.Signals) => {
@@ -213,5 +217,5 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     await stop();
     throw err;
   }
-  return { db, env, baseUrl, admin, api, workers: started, dir, stop };
+  return { db, env, baseUrl, admin, api, workers: started, dir, onStop: (c) => cleanups.push(c), stop };
 }

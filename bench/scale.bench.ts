@@ -57,14 +57,11 @@ async function must<T = Record<string, unknown>>(
   return res.body;
 }
 
-/** Simulated hosts' scratch folders, removed at the end. */
-const hostCleanups: (() => Promise<void>)[] = [];
-
 async function registerHosts(p: BenchPlatform): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < HOSTS; i++) {
     const h = await createLibvirtTestHost({ cpus: 256, memoryKiB: 512 * 1024 * 1024 });
-    hostCleanups.push(h.cleanup);
+    p.onStop(h.cleanup);
     const body = await must<{ id: string }>(
       'host',
       p.admin.call('POST', '/v1/hosts', { name: `sim-${i + 1}`, uri: h.uri, domainType: 'qemu' }),
@@ -295,7 +292,6 @@ async function runScale(workers: number): Promise<void> {
   } finally {
     await db.end().catch(() => undefined);
     await p.stop();
-    await Promise.all(hostCleanups.splice(0).map((cleanup) => cleanup()));
   }
 }
 

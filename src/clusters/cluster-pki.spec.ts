@@ -32,6 +32,15 @@ describe('cluster PKI', () => {
     expect(x.subjectAltName).toContain('DNS:localhost');
   });
 
+  it('makes the secrets of many clusters at once, every one complete and distinct', async () => {
+    const many = await Promise.all(['a', 'b', 'c', 'd'].map((n) => createClusterSecrets(n)));
+    expect(new Set(many.map((s) => s.caKeyPem)).size).toBe(4);
+    for (const s of many) {
+      const admin = new X509Certificate(s.adminCertPem);
+      expect(admin.verify(new X509Certificate(s.caCertPem).publicKey)).toBe(true);
+    }
+  });
+
   it('writes a kubeconfig whose server is the endpoint', () => {
     const doc = parse(kubeconfigYaml({ clusterName: 'web', server: 'https://10.250.0.7:6443', secrets }));
     expect(doc['current-context']).toBe('kaas-web');

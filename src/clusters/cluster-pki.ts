@@ -1,5 +1,6 @@
 import forge from 'node-forge';
 import { constants, generateKeyPair, privateEncrypt, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 
 const generateRsa = promisify(generateKeyPair);
@@ -24,13 +25,37 @@ function name(cn: string, org?: string): forge.pki.CertificateField[] {
   return [{ name: 'commonName', value: cn }, ...(org ? [{ name: 'organizationName', value: org }] : [])];
 }
 
+/**
+ * How many RSA key generations run at once in this process. Each takes a quarter of a CPU-second
+ * or more on the libuv thread pool, which the libvirt calls share: a burst of new clusters, one
+ * generation per concurrent job, starved those calls and the event loop (workers missed their
+ * host-lease renewals and handed hosts back and forth). Beyond this, generations wait their turn.
+ */
+const KEYGEN_SLOTS = Math.max(1, Math.floor(availableParallelism() / 2));
+let keygensRunning = 0;
+const keygenQueue: (() => void)[] = [];
+
+async function generateRsaPem(): Promise<string> {
+  if (keygensRunning < KEYGEN_SLOTS) keygensRunning++;
+  // A finishing generation hands its slot straight to the next one in line.
+  else await new Promise<void>((resolve) => keygenQueue.push(resolve));
+  try {
+    const { privateKey } = await generateRsa('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    return privateKey;
+  } finally {
+    const next = keygenQueue.shift();
+    if (next) next();
+    else keygensRunning--;
+  }
+}
+
 /** RSA keys come from Node's native generator on the thread pool: forge's own is far slower. */
 async function keyPair(): Promise<{ publicKey: forge.pki.PublicKey; privateKey: forge.pki.rsa.PrivateKey }> {
-  const { privateKey } = await generateRsa('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  const privateKey = await generateRsaPem();
   const key = forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey;
   return { privateKey: key, publicKey: forge.pki.setRsaPublicKey(key.n, key.e) };
 }

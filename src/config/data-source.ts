@@ -1,10 +1,27 @@
+import type { EventEmitter } from 'node:events';
+import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 
+/**
+ * pg's Pool, with an error listener on every client it opens. A client that is checked out but
+ * between queries (TypeORM holds one while it starts, for instance) emits 'error' when PostgreSQL
+ * goes away; without a listener that is an uncaught exception that ends the process. The error
+ * itself still reaches whoever uses the client next, which fails and is retried.
+ */
+class ResilientPool extends pg.Pool {
+  constructor(config?: pg.PoolConfig) {
+    super(config);
+    this.on('connect', (client: EventEmitter) => client.on('error', () => undefined));
+  }
+}
+const PG_DRIVER = { ...pg, Pool: ResilientPool };
+
 export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
   return {
     type: 'postgres',
+    driver: PG_DRIVER,
     url: databaseUrl,
     entities: ENTITIES,
     migrations: MIGRATIONS,
