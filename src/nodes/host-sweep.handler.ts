@@ -357,12 +357,12 @@ export class HostSweepHandler implements OnModuleInit {
       if (now - first < this.config.orphanGraceSeconds * 1000) continue;
       this.leases.runtime(hostId)?.expectStop(d.name);
       await driver.removeDomain(d.name);
+      this.orphans.inc();
       for (const pool of await driver.listPools()) {
         await driver.removeVolume(pool, libvirtNames.nodeVolume(d.owner.nodeId));
         await driver.removeVolume(pool, libvirtNames.seedVolume(d.owner.nodeId));
       }
       this.orphanFirstSeen.delete(d.name);
-      this.orphans.inc();
       destroyed++;
       this.logger.warn({ hostId, domain: d.name, owner: d.owner }, 'orphan VM destroyed');
       const cluster = await this.clusters.findById(d.owner.clusterId);

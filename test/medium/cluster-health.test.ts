@@ -130,8 +130,10 @@ describe('keeping clusters at their declared size (simulated host)', () => {
     await driver.startDomain(name);
     await waitFor('the orphan to be destroyed', async () => (await driver.domainState(name)) === 'absent', 20000);
     // The worker that destroyed it counts it (its own registry: /metrics of that process).
-    const text = await p.worker.get(MetricsService).metrics();
-    expect(Number(/^kaas_orphans_destroyed_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+    const counted = async () =>
+      Number(/^kaas_orphans_destroyed_total (\d+)/m.exec(await p.worker.get(MetricsService).metrics())?.[1]);
+    await waitFor('the orphan to be counted', async () => (await counted()) >= 1, 10000);
+    expect(await counted()).toBeGreaterThanOrEqual(1);
   });
 
   it('replaces a node on request, new first', async () => {
