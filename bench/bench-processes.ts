@@ -172,8 +172,6 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await Promise.all([api, ...started].map(stopProc));
     if (LOGS_DIR) {
       await mkdir(LOGS_DIR, { recursive: true });
@@ -184,13 +182,16 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     await db.drop();
     await rm(dir, { recursive: true, force: true });
     for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   };
-  // Interrupted (Ctrl-C in `make bench`): leave no processes, database or Redis keys behind.
+  // Interrupted (Ctrl-C in `make bench`): leave no processes, database or Redis keys behind; a
+  // second signal while that runs (a terminal sends one to the whole process group) changes nothing.
   const onSignal = (signal: NodeJS.Signals) => {
-    void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    if (!stopped) void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const exitedEarly = () => [api, ...started].find((p) => p.child.exitCode !== null);
     await waitFor(

@@ -26,12 +26,13 @@ function name(cn: string, org?: string): forge.pki.CertificateField[] {
 }
 
 /**
- * How many RSA key generations run at once in this process. Each takes a quarter of a CPU-second
- * or more on the libuv thread pool, which the libvirt calls share: a burst of new clusters, one
- * generation per concurrent job, starved those calls and the event loop (workers missed their
- * host-lease renewals and handed hosts back and forth). Beyond this, generations wait their turn.
+ * How many RSA key generations run at once in this process: one per CPU. Each takes a quarter of
+ * a CPU-second or more on the libuv thread pool, which the libvirt calls share; a burst of new
+ * clusters, one generation per concurrent job (16 per worker), starved those calls and the event
+ * loop, and workers missed their host-lease renewals and handed hosts back and forth. Beyond
+ * this, generations wait their turn.
  */
-const KEYGEN_SLOTS = Math.max(1, Math.floor(availableParallelism() / 2));
+const KEYGEN_SLOTS = availableParallelism();
 let keygensRunning = 0;
 const keygenQueue: (() => void)[] = [];
 

@@ -90,8 +90,9 @@ export class FloatingIpsRepository {
     return this.ips().createQueryBuilder('f').where('f.holder_node_id IN (:...nodeIds)', { nodeIds }).getMany();
   }
 
-  findByAddress(address: string): Promise<FloatingIpEntity | null> {
-    return this.ips().createQueryBuilder('f').where('f.address = :address::inet', { address }).getOne();
+  findByAddresses(addresses: string[]): Promise<FloatingIpEntity[]> {
+    if (addresses.length === 0) return Promise.resolve([]);
+    return this.ips().createQueryBuilder('f').where('f.address = ANY(:addresses::inet[])', { addresses }).getMany();
   }
 
   lockForTenant(tx: Tx, tenantId: string, id: string): Promise<FloatingIpEntity | null> {
@@ -124,6 +125,17 @@ export class FloatingIpsRepository {
 
   findRangeById(id: string, tx?: Tx): Promise<FloatingIpRangeEntity | null> {
     return this.ranges(tx).findOneBy({ id });
+  }
+
+  /** Which of these floating-IP ranges exist. */
+  async existingRangeIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.ranges()
+      .createQueryBuilder('r')
+      .select('r.id')
+      .where('r.id = ANY(:ids::uuid[])', { ids })
+      .getMany();
+    return new Set(rows.map((r) => r.id));
   }
 
   async remove(tx: Tx, id: string): Promise<void> {

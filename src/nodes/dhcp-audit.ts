@@ -14,7 +14,7 @@ type DhcpEntry = { mac: string; ip: string };
  * The host sweep's look at static DHCP entries, the one libvirt state a VM's presence does not
  * vouch for. Entries of nobody (a VPC entry whose MAC and address are no node's on this host, a
  * floating-IP entry that does not point at the provider NIC of the address's current holder here)
- * are removed after the orphan grace period, each looked up afresh in the database first. Nodes
+ * are removed after the orphan grace period, looked up afresh in the database first. Nodes
  * whose own entry is missing are named, so that their reconcile puts it back. Both happen when a
  * node's work ran against another worker's view of a simulated host (a lease handed over while
  * Redis was away) or a floating IP's move was interrupted.
@@ -59,11 +59,12 @@ export class DhcpAudit {
   private async removeOrphans(hostId: string, driver: HostDriver, entries: Map<string, DhcpEntry[]>): Promise<void> {
     const now = Date.now();
     const seen = new Set<string>();
+    const owns = await this.owners(hostId, entries);
     for (const [network, list] of entries) {
       const vpc = network.startsWith('kaas-vpc-');
       for (const entry of list) {
         const key = `${hostId}/${network}/${entry.mac}/${entry.ip}`;
-        if (vpc ? await this.ownsVpcEntry(hostId, entry) : await this.ownsFloatingEntry(hostId, entry)) continue;
+        if (vpc ? owns.vpcEntry(entry) : owns.floatingEntry(entry)) continue;
         seen.add(key);
         const first = this.firstSeen.get(key) ?? now;
         this.firstSeen.set(key, first);
@@ -77,14 +78,28 @@ export class DhcpAudit {
       if (key.startsWith(`${hostId}/`) && !seen.has(key)) this.firstSeen.delete(key);
   }
 
-  private async ownsVpcEntry(hostId: string, entry: DhcpEntry): Promise<boolean> {
-    const node = await this.nodes.findByMac(entry.mac.toLowerCase());
-    return node !== null && node.hostId === hostId && node.address === entry.ip;
-  }
-
-  private async ownsFloatingEntry(hostId: string, entry: DhcpEntry): Promise<boolean> {
-    const fip = await this.floatingIps.findByAddress(entry.ip);
-    if (!fip?.holderNodeId || macFor(fip.holderNodeId, 'provider') !== entry.mac.toLowerCase()) return false;
-    return (await this.nodes.findById(fip.holderNodeId))?.hostId === hostId;
+  /**
+   * Who the host's entries belong to, read afresh in one query per kind: a host holds hundreds of
+   * entries, and a query for each made one sweep take seconds.
+   */
+  private async owners(hostId: string, entries: Map<string, DhcpEntry[]>) {
+    const all = [...entries].flatMap(([network, list]) => list.map((e) => ({ network, ...e })));
+    const vpcMacs = all.filter((e) => e.network.startsWith('kaas-vpc-')).map((e) => e.mac.toLowerCase());
+    const floatingIps = all.filter((e) => !e.network.startsWith('kaas-vpc-')).map((e) => e.ip);
+    const nodeByMac = new Map((await this.nodes.findByMacs(vpcMacs)).map((n) => [n.mac.toLowerCase(), n]));
+    const fipByAddress = new Map((await this.floatingIps.findByAddresses(floatingIps)).map((f) => [f.address, f]));
+    const holders = [...fipByAddress.values()].flatMap((f) => (f.holderNodeId ? [f.holderNodeId] : []));
+    const holderHost = new Map((await this.nodes.findByIds(holders)).map((n) => [n.id, n.hostId]));
+    return {
+      vpcEntry: (entry: DhcpEntry) => {
+        const node = nodeByMac.get(entry.mac.toLowerCase());
+        return node !== undefined && node.hostId === hostId && node.address === entry.ip;
+      },
+      floatingEntry: (entry: DhcpEntry) => {
+        const holder = fipByAddress.get(entry.ip)?.holderNodeId;
+        if (!holder || macFor(holder, 'provider') !== entry.mac.toLowerCase()) return false;
+        return holderHost.get(holder) === hostId;
+      },
+    };
   }
 }

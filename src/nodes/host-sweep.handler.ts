@@ -382,20 +382,24 @@ export class HostSweepHandler implements OnModuleInit {
     const driver = this.leases.runtime(hostId)?.driver;
     if (!driver) return;
     const idOf = (name: string, prefix: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : undefined);
-    for (const name of await driver.listNetworks()) {
+    const ids = (names: string[], prefix: string) => names.flatMap((n) => idOf(n, prefix) ?? []);
+    // One query per kind for every network and pool of the host, not one each.
+    const networks = await driver.listNetworks();
+    const pools = await driver.listPools();
+    const [vpcs, ranges, storagePools] = await Promise.all([
+      this.vpcs.existingIds(ids(networks, 'kaas-vpc-')),
+      this.floatingIps.existingRangeIds(ids(networks, 'kaas-fip-')),
+      this.pools.existingIds(ids(pools, 'kaas-pool-')),
+    ]);
+    for (const name of networks) {
       const vpcId = idOf(name, 'kaas-vpc-');
       const rangeId = idOf(name, 'kaas-fip-');
-      const gone = vpcId
-        ? !(await this.vpcs.findById(vpcId))
-        : rangeId
-          ? !(await this.floatingIps.findRangeById(rangeId))
-          : false;
+      const gone = vpcId ? !vpcs.has(vpcId) : rangeId ? !ranges.has(rangeId) : false;
       if (gone) {
         await driver.removeNetwork(name);
         this.logger.info({ hostId, network: name }, 'removed the network of a deleted VPC or range');
       }
     }
-    const pools = await driver.listPools();
     if (pools.includes(libvirtNames.platformPool())) {
       // Bundle volumes of replaced artifacts, once no VM has them attached.
       const current = new Set(
@@ -418,7 +422,7 @@ export class HostSweepHandler implements OnModuleInit {
     }
     for (const name of pools) {
       const poolId = idOf(name, 'kaas-pool-');
-      if (poolId && !(await this.pools.findById(poolId)) && (await driver.listVolumes(name)).length === 0) {
+      if (poolId && !storagePools.has(poolId) && (await driver.listVolumes(name)).length === 0) {
         await driver.removePool(name);
         this.logger.info({ hostId, pool: name }, 'removed the pool of a deleted storage pool');
       }

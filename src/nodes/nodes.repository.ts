@@ -22,8 +22,14 @@ export class NodesRepository {
     return this.repo(tx).findOneBy({ id });
   }
 
-  findByMac(mac: string): Promise<NodeEntity | null> {
-    return this.repo().createQueryBuilder('n').where('n.mac = :mac::macaddr', { mac }).getOne();
+  findByMacs(macs: string[]): Promise<NodeEntity[]> {
+    if (macs.length === 0) return Promise.resolve([]);
+    return this.repo().createQueryBuilder('n').where('n.mac = ANY(:macs::macaddr[])', { macs }).getMany();
+  }
+
+  findByIds(ids: string[]): Promise<NodeEntity[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.repo().createQueryBuilder('n').where('n.id = ANY(:ids::uuid[])', { ids }).getMany();
   }
 
   lock(tx: Tx, id: string): Promise<NodeEntity | null> {

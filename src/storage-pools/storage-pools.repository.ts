@@ -22,6 +22,17 @@ export class StoragePoolsRepository {
     return this.pools(tx).findOneBy({ id });
   }
 
+  /** Which of these storage pools exist. */
+  async existingIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.pools()
+      .createQueryBuilder('p')
+      .select('p.id')
+      .where('p.id = ANY(:ids::uuid[])', { ids })
+      .getMany();
+    return new Set(rows.map((r) => r.id));
+  }
+
   findForTenant(tenantId: string, id: string, tx?: Tx): Promise<StoragePoolEntity | null> {
     return this.pools(tx).findOneBy({ tenantId, id });
   }
