@@ -61,7 +61,10 @@ redis_up() {
   mkdir -p "$REDIS_DIR"
   if alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
   log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  # Also on a unix socket, for processes in another network namespace of this machine (a relay
+  # there; the real-VM suite's second host).
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
+    --unixsocket "$RUN_DIR/redis.sock" --unixsocketperm 700 \
     --pidfile "$RUN_DIR/redis.pid" --logfile "$DATA/redis.log" --appendonly yes \
     --maxmemory-policy noeviction --save "" >/dev/null
   for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done

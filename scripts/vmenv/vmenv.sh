@@ -14,16 +14,29 @@
 # KAAS_VMENV_SOCKET_TIMEOUT (seconds to wait for each daemon's socket, default 10).
 # Connect with qemu:///system (socket /run/libvirt/libvirt-sock); run anything that talks to
 # guests under `ip netns exec $KAAS_NETNS`.
+#
+# KAAS_VMENV_PRIVATE=1 makes a further, separate hypervisor host beside that one: its daemons
+# also get a mount namespace of their own, with private /run, /etc/libvirt, /var/lib/libvirt,
+# /var/cache/libvirt and /var/log/libvirt under KAAS_VMENV_DIR, so they share no state, socket,
+# bridge or dnsmasq with the first. Connect with qemu:///system?socket=$KAAS_VMENV_DIR/run/libvirt/libvirt-sock.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 NS=${KAAS_NETNS:-kaas-vm}
 DIR=${KAAS_VMENV_DIR:-$ROOT/.data/vmenv}
-URI=qemu:///system
+PRIVATE=${KAAS_VMENV_PRIVATE:-0}
 SOCK_TIMEOUT=${KAAS_VMENV_SOCKET_TIMEOUT:-10}   # seconds; the socket is normally there in ~0.3 s
-SOCK=/run/libvirt/libvirt-sock
+if [ "$PRIVATE" = 1 ]; then
+  SOCK=$DIR/run/libvirt/libvirt-sock
+  LOGSOCK=$DIR/run/libvirt/virtlogd-sock
+  URI="qemu:///system?socket=$SOCK"
+else
+  SOCK=/run/libvirt/libvirt-sock
+  LOGSOCK=/run/libvirt/virtlogd-sock
+  URI=qemu:///system
+fi
 PREFIX_RE='^(kaas-|vmtest-)'
-PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables nftables iproute2
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables nftables iproute2 iputils-ping
   util-linux procps)
 
 log() { echo "[vmenv] $*" >&2; }
@@ -62,9 +75,17 @@ all_pids() { # NAME -> every live PID with that command name
   for p in $(pgrep -x "$1" 2>/dev/null || true); do alive "$p" && echo "$p"; done
   return 0
 }
-foreign() { # NAME -> PIDs of that daemon not started by us
-  local mine; mine=$(ours "$1" || true)
-  all_pids "$1" | grep -vx "${mine:-none}" || true
+private_daemon() { # PID -> a daemon of a private vmenv (its own /run: it shares nothing with us)
+  tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qx 'KAAS_VMENV_PRIVATE=1'
+}
+foreign() { # NAME -> PIDs of that daemon not started by us that would share /run/libvirt with ours
+  local mine p; mine=$(ours "$1" || true)
+  for p in $(all_pids "$1"); do
+    [ "$p" = "${mine:-none}" ] && continue
+    [ "$PRIVATE" = 1 ] && continue   # ours has a /run of its own
+    private_daemon "$p" || echo "$p"
+  done
+  return 0
 }
 ns_inode() { stat -L -c %i "/run/netns/$NS" 2>/dev/null || true; }
 pid_ns_inode() { stat -L -c %i "/proc/$1/ns/net" 2>/dev/null || true; }
@@ -103,7 +124,16 @@ start_daemon() { # NAME SOCKET
   # ip netns exec exec()s the daemon (same PID); setsid detaches it from the caller's process
   # group, so the caller's terminal or harness signals do not reach it; it is stopped by PID
   # (fd 9, the vmenv lock, must not leak into the daemon)
-  setsid ip netns exec "$NS" "$name" </dev/null >>"$DIR/$name.log" 2>&1 9>&- &
+  if [ "$PRIVATE" = 1 ]; then
+    # unshare and sh exec() too; the bind mounts exist only in the daemon's mount namespace
+    setsid ip netns exec "$NS" env KAAS_VMENV_PRIVATE=1 unshare --mount --propagation private \
+      sh -c 'mount --bind "$1/run" /run && mount --bind "$1/etc" /etc/libvirt &&
+        mount --bind "$1/lib" /var/lib/libvirt && mount --bind "$1/cache" /var/cache/libvirt &&
+        mount --bind "$1/log" /var/log/libvirt && exec "$2"' sh "$DIR" "$name" \
+      </dev/null >>"$DIR/$name.log" 2>&1 9>&- &
+  else
+    setsid ip netns exec "$NS" "$name" </dev/null >>"$DIR/$name.log" 2>&1 9>&- &
+  fi
   p=$!
   echo "$p" >"$DIR/$name.pid"
   for _ in $(seq 1 $((SOCK_TIMEOUT * 20))); do
@@ -125,6 +155,21 @@ no_default_network() {
     V net-undefine default >/dev/null
     log "undefined libvirt's 'default' network"
   fi
+}
+
+# The private instance's state: the configuration files of /etc/libvirt without any definition
+# (fresh on every start), and the directory trees of libvirt's state, cache and log folders.
+private_dirs() {
+  local d
+  rm -rf "$DIR/etc" "$DIR/run"
+  mkdir -p "$DIR/etc" "$DIR/run/libvirt" "$DIR/lib" "$DIR/cache" "$DIR/log"
+  (cd /etc/libvirt && find . -maxdepth 1 -type f -print0 | xargs -0r cp -p -t "$DIR/etc")
+  [ -d /etc/libvirt/nwfilter ] && cp -a /etc/libvirt/nwfilter "$DIR/etc/"
+  mkdir -p "$DIR/etc/qemu/networks/autostart" "$DIR/etc/storage/autostart"
+  for d in lib:/var/lib/libvirt cache:/var/cache/libvirt log:/var/log/libvirt; do
+    [ -d "${d#*:}" ] || continue
+    (cd "${d#*:}" && find . -type d -print0 | tar --null --no-recursion -T - -cf - | tar -C "$DIR/${d%%:*}" -xpf -)
+  done
 }
 
 since() { awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $1}"; }
@@ -161,11 +206,12 @@ cmd_up() {
 
   ns_exists || ip netns add "$NS"
   ip -n "$NS" link set lo up
+  [ "$PRIVATE" = 1 ] && private_dirs
   # never autostart libvirt's default network (libvirt-daemon-config-network installs the link)
   rm -f /etc/libvirt/qemu/networks/autostart/default.xml
   T_PREP=$(since "$t0")
   t1=$(date +%s.%N)
-  start_daemon virtlogd /run/libvirt/virtlogd-sock
+  start_daemon virtlogd "$LOGSOCK"
   T_VIRTLOGD=$(since "$t1")
   t1=$(date +%s.%N)
   start_daemon libvirtd "$SOCK"
@@ -254,7 +300,8 @@ cmd_down() {
       case $c in qemu-system-*|dnsmasq|libvirtd|virtlogd) left="$left $c:$p" ;; esac
     done < <(procs_in_ns "$ino")
   fi
-  for p in $(all_pids dnsmasq); do   # libvirt's dnsmasq for one of our networks
+  for p in $(all_pids dnsmasq); do   # libvirt's dnsmasq for one of our networks, escaped to the root netns
+    [ "$(pid_ns_inode "$p")" = "$(pid_ns_inode 1)" ] || continue   # another vmenv's, inside its netns
     grep -qaE 'dnsmasq/(kaas-|vmtest-)[^/]*\.conf' "/proc/$p/cmdline" 2>/dev/null && left="$left dnsmasq:$p"
   done
   for n in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do

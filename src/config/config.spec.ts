@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     ['KAAS_ADMIN_TOKEN', 'short', 'KAAS_ADMIN_TOKEN: must be at least 16 characters'],
     ['KAAS_SECRET_KEY', 'abcd', 'KAAS_SECRET_KEY: must be 32 bytes'],
     ['KAAS_BODY_LIMIT', 'lots', 'KAAS_BODY_LIMIT: must look like 64kb'],
+    ['KAAS_WORKER_HOSTS', 'kvm-01,KVM_02', 'KAAS_WORKER_HOSTS: must be host names separated by commas, got "KVM_02"'],
     ['KAAS_RATE_LIMIT_PER_KEY', '-5', 'KAAS_RATE_LIMIT_PER_KEY: must be between 0 and'],
     ['KAAS_RATE_LIMIT_AUTH_FAILURES_BURST', '0', 'KAAS_RATE_LIMIT_AUTH_FAILURES_BURST: must be between 1 and'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
@@ -42,6 +43,14 @@ describe('loadConfig', () => {
     const c = loadConfig({ KAAS_DATA_DIR: '/d' }, (p) => files[p]);
     expect(c.adminToken).toBe('file-token-0123456789');
     expect(c.secretKey.equals(Buffer.from('b'.repeat(64), 'hex'))).toBe(true);
+  });
+
+  it('reads the hosts a worker is pinned to', () => {
+    expect(loadConfig(base).workerHosts).toBeNull();
+    expect(loadConfig({ ...base, KAAS_WORKER_HOSTS: ' kvm-01, kvm-02,kvm-01 ' }).workerHosts).toEqual([
+      'kvm-01',
+      'kvm-02',
+    ]);
   });
 
   it('refuses to start without any secret key', () => {

@@ -19,6 +19,11 @@ export interface AppConfig {
   jobAttempts: number;
   jobBackoffMs: number;
   workerConcurrency: number;
+  /**
+   * Names of the hosts this worker process may hold (KAAS_WORKER_HOSTS, comma-separated); null
+   * for any host no other live worker is pinned to.
+   */
+  workerHosts: string[] | null;
   /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
   ipQuarantineSeconds: number;
   /** Simulated guests: boot and install durations. */
@@ -116,6 +121,16 @@ function url(env: Env, name: string, def: string, protocols: string[]): string {
   return raw;
 }
 
+/** A comma-separated list of host names (DNS labels); unset or empty for none. */
+function hostNames(env: Env, name: string): string[] | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const names = raw.split(',').map((n) => n.trim());
+  const bad = names.find((n) => n.length > 63 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(n));
+  if (bad !== undefined) throw new ConfigError(name, `must be host names separated by commas, got "${bad}"`);
+  return [...new Set(names)];
+}
+
 function oneOf(env: Env, name: string, def: string, allowed: string[]): string {
   const raw = env[name] ?? def;
   if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
@@ -171,6 +186,7 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     jobAttempts: int(env, 'KAAS_JOB_ATTEMPTS', 5, 1, 100),
     jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
+    workerHosts: hostNames(env, 'KAAS_WORKER_HOSTS'),
     ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
     simBootMs: int(env, 'KAAS_SIM_BOOT_MS', 2000, 0, 600000),
     simInstallMs: int(env, 'KAAS_SIM_INSTALL_MS', 3000, 0, 600000),

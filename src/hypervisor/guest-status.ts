@@ -19,6 +19,12 @@ export type ProbeResult = { answered: true; status: GuestStatus } | { answered: 
 export interface GuestProbeTarget {
   domainName: string;
   address: string | null;
+  /**
+   * The node the answer must come from. Guests name their node in `details.nodeId`; an answer
+   * naming another node (a stale VM still on a reused address, or a guest of another host's VPC
+   * with the same CIDR reached through the wrong host) is no answer from this one.
+   */
+  nodeId?: string;
 }
 
 /** How the platform asks a guest how it is. */
@@ -41,6 +47,9 @@ export class HttpGuestProbe implements GuestProbe {
       if (!res.ok) return { answered: false, error: `status endpoint answered ${res.status}` };
       const body = (await res.json()) as Partial<GuestStatus>;
       if (typeof body.stage !== 'string') return { answered: false, error: 'status without a stage' };
+      const from = body.details?.nodeId;
+      if (target.nodeId && typeof from === 'string' && from !== '' && from !== target.nodeId)
+        return { answered: false, error: `${target.address} is answered by another node (${from.slice(0, 64)})` };
       return {
         answered: true,
         status: { stage: body.stage, ready: body.ready === true, message: body.message, details: body.details },

@@ -18,7 +18,9 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  * Spreads hosts over the live worker processes. A worker owns a host while it holds the host's
  * lease in Redis: it alone keeps the libvirt connection, consumes the host's queue and, for a
  * simulated host, holds its in-process state. A worker that dies loses its leases within
- * KAAS_HOST_LEASE_MS and another one takes the hosts over.
+ * KAAS_HOST_LEASE_MS and another one takes the hosts over. A worker started with
+ * KAAS_WORKER_HOSTS holds only the hosts named there (the worker running on a hypervisor host,
+ * which alone reaches that host's VPC bridges); the other workers leave those hosts alone.
  */
 @Injectable()
 export class HostLeases implements OnApplicationShutdown {
@@ -77,7 +79,7 @@ export class HostLeases implements OnApplicationShutdown {
     if (this.ticking || this.stopped) return;
     this.ticking = true;
     try {
-      await this.redis.set(this.key('worker', this.workerId), '1', 'PX', this.config.hostLeaseMs);
+      await this.redis.set(this.key('worker', this.workerId), this.heartbeat(), 'PX', this.config.hostLeaseMs);
       // Leases first, with Redis alone: a database that is away a moment must not cost them.
       for (const hostId of [...this.owned.keys()]) {
         const sent = Date.now();
@@ -86,12 +88,23 @@ export class HostLeases implements OnApplicationShutdown {
         if (!renewed) await this.drop(hostId, 'lease lost');
         else this.validUntil.set(hostId, sent + this.config.hostLeaseMs);
       }
-      const live = await this.countLiveWorkers();
-      const hosts = await this.hosts.list();
-      const share = Math.ceil(hosts.length / Math.max(1, live));
-      const known = new Set(hosts.map((h) => h.id));
+      const workers = await this.liveWorkers();
+      const all = await this.hosts.list();
+      // A pinned worker takes every host it is pinned to; the others share the rest evenly.
+      const pins = this.config.workerHosts;
+      const hosts = pins
+        ? all.filter((h) => pins.includes(h.name))
+        : all.filter((h) => !workers.pinnedNames.has(h.name));
+      const share = pins ? hosts.length : Math.ceil(hosts.length / Math.max(1, workers.unpinned));
+      const known = new Set(all.map((h) => h.id));
+      const eligible = new Set(hosts.map((h) => h.id));
       for (const hostId of [...this.owned.keys()]) {
         if (!known.has(hostId)) await this.drop(hostId, 'host removed');
+        else if (!eligible.has(hostId)) {
+          // Another worker is pinned to it now (or this one no longer is): hand it over.
+          await this.drop(hostId, 'pinned to another worker');
+          await this.redis.eval(RELEASE, 1, this.key('lease', hostId), this.workerId);
+        }
         // Consuming the host's queue may have failed to start with Redis away: try again.
         else await this.runner.startQueue(hostQueueName(hostId));
       }
@@ -127,15 +140,36 @@ export class HostLeases implements OnApplicationShutdown {
     }
   }
 
-  private async countLiveWorkers(): Promise<number> {
+  /** What this worker's heartbeat says: '*' for any host, or the names it is pinned to. */
+  private heartbeat(): string {
+    return this.config.workerHosts ? JSON.stringify({ hosts: this.config.workerHosts }) : '*';
+  }
+
+  /** How many live workers take any host, and which host names live workers are pinned to. */
+  private async liveWorkers(): Promise<{ unpinned: number; pinnedNames: Set<string> }> {
     let cursor = '0';
-    let count = 0;
+    const keys: string[] = [];
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.config.queuePrefix}:worker:*`, 'COUNT', 1000);
+      const [next, found] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.config.queuePrefix}:worker:*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
-      count += keys.length;
+      keys.push(...found);
     } while (cursor !== '0');
-    return count;
+    const values = keys.length > 0 ? await this.redis.mget(...keys) : [];
+    let unpinned = 0;
+    const pinnedNames = new Set<string>();
+    for (const value of values) {
+      if (value === null) continue;
+      const hosts = pinnedTo(value);
+      if (hosts) for (const name of hosts) pinnedNames.add(name);
+      else unpinned++;
+    }
+    return { unpinned, pinnedNames };
   }
 
   private async adopt(hostId: string): Promise<void> {
@@ -196,5 +230,16 @@ export class HostLeases implements OnApplicationShutdown {
       await this.redis.eval(RELEASE, 1, this.key('lease', hostId), this.workerId).catch(() => undefined);
     }
     await this.redis.del(this.key('worker', this.workerId)).catch(() => undefined);
+  }
+}
+
+/** The host names a worker heartbeat pins its worker to; null for a worker that takes any host. */
+function pinnedTo(heartbeat: string): string[] | null {
+  if (!heartbeat.startsWith('{')) return null;
+  try {
+    const hosts = (JSON.parse(heartbeat) as { hosts?: unknown }).hosts;
+    return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : null;
+  } catch {
+    return null;
   }
 }

@@ -4,6 +4,7 @@ import { buildUserData, type BootConfigInput } from './node-boot-config.js';
 
 const base: BootConfigInput = {
   role: 'master',
+  nodeId: '7d3c1f2e-0000-4000-8000-000000000001',
   nodeName: 'web-master-0',
   nodeAddress: '10.0.0.2',
   clusterName: 'web',

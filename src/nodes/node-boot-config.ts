@@ -2,6 +2,8 @@ import type { ClusterSecrets, IssuedCert } from '../clusters/cluster-pki.js';
 
 export interface BootConfigInput {
   role: 'master' | 'worker';
+  /** The node's id: its guest names it in every status answer, so the platform knows who answered. */
+  nodeId: string;
   nodeName: string;
   nodeAddress: string;
   clusterName: string;
@@ -39,6 +41,7 @@ function heredoc(path: string, content: string, mode = '0600'): string {
 export function buildUserData(input: BootConfigInput): string {
   const env: Record<string, string> = {
     KAAS_ROLE: input.role,
+    KAAS_NODE_ID: input.nodeId,
     KAAS_NODE_NAME: input.nodeName,
     KAAS_NODE_IP: input.nodeAddress,
     KAAS_CLUSTER_NAME: input.clusterName,

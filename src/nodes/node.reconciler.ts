@@ -193,7 +193,7 @@ export class NodeReconciler {
       return node.phase;
     }
 
-    const probe = await runtime.probe.probe({ domainName: domain, address: node.address });
+    const probe = await runtime.probe.probe({ domainName: domain, address: node.address, nodeId: node.id });
     const next = phaseFromGuest(probe.answered ? probe.status : undefined);
     if (probe.answered) await this.nodes.update(node.id, { lastHeartbeatAt: new Date() });
     if (next !== node.phase) {
@@ -385,6 +385,7 @@ export class NodeReconciler {
     );
     const userData = buildUserData({
       role: node.role,
+      nodeId: node.id,
       nodeName: node.name,
       nodeAddress: node.address!,
       clusterName: cluster.name,

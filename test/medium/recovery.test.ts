@@ -253,3 +253,55 @@ describe('a worker that cannot renew its host lease', () => {
     }
   });
 });
+
+describe('a worker pinned to hosts (KAAS_WORKER_HOSTS)', () => {
+  it('holds exactly its hosts; the others leave them alone and take them back when it goes', async () => {
+    const db = await createTestDatabase();
+    const libvirtHosts = await Promise.all([1, 2, 3].map(() => createLibvirtTestHost()));
+    // Two workers of one platform: one database, one queue prefix in Redis.
+    const prefix = `kaas-t-pin-${process.pid}-${Date.now()}`;
+    const start = async (env: Record<string, string>) => {
+      const config = testConfig(db.url, { KAAS_QUEUE_PREFIX: prefix, ...env });
+      const moduleRef = await Test.createTestingModule({
+        imports: [AppModule.forRoot(config, createLogger('silent', 'worker'), 'worker')],
+      }).compile();
+      return moduleRef.init();
+    };
+    const any = await start({ KAAS_HOST_LEASE_MS: '1500' });
+    let pinned: Awaited<ReturnType<typeof start>> | undefined;
+    try {
+      const ids: string[] = [];
+      for (const [i, h] of libvirtHosts.entries()) {
+        const { id } = await any.get(HostsRepository).insert({
+          name: `hv-${i + 1}`,
+          uri: h.uri,
+          domainType: 'qemu',
+          simulated: true,
+          state: 'Pending',
+          cpus: 4,
+          memoryMiB: 8192,
+        });
+        ids.push(id);
+      }
+      const owned = (ctx: { get: typeof any.get }) => ctx.get(HostLeases).ownedHostIds().sort();
+      await any.get(HostLeases).start();
+      await waitFor('all three hosts', async () => owned(any).length === 3);
+      pinned = await start({ KAAS_HOST_LEASE_MS: '1500', KAAS_WORKER_HOSTS: 'hv-2, hv-9' });
+      await pinned.get(HostLeases).start();
+      await waitFor('the pinned worker to hold hv-2', async () => owned(pinned!).join() === ids[1], 15000);
+      expect(owned(any)).toEqual([ids[0], ids[2]].sort());
+      // More rounds change nothing: the unpinned worker does not take hv-2 back, nor hv-2's holder the rest.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(owned(pinned)).toEqual([ids[1]]);
+      expect(owned(any)).toEqual([ids[0], ids[2]].sort());
+      await pinned.close();
+      pinned = undefined;
+      await waitFor('hv-2 back with the unpinned worker', async () => owned(any).length === 3, 15000);
+    } finally {
+      await pinned?.close();
+      await any.close();
+      for (const h of libvirtHosts) await h.cleanup();
+      await db.drop();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,4 +44,85 @@ export async function bridges(): Promise<string[]> {
 export async function dnsmasqFor(network: string): Promise<number> {
   const { stdout } = await run('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
   return stdout.split('\n').filter((l) => l.includes('dnsmasq') && l.includes(`${network}.conf`)).length;
+}
+
+/**
+ * Relays TCP connections from 127.0.0.1:<port> inside a network namespace to unix sockets (the
+ * namespace's loopback is its own): `port=socket` pairs.
+ */
+const RELAY = `const net = require('node:net');
+for (const pair of process.argv.slice(1)) {
+  const [port, path] = pair.split('=');
+  net.createServer((c) => {
+    const u = net.connect(path);
+    c.pipe(u); u.pipe(c);
+    c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
+  }).listen(Number(port), '127.0.0.1', () => console.log('relay ' + port));
+}`;
+
+export interface SecondHost {
+  uri: string;
+  /** Its vmenv folder: run/, log/ and lib/ are its /run, /var/log/libvirt and /var/lib/libvirt. */
+  dir: string;
+  exec(cmd: string[]): Promise<{ stdout: string; stderr: string }>;
+  /** A worker process inside the host's namespace, reaching PostgreSQL and Redis through relays. */
+  startWorker(env: Record<string, string>): Promise<() => Promise<void>>;
+}
+
+/** The second real host scripts/test-vm.sh starts: its own libvirtd, network and mount namespace. */
+export function secondHost(): SecondHost {
+  const uri = process.env.KAAS_SECOND_HOST_URI;
+  const netns = process.env.KAAS_SECOND_NETNS;
+  const dir = process.env.KAAS_SECOND_VMENV_DIR;
+  const pgSocket = process.env.KAAS_PG_SOCKET;
+  const redisSocket = process.env.KAAS_REDIS_SOCKET;
+  if (!uri || !netns || !dir || !pgSocket || !redisSocket)
+    throw new Error('run the real-VM suite through scripts/test-vm.sh (it starts the second host)');
+  const spawnIn = (args: string[], env: Record<string, string> = {}) => {
+    const child = spawn('ip', ['netns', 'exec', netns, ...args], {
+      cwd: join(import.meta.dirname, '..', '..'),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    return {
+      child,
+      output: () => out,
+      stop: async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  };
+  return {
+    uri,
+    dir,
+    exec: (cmd) => run('ip', ['netns', 'exec', netns, ...cmd]),
+    async startWorker(env) {
+      const port = (u: string) => new URL(u).port;
+      const relay = spawnIn([
+        process.execPath,
+        '-e',
+        RELAY,
+        `${port(env.DATABASE_URL)}=${pgSocket}`,
+        `${port(env.REDIS_URL)}=${redisSocket}`,
+      ]);
+      const deadline = Date.now() + 10000;
+      while ((relay.output().match(/relay /g) ?? []).length < 2) {
+        if (Date.now() > deadline || relay.child.exitCode !== null)
+          throw new Error(`the relays did not start: ${relay.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const worker = spawnIn([process.execPath, join('dist', 'src', 'worker.js')], env);
+      return async () => {
+        await worker.stop();
+        await relay.stop();
+        if (worker.output().includes('"level":50') || /error/i.test(worker.output().slice(-2000)))
+          console.log(`second host's worker output (end):\n${worker.output().slice(-4000)}`);
+      };
+    },
+  };
 }

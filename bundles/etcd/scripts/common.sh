@@ -50,7 +50,7 @@ kaas_jstr() { printf '"%s":"%s"' "$1" "$(kaas_json_escape "$2")"; }
 #   stage change is also printed to the console as "KAAS_STAGE <stage> ...".
 kaas_status() {
   local stage="$1" ready="$2" msg="$3" extra="${4:-}" d f last=
-  d="$(kaas_jstr role "${KAAS_ROLE:-}"),$(kaas_jstr node "${KAAS_NODE_NAME:-}"),$(kaas_jstr nodeIp "${KAAS_NODE_IP:-}")"
+  d="$(kaas_jstr role "${KAAS_ROLE:-}"),$(kaas_jstr nodeId "${KAAS_NODE_ID:-}"),$(kaas_jstr node "${KAAS_NODE_NAME:-}"),$(kaas_jstr nodeIp "${KAAS_NODE_IP:-}")"
   d="$d,$(kaas_jstr bundle "etcd"),$(kaas_jstr version "${KAAS_VERSION:-}"),\"updatedAt\":$(date +%s)"
   [ -n "$extra" ] && d="$d,$extra"
   f=$KAAS_STATUS_FILE
@@ -314,7 +314,7 @@ EOF
 kaas_shq() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 kaas_save_env() {
   local v val
-  for v in KAAS_ROLE KAAS_NODE_NAME KAAS_NODE_IP KAAS_CLUSTER_NAME KAAS_CLUSTER_ID KAAS_MASTERS \
+  for v in KAAS_ROLE KAAS_NODE_ID KAAS_NODE_NAME KAAS_NODE_IP KAAS_CLUSTER_NAME KAAS_CLUSTER_ID KAAS_MASTERS \
     KAAS_FLOATING_IP KAAS_PKI KAAS_BUNDLE_DIR KAAS_STATUS_FILE KAAS_STATE_DIR; do
     eval "val=\${$v:-}"
     printf '%s=%s\n' "$v" "$(kaas_shq "$val")"

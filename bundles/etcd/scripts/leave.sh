@@ -52,8 +52,8 @@ status_left() {
   # same JSON shape as common.sh's kaas_status
   f=${KAAS_STATUS_FILE:-/var/www/status}
   [ -d "$(dirname "$f")" ] || return 0
-  printf '{"stage":"failed","ready":false,"message":"%s","details":{"role":"master","node":"%s","nodeIp":"%s","bundle":"etcd","left":true,"removedMemberId":"%s","updatedAt":%s}}\n' \
-    "member $1 removed from the etcd cluster; etcd stopped" "$KAAS_NODE_NAME" "$KAAS_NODE_IP" "$1" "$(date +%s)" \
+  printf '{"stage":"failed","ready":false,"message":"%s","details":{"role":"master","nodeId":"%s","node":"%s","nodeIp":"%s","bundle":"etcd","left":true,"removedMemberId":"%s","updatedAt":%s}}\n' \
+    "member $1 removed from the etcd cluster; etcd stopped" "${KAAS_NODE_ID:-}" "$KAAS_NODE_NAME" "$KAAS_NODE_IP" "$1" "$(date +%s)" \
     >"$f.tmp.$$" && mv -f "$f.tmp.$$" "$f"
   echo failed >"$KAAS_STATE_DIR/stage" 2>/dev/null
   echo "KAAS_STAGE failed bundle=etcd ready=false node=$KAAS_NODE_NAME msg=left the etcd cluster"

@@ -55,7 +55,7 @@ kaas_shq() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 # printed to the console as "KAAS_STAGE <stage> bundle=k3s ...".
 kaas_status() {
   local stage="$1" ready="$2" msg="$3" extra="${4:-}" d f last=
-  d="$(kaas_jstr role "${KAAS_ROLE:-}"),$(kaas_jstr node "${KAAS_NODE_NAME:-}"),$(kaas_jstr nodeIp "${KAAS_NODE_IP:-}")"
+  d="$(kaas_jstr role "${KAAS_ROLE:-}"),$(kaas_jstr nodeId "${KAAS_NODE_ID:-}"),$(kaas_jstr node "${KAAS_NODE_NAME:-}"),$(kaas_jstr nodeIp "${KAAS_NODE_IP:-}")"
   d="$d,$(kaas_jstr bundle k3s),$(kaas_jstr version "${KAAS_VERSION:-}"),\"updatedAt\":$(date +%s)"
   [ -n "$extra" ] && d="$d,$extra"
   f=$KAAS_STATUS_FILE
