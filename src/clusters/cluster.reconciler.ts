@@ -125,7 +125,8 @@ export class ClusterReconciler {
     if (plan.phase !== cluster.phase) {
       await this.events.normal(target, `Phase${plan.phase}`, `cluster is ${plan.phase} (was ${cluster.phase})`);
     }
-    await this.clusters.update(cluster.id, { phase: plan.phase, conditions });
+    if (plan.phase !== cluster.phase || JSON.stringify(conditions) !== JSON.stringify(cluster.conditions))
+      await this.clusters.update(cluster.id, { phase: plan.phase, conditions });
 
     const current = await this.nodes.forCluster(cluster.id);
     if (!cluster.deletingAt) {
@@ -140,10 +141,16 @@ export class ClusterReconciler {
         await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: n.hostId, resourceKey: nodeId });
     }
     if (!plan.settled) {
+      // Waiting for nodes to come up needs no polling: every phase a node enters, and every node
+      // removed, queues this cluster's reconcile. The look back later is a fallback then; it stays
+      // short while this pass acted, or while nodes go away or are unhealthy (their timeouts run).
+      const waitingOnly =
+        plan.actions.length === 0 &&
+        !current.some((n) => n.deleteRequestedAt || n.unhealthySince || n.phase === 'NotReady' || n.phase === 'Failed');
       await this.jobs.enqueue(
         'cluster.reconcile',
         { clusterId: cluster.id },
-        { resourceKey: cluster.id, delayMs: this.config.requeueMs * 2 },
+        { resourceKey: cluster.id, delayMs: this.config.requeueMs * (waitingOnly ? 10 : 2) },
       );
     }
     return { settled: plan.settled };
@@ -262,19 +269,33 @@ export class ClusterReconciler {
     return [next?.id, holder?.id].filter((x): x is string => x !== undefined);
   }
 
+  /** Clusters whose secrets this worker has seen stored: they never change once made. */
+  private readonly withSecrets = new Set<string>();
+
   private async ensureSecrets(cluster: ClusterEntity): Promise<void> {
-    if (await this.clusters.secrets(cluster.id)) return;
+    if (this.withSecrets.has(cluster.id)) return;
+    if (await this.clusters.secrets(cluster.id)) {
+      this.rememberSecrets(cluster.id);
+      return;
+    }
     const secrets = await createClusterSecrets(cluster.name);
     await this.clusters.saveSecrets(
       undefined,
       cluster.id,
       encryptSecret(this.config.secretKey, JSON.stringify(secrets), cluster.id),
     );
+    this.rememberSecrets(cluster.id);
     await this.events.normal(
       { tenantId: cluster.tenantId, clusterId: cluster.id },
       'CredentialsCreated',
       'cluster CA, admin certificate and join token created',
     );
+  }
+
+  private rememberSecrets(clusterId: string): void {
+    // Bounded: past this many, it starts over (a forgotten cluster costs one query to relearn).
+    if (this.withSecrets.size >= 100000) this.withSecrets.clear();
+    this.withSecrets.add(clusterId);
   }
 
   /** Places, addresses and records one new node, in one transaction. */
@@ -369,6 +390,7 @@ export class ClusterReconciler {
       await this.floatingIps.disassociate(tx, cluster.tenantId, cluster.floatingIpId);
       await this.clusters.remove(tx, cluster.id);
     });
+    this.withSecrets.delete(cluster.id);
     this.logger.info({ clusterId: cluster.id, name: cluster.name }, 'cluster deleted');
   }
 }

@@ -74,8 +74,17 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     await (
       await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue)
     ).add(name, payload, {
+      // One job per resource: while one waits, another add is dropped; while one runs, the last
+      // add is kept to run after it. An add for now also brings a pending delayed one forward,
+      // so a look-again-later never holds back a change that asks for a look now.
       ...(options.resourceKey
-        ? { deduplication: { id: `${name}/${options.resourceKey}`, keepLastIfActive: true } }
+        ? {
+            deduplication: {
+              id: `${name}/${options.resourceKey}`,
+              keepLastIfActive: true,
+              ...(options.delayMs ? {} : { reschedule: true }),
+            },
+          }
         : {}),
       ...(options.delayMs ? { delay: options.delayMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),

@@ -33,6 +33,8 @@ import type { NodeEntity, NodePhase } from './node.entity.js';
 import { NodesRepository } from './nodes.repository.js';
 
 const GIB = 2 ** 30;
+/** A booting node's passes that only probe its guest do a full pass at least this often. */
+const ENSURE_EVERY_MS = 30000;
 
 /** Maps what the guest says to the node phase the tenant sees. */
 export function phaseFromGuest(status: GuestStatus | undefined): NodePhase {
@@ -83,9 +85,15 @@ export class NodeReconciler {
     const cluster = await this.clusters.findById(node.clusterId);
     const runtime = this.runtimeFor(node);
     if (!cluster || cluster.deletingAt || node.deleteRequestedAt) {
+      this.forgetEnsured(node.id);
       await this.teardown(node, cluster, runtime);
       return { phase: 'deleted' };
     }
+    // While a started guest boots, this runs every KAAS_REQUEUE_MS to ask it how far it got: such
+    // a pass only probes, as long as everything was ensured lately and the VM runs.
+    const domain = libvirtNames.domain(node.id);
+    if (this.mayOnlyProbe(node) && (await runtime.driver.domainState(domain)) === 'running')
+      return { phase: await this.probeGuest(node, runtime, domain) };
     const vpc = await this.vpcs.findById(cluster.vpcId);
     if (!vpc) throw new Error(`VPC ${cluster.vpcId} of cluster ${cluster.id} is missing`);
     const phase = await this.provision(node, cluster, vpc, runtime);
@@ -192,10 +200,45 @@ export class NodeReconciler {
       // A node that has booted before and is now stopped is the health checks' business.
       return node.phase;
     }
+    this.ensuredAt.set(node.id, Date.now());
+    return this.probeGuest(node, runtime, domain);
+  }
 
+  /**
+   * When each node's full pass (volumes, network, DHCP entry, VM) last completed in this worker.
+   * Entries go when the node is Ready or gone, or when they are too old to matter.
+   */
+  private readonly ensuredAt = new Map<string, number>();
+
+  private mayOnlyProbe(node: NodeEntity): boolean {
+    if (node.bootStartedAt === null || !['Booting', 'Joining'].includes(node.phase)) return false;
+    const at = this.ensuredAt.get(node.id);
+    return at !== undefined && Date.now() - at < ENSURE_EVERY_MS;
+  }
+
+  private forgetEnsured(nodeId: string): void {
+    this.ensuredAt.delete(nodeId);
+    if (this.ensuredAt.size > 10000) {
+      const cutoff = Date.now() - ENSURE_EVERY_MS;
+      for (const [id, at] of this.ensuredAt) if (at < cutoff) this.ensuredAt.delete(id);
+    }
+  }
+
+  /** Asks the running guest how it is, moves the node's phase, and comes back until it is Ready. */
+  private async probeGuest(
+    node: NodeEntity,
+    runtime: HostRuntime & { driver: HostDriver },
+    domain: string,
+  ): Promise<NodePhase> {
     const probe = await runtime.probe.probe({ domainName: domain, address: node.address, nodeId: node.id });
     const next = phaseFromGuest(probe.answered ? probe.status : undefined);
-    if (probe.answered) await this.nodes.update(node.id, { lastHeartbeatAt: new Date() });
+    // The heartbeat is written at most every few seconds while the guest boots (the host's sweep
+    // writes it for running nodes), and with the phase when that changes.
+    if (
+      probe.answered &&
+      (next !== node.phase || !node.lastHeartbeatAt || Date.now() - node.lastHeartbeatAt.getTime() > 5000)
+    )
+      await this.nodes.update(node.id, { lastHeartbeatAt: new Date() });
     if (next !== node.phase) {
       await this.setPhase(
         node,
@@ -210,7 +253,7 @@ export class NodeReconciler {
         { nodeId: node.id },
         { hostId: node.hostId!, resourceKey: node.id, delayMs: this.config.requeueMs },
       );
-    }
+    } else this.forgetEnsured(node.id);
     return next;
   }
 
@@ -302,9 +345,13 @@ export class NodeReconciler {
       ...(phase === 'Ready' ? { readyAt: new Date(), unhealthySince: null } : {}),
     });
     await this.events[phase === 'Failed' ? 'warning' : 'normal'](target, `Node${phase}`, `${node.name}: ${message}`);
+    const was = node.phase;
     node.phase = phase;
     node.conditions = conditions;
-    await this.jobs.enqueue('cluster.reconcile', { clusterId: node.clusterId }, { resourceKey: node.clusterId });
+    // The cluster's plan turns on readiness and failure; the steps of a boot (Provisioning,
+    // Booting, Joining) show in its conditions at its next pass, which comes within 10 requeues.
+    if (phase === 'Ready' || was === 'Ready' || phase === 'NotReady' || phase === 'Failed')
+      await this.jobs.enqueue('cluster.reconcile', { clusterId: node.clusterId }, { resourceKey: node.clusterId });
   }
 
   /** Removes the VM, its volumes, its DHCP entry and address, then the node row. Idempotent. */

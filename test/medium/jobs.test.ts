@@ -9,6 +9,7 @@ import { JobRunner } from '../../src/jobs/job-runner.service.js';
 import { QueueName } from '../../src/jobs/job-types.js';
 import { LogSink, testConfig } from '../support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { waitFor } from '../support/processes.js';
 
 describe('background jobs on real Redis', () => {
   let db: TestDatabase;
@@ -92,6 +93,25 @@ describe('background jobs on real Redis', () => {
     await new Promise((r) => setTimeout(r, 700));
     expect(maxRunning).toBe(1);
     expect(runs).toBe(2);
+  });
+
+  it('brings a pending look-later forward when a look-now comes for the same resource', async () => {
+    const ranAt: number[] = [];
+    runner.register('test.flaky', async () => {
+      ranAt.push(Date.now());
+      return { ok: true };
+    });
+    const t0 = Date.now();
+    await queue.enqueue('test.flaky', { key: 'd', failTimes: 0 }, { resourceKey: 'cluster-2', delayMs: 10000 });
+    // Another look-later does not push it out, nor add a second run.
+    await queue.enqueue('test.flaky', { key: 'd', failTimes: 0 }, { resourceKey: 'cluster-2', delayMs: 20000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ranAt).toEqual([]);
+    await queue.enqueue('test.flaky', { key: 'd', failTimes: 0 }, { resourceKey: 'cluster-2' });
+    await waitFor('the job to run', async () => ranAt.length === 1, 5000, 20);
+    expect(ranAt[0] - t0).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ranAt).toHaveLength(1);
   });
 
   it('registers the schedule table idempotently', async () => {
