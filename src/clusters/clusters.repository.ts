@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
+import type { NodeSummary } from '../nodes/nodes.repository.js';
 import { ClusterEntity, ClusterSecretsEntity, EventEntity } from './cluster.entity.js';
+
+/** A cluster with what its API answer shows besides its own row. */
+export interface ClusterView {
+  cluster: ClusterEntity;
+  nodes: NodeSummary[];
+  floatingIpAddress: string | null;
+}
 
 @Injectable()
 export class ClustersRepository {
@@ -34,6 +42,53 @@ export class ClustersRepository {
 
   lock(tx: Tx, id: string): Promise<ClusterEntity | null> {
     return this.repo(tx).createQueryBuilder('c').setLock('pessimistic_write').where('c.id = :id', { id }).getOne();
+  }
+
+  /**
+   * Clusters of a tenant with their nodes' summaries and their endpoint's address, in one query
+   * (the API's reads: one round trip instead of three).
+   */
+  async views(tenantId: string, q: { id: string } | { limit: number; afterName?: string }): Promise<ClusterView[]> {
+    const qb = this.repo()
+      .createQueryBuilder('c')
+      .addSelect('(SELECT host(f.address) FROM floating_ips f WHERE f.id = c.floating_ip_id)', 'view_fip')
+      .addSelect(
+        `(SELECT COALESCE(json_agg(json_build_object('id', n.id, 'phase', n.phase,
+            'deleteRequestedAt', n.delete_requested_at, 'usage', n.usage)), '[]'::json)
+          FROM nodes n WHERE n.cluster_id = c.id)`,
+        'view_nodes',
+      )
+      .where('c.tenant_id = :tenantId', { tenantId });
+    if ('id' in q) qb.andWhere('c.id = :id', { id: q.id });
+    else {
+      if (q.afterName !== undefined) qb.andWhere('c.name > :afterName', { afterName: q.afterName });
+      qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(q.limit);
+    }
+    const { entities, raw } = await qb.getRawAndEntities<{
+      c_id: string;
+      view_fip: string | null;
+      view_nodes: {
+        id: string;
+        phase: NodeSummary['phase'];
+        deleteRequestedAt: string | null;
+        usage: NodeSummary['usage'];
+      }[];
+    }>();
+    const byId = new Map(raw.map((r) => [r.c_id, r]));
+    return entities.map((cluster) => {
+      const r = byId.get(cluster.id)!;
+      return {
+        cluster,
+        floatingIpAddress: r.view_fip,
+        nodes: r.view_nodes.map((n) => ({
+          id: n.id,
+          clusterId: cluster.id,
+          phase: n.phase,
+          deleteRequestedAt: n.deleteRequestedAt ? new Date(n.deleteRequestedAt) : null,
+          usage: n.usage,
+        })),
+      };
+    });
   }
 
   list(tenantId: string, limit: number, afterName?: string): Promise<ClusterEntity[]> {

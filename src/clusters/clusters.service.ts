@@ -14,13 +14,14 @@ import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import { FloatingIpsService } from '../networks/floating-ips.service.js';
 import { VpcsRepository } from '../networks/vpcs.repository.js';
 import { VpcsService } from '../networks/vpcs.service.js';
-import { type NodeSummary, NodesRepository } from '../nodes/nodes.repository.js';
+import { NodesRepository } from '../nodes/nodes.repository.js';
 import { StoragePoolsRepository } from '../storage-pools/storage-pools.repository.js';
 import { StoragePoolsService } from '../storage-pools/storage-pools.service.js';
 import { QuotaService } from '../tenants/quota.service.js';
 import { BundlesService } from './bundles.service.js';
 import type { ClusterEntity, ClusterSettings } from './cluster.entity.js';
 import { type ClusterSecrets, kubeconfigYaml } from './cluster-pki.js';
+import type { ClusterView } from './clusters.repository.js';
 import {
   type ClusterResponse,
   type CreateClusterRequest,
@@ -212,40 +213,32 @@ export class ClustersService implements OnModuleInit {
     return cluster;
   }
 
+  private viewResponse(v: ClusterView): ClusterResponse {
+    const bundle = this.bundles.get(v.cluster.controlPlane);
+    return toClusterResponse(
+      v.cluster,
+      v.nodes,
+      v.floatingIpAddress,
+      bundle?.manifest.endpoint.port ?? 443,
+      bundle?.manifest.endpoint.scheme ?? 'https',
+    );
+  }
+
   async get(auth: AuthContext, id: string): Promise<ClusterResponse> {
-    return this.respond(await this.mustFind(auth, id));
+    const [view] = await this.clusters.views(tenantOf(auth), { id });
+    if (!view) throw DomainError.notFound('cluster', id);
+    return this.viewResponse(view);
   }
 
   async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<ClusterResponse>> {
     const after = decodeCursor(cursor, ['name']);
-    const rows = await this.clusters.list(tenantOf(auth), limit + 1, after?.name);
-    const page = rows.slice(0, limit);
-    const ids = page.map((c) => c.id);
-    // One query each for the page's nodes and endpoints, not per cluster nor per tenant.
-    const [nodes, fipById] = await Promise.all([
-      this.nodes.summariesOf(ids),
-      this.floatingIpsRepo.addressesOf(page.map((c) => c.floatingIpId)),
-    ]);
-    const nodesByCluster = new Map<string, NodeSummary[]>();
-    for (const n of nodes) {
-      const ofCluster = nodesByCluster.get(n.clusterId);
-      if (ofCluster) ofCluster.push(n);
-      else nodesByCluster.set(n.clusterId, [n]);
-    }
+    // The page with its nodes and endpoints in one query, not per cluster nor per kind.
+    const views = await this.clusters.views(tenantOf(auth), { limit: limit + 1, afterName: after?.name });
     return toPage(
-      rows,
+      views,
       limit,
-      (c) => {
-        const bundle = this.bundles.get(c.controlPlane);
-        return toClusterResponse(
-          c,
-          nodesByCluster.get(c.id) ?? [],
-          fipById.get(c.floatingIpId) ?? null,
-          bundle?.manifest.endpoint.port ?? 443,
-          bundle?.manifest.endpoint.scheme ?? 'https',
-        );
-      },
-      (c) => ({ name: c.name }),
+      (v) => this.viewResponse(v),
+      (v) => ({ name: v.cluster.name }),
     );
   }
 

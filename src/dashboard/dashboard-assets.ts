@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Response } from 'express';
 
 /**
  * The dashboard's pages may load code, styles and data from this origin only: no inline script,
@@ -44,13 +44,22 @@ export function dashboardDir(start = import.meta.dirname): string | undefined {
   }
 }
 
+/** Every file under dir, as the URL path that serves it ("/js/app.js"). */
+function filesUnder(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(dir, `${prefix}/${e.name}`) : e.isFile() ? [`${prefix}/${e.name}`] : [],
+  );
+}
+
 /**
- * Serves the dashboard's static files at `/`. Only files that exist in web/ are answered here,
- * so every API route (`/v1`, `/docs`, `/healthz`, ...) passes through untouched.
+ * Serves the dashboard's static files at `/`. The files are listed once at start: only a GET or
+ * HEAD for one of them (or `/`) reaches the file server, so API routes (`/v1`, `/docs`,
+ * `/healthz`, ...) pass through untouched and cost no file-system lookup.
  */
 export function serveDashboard(app: NestExpressApplication, dir = dashboardDir()): boolean {
   if (!dir) return false;
-  app.useStaticAssets(dir, {
+  const paths = new Set(['/', ...filesUnder(dir)]);
+  const files = express.static(dir, {
     index: 'index.html',
     redirect: false,
     dotfiles: 'ignore',
@@ -59,5 +68,8 @@ export function serveDashboard(app: NestExpressApplication, dir = dashboardDir()
       for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) res.setHeader(name, value);
     },
   });
+  app.use((req: Request, res: Response, next: NextFunction) =>
+    (req.method === 'GET' || req.method === 'HEAD') && paths.has(req.path) ? files(req, res, next) : next(),
+  );
   return true;
 }

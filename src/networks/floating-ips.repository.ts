@@ -103,12 +103,6 @@ export class FloatingIpsRepository {
       .getOne();
   }
 
-  async addressesOf(ids: string[]): Promise<Map<string, string>> {
-    if (ids.length === 0) return new Map();
-    const rows = await this.ips().createQueryBuilder('f').where('f.id IN (:...ids)', { ids }).getMany();
-    return new Map(rows.map((f) => [f.id, f.address]));
-  }
-
   list(tenantId: string, limit: number, afterId?: string): Promise<FloatingIpEntity[]> {
     const qb = this.ips().createQueryBuilder('f').where('f.tenant_id = :tenantId', { tenantId });
     if (afterId !== undefined) qb.andWhere('f.id > :afterId', { afterId });

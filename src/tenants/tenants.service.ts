@@ -4,6 +4,7 @@ import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { generateApiKey } from './api-key-format.js';
 import { ApiKeysRepository } from './api-keys.repository.js';
+import { AuthService } from './auth.service.js';
 import { QuotaService } from './quota.service.js';
 import { DEFAULT_QUOTA, type Quota } from './tenant.entity.js';
 import {
@@ -23,6 +24,7 @@ export class TenantsService {
     private readonly tenants: TenantsRepository,
     private readonly keys: ApiKeysRepository,
     private readonly quotas: QuotaService,
+    private readonly auth: AuthService,
   ) {}
 
   async create(name: string): Promise<CreatedTenantResponse> {
@@ -102,6 +104,7 @@ export class TenantsService {
     const key = await this.keys.findForTenant(tenantId, keyId);
     if (!key) throw DomainError.notFound('api key', keyId);
     await this.keys.revoke(keyId);
+    await this.auth.revoked(keyId);
   }
 
   /** Operator tokens besides KAAS_ADMIN_TOKEN: stored hashed like tenant keys. */
@@ -120,5 +123,6 @@ export class TenantsService {
     const key = await this.keys.findForTenant(null, id);
     if (!key) throw DomainError.notFound('admin token', id);
     await this.keys.revoke(id);
+    await this.auth.revoked(id);
   }
 }

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTenant, startTestApp, type TestApp } from '../support/test-app.js';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '../../src/common/logger.js';
+import { createHttpApp } from '../../src/http-app.js';
+import { AUTH_CACHE_MS } from '../../src/tenants/auth.service.js';
+import { waitFor } from '../support/processes.js';
+import { Client, createTenant, startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('tenants, API keys and tenancy (real Postgres and Redis)', () => {
   let t: TestApp;
@@ -67,6 +72,33 @@ describe('tenants, API keys and tenancy (real Postgres and Redis)', () => {
     expect(after.status).toBe(401);
     expect(after.body.message).toMatch(/revoked/);
     expect((await tenant.client.call('GET', '/v1/storage-pools')).status).toBe(200);
+  });
+
+  it('refuses a revoked key at once in another API process that had it cached', async () => {
+    // A second API process of the same platform: same database, same Redis prefix.
+    const other = await createHttpApp(t.config, createLogger('silent', 'api'));
+    await other.listen(0, '127.0.0.1');
+    try {
+      const otherUrl = `http://127.0.0.1:${(other.getHttpServer().address() as AddressInfo).port}`;
+      const tenant = await createTenant(t, 'revoked-elsewhere');
+      const extra = await t.admin.call('POST', `/v1/tenants/${tenant.id}/api-keys`, {});
+      const elsewhere = new Client(otherUrl, extra.body.apiKey);
+      // Verified (and remembered) by the other process, then revoked through this one.
+      expect((await elsewhere.call('GET', '/v1/storage-pools')).status).toBe(200);
+      expect((await elsewhere.call('GET', '/v1/storage-pools')).status).toBe(200);
+      expect((await t.admin.call('DELETE', `/v1/tenants/${tenant.id}/api-keys/${extra.body.id}`)).status).toBe(204);
+      const started = Date.now();
+      await waitFor(
+        'the other process to refuse the key',
+        async () => (await elsewhere.call('GET', '/v1/storage-pools')).status === 401,
+        3000,
+        20,
+      );
+      // Told through Redis, well before its cache would have let the key go.
+      expect(Date.now() - started).toBeLessThan(AUTH_CACHE_MS);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers 403 when a tenant calls an operator route', async () => {
