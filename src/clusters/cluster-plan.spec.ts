@@ -60,6 +60,27 @@ describe('planCluster', () => {
       'Degraded',
     ],
     [
+      'a worker added by a scale-up, still booting, keeps it Updating',
+      () =>
+        input({
+          wasRunning: true,
+          workers: 3,
+          nodes: [node('master'), node('worker'), node('worker'), node('worker', { ready: false, joining: true })],
+        }),
+      [],
+      'Updating',
+    ],
+    [
+      'a node that was ready and is no longer makes it Degraded',
+      () =>
+        input({
+          wasRunning: true,
+          nodes: [node('master'), node('worker'), node('worker', { ready: false, joining: false })],
+        }),
+      [],
+      'Degraded',
+    ],
+    [
       'workers wait for the first master',
       () => input({ nodes: [node('master', { ready: false })] }),
       [],

@@ -17,6 +17,8 @@ export interface PlanNode {
   replaceRequested: boolean;
   replacesNodeId: string | null;
   createdAt: number;
+  /** Added to the cluster (not replacing anything) and not Ready yet, ever. */
+  joining?: boolean;
 }
 
 export interface PlanInput {
@@ -153,13 +155,16 @@ export function planCluster(input: PlanInput): Plan {
     },
   ];
   const anyUnhealthy = live.some((n) => n.unhealthy);
+  // Short only of nodes being added (after a scale-up), nothing lost or going: still Updating.
+  const notReady = live.filter((n) => !n.ready);
+  const onlyJoining = notReady.length > 0 && notReady.every((n) => n.joining) && deletingNodes.length === 0;
   const phase: ClusterPhase = ready
     ? 'Running'
     : !input.wasRunning
       ? input.nodes.length === 0 && actions.length === 0
         ? 'Pending'
         : 'Provisioning'
-      : input.scaling && !anyUnhealthy
+      : (input.scaling || onlyJoining) && !anyUnhealthy
         ? 'Updating'
         : 'Degraded';
   return { actions, phase, conditions, nodesToReconcile, settled: ready && actions.length === 0 };

@@ -36,6 +36,7 @@ export function toPlanNode(n: NodeEntity, unreachableHosts: ReadonlySet<string> 
     replaceRequested: n.replaceRequestedAt !== null,
     replacesNodeId: n.replacesNodeId,
     createdAt: n.createdAt.getTime(),
+    joining: n.readyAt === null && n.replacesNodeId === null,
   };
 }
 

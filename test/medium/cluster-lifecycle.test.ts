@@ -82,8 +82,15 @@ describe('cluster lifecycle on a simulated host', () => {
   });
 
   it('scales workers 2 → 5 → 1', async () => {
+    const degraded = async () =>
+      (
+        (await s.client.call('GET', `/v1/clusters/${clusterId}/events?limit=1000`)).body.items as { reason: string }[]
+      ).filter((e) => e.reason === 'PhaseDegraded').length;
+    const degradedBefore = await degraded();
     expect((await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { workers: 5 })).status).toBe(202);
     await waitForPhase(s.client, clusterId, 'Running', 30000, (c) => (c.nodeCounts as { ready: number }).ready === 6);
+    // Updating all along while the new workers came up: never Degraded on the way.
+    expect(await degraded()).toBe(degradedBefore);
     expect((await nodes()).filter((n) => n.role === 'worker')).toHaveLength(5);
     await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { workers: 1 });
     await waitFor('4 workers to go', async () => (await nodes()).length === 2, 30000);
