@@ -7,7 +7,7 @@ import { libvirtNames } from '../src/hypervisor/xml/names.js';
 import { startPlatform, type Platform } from '../test/support/platform.js';
 import { ROOT, waitFor } from '../test/support/processes.js';
 import { createTenant, type Client } from '../test/support/test-app.js';
-import { vmEnv } from '../test/vm/vm-support.js';
+import { useRealHosts, vmEnv } from '../test/vm/vm-support.js';
 
 jest.setTimeout(3600000);
 
@@ -40,22 +40,7 @@ describe('real-VM benchmark', () => {
       KAAS_HEALTH_INTERVAL_SECONDS: '10',
       KAAS_RESYNC_SECONDS: '15',
     });
-    const host = await p.admin.call('POST', '/v1/hosts', { name: 'real-1', uri: 'qemu:///system', domainType: 'qemu' });
-    expect(host.status).toBe(201);
-    await p.admin.call('POST', `/v1/hosts/${p.hostId}/drain`, {});
-    await waitFor(
-      'the real host',
-      async () => (await p.admin.call('GET', `/v1/hosts/${host.body.id}`)).body.state === 'Ready',
-      30000,
-    );
-    await p.admin.call('POST', '/v1/images', {
-      name: 'tiny',
-      kind: 'kernel',
-      kernelPath: join(imageDir, 'vmlinuz'),
-      initrdPath: join(imageDir, 'initramfs.img'),
-      kernelCmdline: 'console=ttyS0 quiet panic=-1',
-      isDefault: true,
-    });
+    await useRealHosts(p, [{ name: 'real-1', uri: 'qemu:///system' }], imageDir);
     await p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.251.11.0/28' });
     tenant = (await createTenant(p, 'bench')).client;
     vpcId = (await tenant.call('POST', '/v1/vpcs', { name: 'net', cidr: '10.63.0.0/24' })).body.id;

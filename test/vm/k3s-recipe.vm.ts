@@ -10,7 +10,7 @@ import { decryptSecret } from '../../src/common/secrets.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ROOT, waitFor } from '../support/processes.js';
 import { createTenant, type Client } from '../support/test-app.js';
-import { run, vmEnv } from './vm-support.js';
+import { run, useRealHosts, vmEnv } from './vm-support.js';
 
 jest.setTimeout(900000);
 
@@ -115,27 +115,7 @@ describe('the k3s recipe on real VMs (stand-in k3s)', () => {
       // never handed to a new VM while dnsmasq still holds a lease for the old one.
       KAAS_IP_QUARANTINE_SECONDS: '150',
     });
-    const host = await p.admin.call('POST', '/v1/hosts', {
-      name: 'real-k3s',
-      uri: 'qemu:///system',
-      domainType: 'qemu',
-    });
-    expect(host.status).toBe(201);
-    await p.admin.call('POST', `/v1/hosts/${p.hostId}/drain`, {});
-    await waitFor(
-      'the real host',
-      async () => (await p.admin.call('GET', `/v1/hosts/${host.body.id}`)).body.state === 'Ready',
-      30000,
-    );
-    const image = await p.admin.call('POST', '/v1/images', {
-      name: 'tiny',
-      kind: 'kernel',
-      kernelPath: join(imageDir, 'vmlinuz'),
-      initrdPath: join(imageDir, 'initramfs.img'),
-      kernelCmdline: 'console=ttyS0 quiet panic=-1',
-      isDefault: true,
-    });
-    expect(image.status).toBe(201);
+    await useRealHosts(p, [{ name: 'real-k3s', uri: 'qemu:///system' }], imageDir);
     await p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.251.9.0/29' });
     tenant = (await createTenant(p, 'k3s')).client;
   });

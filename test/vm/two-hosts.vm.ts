@@ -5,7 +5,7 @@ import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ROOT, waitFor } from '../support/processes.js';
 import { createTenant, type Client } from '../support/test-app.js';
-import { consoleText, run, secondHost, vmEnv } from './vm-support.js';
+import { consoleText, run, secondHost, useRealHosts, vmEnv } from './vm-support.js';
 
 jest.setTimeout(1200000);
 
@@ -54,35 +54,17 @@ describe('two real hosts, one worker on each', () => {
       KAAS_WORKER_HOSTS: 'real-2',
       KAAS_LOG_LEVEL: 'warn',
     });
-    for (const [name, uri] of [
-      ['real-1', 'qemu:///system'],
-      ['real-2', second.uri],
-    ]) {
-      const host = await p.admin.call('POST', '/v1/hosts', { name, uri, domainType: 'qemu' });
-      expect(host.status).toBe(201);
-      hostIds[name] = host.body.id;
-    }
-    await p.admin.call('POST', `/v1/hosts/${p.hostId}/drain`, {});
-    await waitFor(
-      'both real hosts to be Ready',
-      async () => {
-        const states = await Promise.all(
-          Object.values(hostIds).map(async (id) => (await p.admin.call('GET', `/v1/hosts/${id}`)).body.state),
-        );
-        return states.every((s) => s === 'Ready');
-      },
-      60000,
-      500,
+    Object.assign(
+      hostIds,
+      await useRealHosts(
+        p,
+        [
+          { name: 'real-1', uri: 'qemu:///system' },
+          { name: 'real-2', uri: second.uri },
+        ],
+        imageDir,
+      ),
     );
-    const image = await p.admin.call('POST', '/v1/images', {
-      name: 'tiny',
-      kind: 'kernel',
-      kernelPath: join(imageDir, 'vmlinuz'),
-      initrdPath: join(imageDir, 'initramfs.img'),
-      kernelCmdline: 'console=ttyS0 quiet panic=-1',
-      isDefault: true,
-    });
-    expect(image.status).toBe(201);
     await p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.251.9.0/29' });
   });
 

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from '../support/processes.js';
+import type { Client } from '../support/test-app.js';
 
 export const run = promisify(execFile);
 
@@ -125,4 +127,43 @@ export function secondHost(): SecondHost {
       };
     },
   };
+}
+
+/**
+ * Registers real hosts with a platform, drains its simulated host so only they take nodes, waits
+ * for them to be Ready and makes the test image the default. Returns host ids by name.
+ */
+export async function useRealHosts(
+  p: { admin: Client; hostId: string },
+  hosts: { name: string; uri: string }[],
+  imageDir: string,
+): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const { name, uri } of hosts) {
+    const host = await p.admin.call('POST', '/v1/hosts', { name, uri, domainType: 'qemu' });
+    if (host.status !== 201 || host.body.simulated !== false)
+      throw new Error(`host ${name}: ${host.status} ${JSON.stringify(host.body)}`);
+    ids[name] = host.body.id;
+  }
+  await p.admin.call('POST', `/v1/hosts/${p.hostId}/drain`, {});
+  await waitFor(
+    'the real hosts to be Ready',
+    async () => {
+      for (const id of Object.values(ids))
+        if ((await p.admin.call('GET', `/v1/hosts/${id}`)).body.state !== 'Ready') return false;
+      return true;
+    },
+    60000,
+    500,
+  );
+  const image = await p.admin.call('POST', '/v1/images', {
+    name: 'tiny',
+    kind: 'kernel',
+    kernelPath: join(imageDir, 'vmlinuz'),
+    initrdPath: join(imageDir, 'initramfs.img'),
+    kernelCmdline: 'console=ttyS0 quiet panic=-1',
+    isDefault: true,
+  });
+  if (image.status !== 201) throw new Error(`image: ${image.status} ${JSON.stringify(image.body)}`);
+  return ids;
 }
