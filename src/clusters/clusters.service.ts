@@ -189,22 +189,9 @@ export class ClustersService implements OnModuleInit {
       throw err;
     }
     await this.jobs.nudge('cluster.reconcile', { clusterId: cluster.id }, { resourceKey: cluster.id });
-    return this.respond(cluster);
-  }
-
-  private async respond(cluster: ClusterEntity): Promise<ClusterResponse> {
-    const [nodes, fip] = await Promise.all([
-      this.nodes.summariesOf([cluster.id]),
-      this.floatingIpsRepo.findForTenant(cluster.tenantId, cluster.floatingIpId),
-    ]);
-    const bundle = this.bundles.get(cluster.controlPlane);
-    return toClusterResponse(
-      cluster,
-      nodes,
-      fip?.address ?? null,
-      bundle?.manifest.endpoint.port ?? 443,
-      bundle?.manifest.endpoint.scheme ?? 'https',
-    );
+    // Read back as GET shows it (a cluster deleted meanwhile is answered as it was created).
+    const [view] = await this.clusters.views(cluster.tenantId, { id: cluster.id });
+    return this.viewResponse(view ?? { cluster, nodes: [], floatingIpAddress: null });
   }
 
   private async mustFind(auth: AuthContext, id: string): Promise<ClusterEntity> {

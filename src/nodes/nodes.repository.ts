@@ -44,15 +44,6 @@ export class NodesRepository {
    * The nodes of these clusters with only the columns a cluster's summary reads: whole rows
    * (conditions, timestamps) cost more to read and hydrate than the rest of a cluster list.
    */
-  summariesOf(clusterIds: string[]): Promise<NodeSummary[]> {
-    if (clusterIds.length === 0) return Promise.resolve([]);
-    return this.repo()
-      .createQueryBuilder('n')
-      .select(['n.id', 'n.clusterId', 'n.phase', 'n.deleteRequestedAt', 'n.usage'])
-      .where('n.cluster_id IN (:...clusterIds)', { clusterIds })
-      .getMany();
-  }
-
   forHost(hostId: string): Promise<NodeEntity[]> {
     return this.repo().findBy({ hostId });
   }
