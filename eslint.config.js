@@ -1,6 +1,46 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Dependencies point one way (docs/development.md):
+ *   reconcilers -> clusters -> control-plane -> nodes -> hypervisor, networks, events, jobs, ... -> common, config
+ * Each rule names the folders a layer must not import; a cycle therefore fails `make lint`.
+ */
+const LOWER_MODULES = 'common,jobs,platform,tenants,audit,storage-pools,networks,hypervisor,events';
+function layer(files, forbidden, why) {
+  return {
+    files,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: forbidden.map((dir) => `**/${dir}/**`), message: why }] },
+      ],
+    },
+  };
+}
+const LAYERS = [
+  layer(
+    [`src/{${LOWER_MODULES}}/**/*.ts`],
+    ['clusters', 'nodes', 'control-plane', 'reconcilers'],
+    'a lower module never imports nodes, control-plane, clusters or the reconcilers; register a callback instead',
+  ),
+  layer(
+    ['src/nodes/**/*.ts'],
+    ['control-plane', 'clusters', 'reconcilers'],
+    'nodes never import control-plane, clusters or the reconcilers',
+  ),
+  layer(
+    ['src/control-plane/**/*.ts'],
+    ['clusters', 'reconcilers'],
+    'control-plane never imports clusters or the reconcilers',
+  ),
+  layer(
+    ['src/clusters/**/*.ts'],
+    ['reconcilers'],
+    'the clusters API never imports the reconcilers: it enqueues their jobs',
+  ),
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -43,6 +83,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  ...LAYERS,
   {
     // The dashboard: plain ES modules that run in the browser.
     files: ['web/**/*.js'],

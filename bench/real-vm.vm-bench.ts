@@ -106,7 +106,7 @@ describe('real-VM benchmark', () => {
         .map((h) => p.worker.get(HostLeases).runtime(h))
         .find((r) => r && !r.host.simulated)!;
       const t1 = Date.now();
-      await runtime.driver!.destroyDomain(libvirtNames.domain(worker.id));
+      await runtime.backend!.destroyDomain(libvirtNames.domain(worker.id));
       await waitFor(
         `run ${run}: the destroyed worker to be replaced`,
         async () =>

@@ -12,6 +12,7 @@ import { libvirtNames } from '../src/hypervisor/xml/names.js';
 import { waitFor } from '../test/support/processes.js';
 import { startPlatform, tenantWithInfra } from '../test/support/platform.js';
 import { median, report } from './bench-support.js';
+import type { LibvirtHostBackend } from '../src/hypervisor/backends/index.js';
 
 const CLUSTERS = Number(process.env.KAAS_BENCH_CLUSTERS ?? 1000);
 const NODES_PER_CLUSTER = 5;
@@ -38,7 +39,7 @@ try {
     'all hosts held',
     async () => {
       await leases.tick();
-      return hostIds.every((h) => leases.runtime(h)?.driver);
+      return hostIds.every((h) => leases.runtime(h)?.backend);
     },
     30000,
   );
@@ -51,7 +52,7 @@ try {
   // sweep audits those entries and would otherwise send every node back to its reconciler.
   const network = libvirtNames.vpcNetwork(s.vpcId);
   for (const hostId of hostIds) {
-    await leases.runtime(hostId)!.driver!.ensureNetwork({
+    await leases.runtime(hostId)!.backend!.ensureNetwork({
       name: network,
       bridge: libvirtNames.vpcBridge(s.vpcId),
       gateway: '10.64.0.1',
@@ -94,7 +95,7 @@ try {
       rows.push(
         `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
       );
-      const driver = leases.runtime(hostId)!.driver!;
+      const driver = leases.runtime(hostId)!.backend as LibvirtHostBackend;
       const name = libvirtNames.domain(nodeId);
       await driver.conn.defineDomain(
         `<domain type='qemu'><name>${name}</name><memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><metadata><kaas:owner xmlns:kaas='urn:kaas:metadata:1' tenant='${s.tenantId}' cluster='${clusterId}' node='${nodeId}' role='worker'/></metadata></domain>`,

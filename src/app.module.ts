@@ -11,13 +11,27 @@ import { CoreModule } from './config/core.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { PlatformModule } from './platform/platform.module.js';
 import { ClustersModule } from './clusters/clusters.module.js';
+import { ControlPlaneModule } from './control-plane/control-plane.module.js';
+import { EventsModule } from './events/events.module.js';
 import { HypervisorModule } from './hypervisor/hypervisor.module.js';
 import { NetworksModule } from './networks/networks.module.js';
+import { NodesModule } from './nodes/nodes.module.js';
+import { ReconcilersModule } from './reconcilers/reconcilers.module.js';
 import { StoragePoolsModule } from './storage-pools/storage-pools.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 
 /** The domain modules, shared by the API and the worker process. */
-export const DOMAIN_MODULES = [TenantsModule, StoragePoolsModule, NetworksModule, HypervisorModule, ClustersModule];
+export const DOMAIN_MODULES = [
+  TenantsModule,
+  StoragePoolsModule,
+  NetworksModule,
+  HypervisorModule,
+  EventsModule,
+  NodesModule,
+  ControlPlaneModule,
+  ClustersModule,
+  ReconcilersModule,
+];
 
 @Module({})
 export class AppModule {

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { Condition } from '../common/conditions.js';
 
 export type ClusterPhase = 'Pending' | 'Provisioning' | 'Running' | 'Updating' | 'Degraded' | 'Deleting' | 'Failed';
@@ -35,26 +35,10 @@ export class ClusterEntity {
   @Column({ type: 'jsonb' }) settings: ClusterSettings;
   @Column({ type: 'integer' }) generation: number;
   @Column({ name: 'deleting_at', type: 'timestamptz', nullable: true }) deletingAt: Date | null;
+  /** Bumped by every status write; a write computed from an older version is refused. */
+  @Column({ name: 'status_version', type: 'integer' }) statusVersion: number;
+  /** When the autoscaler last changed the declared size (the start of its cool-down). */
+  @Column({ name: 'autoscaled_at', type: 'timestamptz', nullable: true }) autoscaledAt: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
-}
-
-@Entity('cluster_secrets')
-export class ClusterSecretsEntity {
-  @PrimaryColumn({ name: 'cluster_id', type: 'uuid' }) clusterId: string;
-  /** AES-256-GCM under KAAS_SECRET_KEY, bound to the cluster id. */
-  @Column({ type: 'text' }) sealed: string;
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
-}
-
-@Entity('events')
-export class EventEntity {
-  @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
-  @Column({ name: 'tenant_id', type: 'uuid' }) tenantId: string;
-  @Column({ name: 'cluster_id', type: 'uuid' }) clusterId: string;
-  @Column({ name: 'node_id', type: 'uuid', nullable: true }) nodeId: string | null;
-  @Column({ type: 'varchar', length: 8 }) type: 'Normal' | 'Warning';
-  @Column({ type: 'varchar', length: 64 }) reason: string;
-  @Column({ type: 'varchar', length: 2000 }) message: string;
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

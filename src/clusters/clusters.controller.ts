@@ -12,6 +12,7 @@ import {
   NodeResponse,
   PatchClusterRequest,
 } from './clusters.dto.js';
+import { ClusterDetailsService } from './cluster-details.service.js';
 import { ClustersService } from './clusters.service.js';
 
 @ApiTags('tenant: clusters')
@@ -20,7 +21,10 @@ import { ClustersService } from './clusters.service.js';
 @TenantRoute()
 @Controller('v1/clusters')
 export class ClustersController {
-  constructor(private readonly clusters: ClustersService) {}
+  constructor(
+    private readonly clusters: ClustersService,
+    private readonly details: ClusterDetailsService,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -80,7 +84,7 @@ export class ClustersController {
 
   @Get(':id/nodes')
   nodes(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<{ items: NodeResponse[] }> {
-    return this.clusters.nodesOf(auth, id);
+    return this.details.nodesOf(auth, id);
   }
 
   @Post(':id/nodes/:nodeId/replace')
@@ -92,7 +96,7 @@ export class ClustersController {
     @Param('nodeId', new IdPipe('node')) nodeId: string,
     @Body(EmptyBodyPipe) _b: object,
   ): Promise<NodeResponse> {
-    return this.clusters.replaceNode(auth, id, nodeId);
+    return this.details.replaceNode(auth, id, nodeId);
   }
 
   @Get(':id/events')
@@ -101,7 +105,7 @@ export class ClustersController {
     @Param('id', new IdPipe('cluster')) id: string,
     @Query() q: ListQuery,
   ): Promise<Page<EventResponse>> {
-    return this.clusters.eventsOf(auth, id, q.limit, q.cursor);
+    return this.details.eventsOf(auth, id, q.limit, q.cursor);
   }
 
   @Get(':id/kubeconfig')
@@ -109,6 +113,6 @@ export class ClustersController {
   @Header('Content-Type', 'application/yaml; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   kubeconfig(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<string> {
-    return this.clusters.kubeconfig(auth, id);
+    return this.details.kubeconfig(auth, id);
   }
 }

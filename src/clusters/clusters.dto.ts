@@ -16,7 +16,8 @@ import {
 import type { Condition } from '../common/conditions.js';
 import { IsDnsLabel } from '../common/dns-label.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
-import type { ClusterEntity, EventEntity } from './cluster.entity.js';
+import type { EventEntity } from '../events/event.entity.js';
+import type { ClusterEntity } from './cluster.entity.js';
 
 export class NodeSpecDto {
   @ApiProperty({ minimum: 1, maximum: 64, example: 2 })

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
 import type { NodeSummary } from '../nodes/nodes.repository.js';
-import { ClusterEntity, ClusterSecretsEntity, EventEntity } from './cluster.entity.js';
+import type { Condition } from '../common/conditions.js';
+import { ClusterEntity } from './cluster.entity.js';
+
+/** The desired-state fields of a cluster; its phase and conditions change only through `patchStatus`. */
+export type ClusterSpecPatch = Partial<
+  Pick<ClusterEntity, 'masters' | 'workers' | 'settings' | 'generation' | 'paused' | 'autoscaledAt'>
+>;
 
 /** A cluster with what its API answer shows besides its own row. */
 export interface ClusterView {
@@ -27,6 +33,8 @@ export class ClustersRepository {
         settings: {},
         generation: 1,
         deletingAt: null,
+        statusVersion: 0,
+        autoscaledAt: null,
         ...row,
       }),
     );
@@ -97,13 +105,59 @@ export class ClustersRepository {
     return qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(limit).getMany();
   }
 
-  async update(id: string, patch: Partial<ClusterEntity>, tx?: Tx): Promise<void> {
+  async update(id: string, patch: ClusterSpecPatch, tx?: Tx): Promise<void> {
     await this.repo(tx).update({ id }, patch);
   }
 
+  /**
+   * Writes the cluster's phase and conditions as computed from `cluster` as read, unless its
+   * status changed since (a deletion, another pass): then nothing is written and the answer is
+   * false, and the caller looks again. `cluster` is updated in place when the write lands.
+   */
+  async patchStatus(
+    cluster: ClusterEntity,
+    status: { phase: ClusterEntity['phase']; conditions: Condition[] },
+  ): Promise<boolean> {
+    const result = await this.repo()
+      .createQueryBuilder()
+      .update(ClusterEntity)
+      .set({ phase: status.phase, conditions: status.conditions, statusVersion: () => 'status_version + 1' })
+      .where('id = :id AND status_version = :version', { id: cluster.id, version: cluster.statusVersion })
+      .execute();
+    if (result.affected !== 1) return false;
+    Object.assign(cluster, status, { statusVersion: cluster.statusVersion + 1 });
+    return true;
+  }
+
+  /** The tenant's delete: the phase says so at once, and any pass computed before it is refused. */
+  async markDeleting(id: string): Promise<void> {
+    await this.repo()
+      .createQueryBuilder()
+      .update(ClusterEntity)
+      .set({ deletingAt: () => 'now()', phase: 'Deleting', statusVersion: () => 'status_version + 1' })
+      .where('id = :id AND deleting_at IS NULL', { id })
+      .execute();
+  }
+
   async remove(tx: Tx, id: string): Promise<void> {
-    await tx.getRepository(EventEntity).delete({ clusterId: id });
     await this.repo(tx).delete({ id });
+  }
+
+  /** One replacement of an unhealthy node, kept for the remediation back-off window. */
+  async recordRemediation(clusterId: string, node: { id: string; name: string }): Promise<void> {
+    await this.db.manager.query(`INSERT INTO remediations (cluster_id, node_id, node_name) VALUES ($1, $2, $3)`, [
+      clusterId,
+      node.id,
+      node.name,
+    ]);
+  }
+
+  async remediationsSince(clusterId: string, since: Date): Promise<number> {
+    const rows: { n: string }[] = await this.db.manager.query(
+      `SELECT count(*) AS n FROM remediations WHERE cluster_id = $1 AND started_at > $2`,
+      [clusterId, since],
+    );
+    return Number(rows[0].n);
   }
 
   /** Declared sizes of the tenant's clusters, for quota usage. */
@@ -137,38 +191,6 @@ export class ClustersRepository {
     return c ? `cluster "${c.name}" uses it` : undefined;
   }
 
-  async secrets(clusterId: string, tx?: Tx): Promise<ClusterSecretsEntity | null> {
-    return (tx ?? this.db.manager).getRepository(ClusterSecretsEntity).findOneBy({ clusterId });
-  }
-
-  async saveSecrets(tx: Tx | undefined, clusterId: string, sealed: string): Promise<void> {
-    await (tx ?? this.db.manager).query(
-      `INSERT INTO cluster_secrets (cluster_id, sealed) VALUES ($1, $2) ON CONFLICT (cluster_id) DO NOTHING`,
-      [clusterId, sealed],
-    );
-  }
-
-  async addEvent(e: Omit<EventEntity, 'id' | 'createdAt'>, tx?: Tx): Promise<void> {
-    await (tx ?? this.db.manager).getRepository(EventEntity).insert(e);
-  }
-
-  async events(clusterId: string, limit: number, beforeId?: string): Promise<EventEntity[]> {
-    const qb = this.db.manager
-      .getRepository(EventEntity)
-      .createQueryBuilder('e')
-      .where('e.cluster_id = :clusterId', { clusterId });
-    if (beforeId !== undefined) qb.andWhere('e.id < :beforeId', { beforeId });
-    return qb.orderBy('e.id', 'DESC').limit(limit).getMany();
-  }
-
-  countEventsSince(clusterId: string, reason: string, since: Date): Promise<number> {
-    return this.db.manager
-      .getRepository(EventEntity)
-      .createQueryBuilder('e')
-      .where('e.cluster_id = :clusterId AND e.reason = :reason AND e.created_at > :since', { clusterId, reason, since })
-      .getCount();
-  }
-
   /**
    * Clusters that are not at rest: not Running, being deleted, with a node not ready, or with a
    * declared size their nodes do not match (a size change whose job was lost with Redis).
@@ -192,16 +214,6 @@ export class ClustersRepository {
       .createQueryBuilder('c')
       .where(`c.settings ? 'autoscale' AND c.deleting_at IS NULL AND NOT c.paused`)
       .getMany();
-  }
-
-  async lastEventAt(clusterId: string, reason: string): Promise<Date | null> {
-    const row = await this.db.manager
-      .getRepository(EventEntity)
-      .createQueryBuilder('e')
-      .select('max(e.created_at)', 'at')
-      .where('e.cluster_id = :clusterId AND e.reason = :reason', { clusterId, reason })
-      .getRawOne<{ at: Date | null }>();
-    return row?.at ? new Date(row.at) : null;
   }
 
   async settingsOf(ids: string[]): Promise<Map<string, ClusterEntity['settings']>> {

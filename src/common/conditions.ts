@@ -35,3 +35,14 @@ export function setCondition(
 export function conditionStatus(conditions: Condition[], type: string): ConditionStatus {
   return conditions.find((c) => c.type === type)?.status ?? 'Unknown';
 }
+
+/** Equal as conditions, whatever order their keys came back in (jsonb reorders them). */
+export function sameConditions(a: Condition[], b: Condition[]): boolean {
+  const key = (list: Condition[]) =>
+    JSON.stringify(
+      list
+        .map((c) => [c.type, c.status, c.reason, c.message, c.lastTransitionTime])
+        .sort((x, y) => x[0].localeCompare(y[0])),
+    );
+  return a.length === b.length && key(a) === key(b);
+}

@@ -8,7 +8,9 @@ import {
   VpcEntity,
 } from '../networks/network.entities.js';
 import { HostEntity, ImageEntity } from '../hypervisor/host.entity.js';
-import { ClusterEntity, ClusterSecretsEntity, EventEntity } from '../clusters/cluster.entity.js';
+import { ClusterEntity } from '../clusters/cluster.entity.js';
+import { ClusterSecretsEntity } from '../control-plane/cluster-secrets.entity.js';
+import { EventEntity } from '../events/event.entity.js';
 import { NodeEntity } from '../nodes/node.entity.js';
 import { ApiKeyEntity } from '../tenants/api-key.entity.js';
 import { TenantEntity } from '../tenants/tenant.entity.js';

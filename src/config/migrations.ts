@@ -4,6 +4,7 @@ import { Networks1764208800000 } from '../../migrations/1764208800000-Networks.j
 import { Hosts1764212400000 } from '../../migrations/1764212400000-Hosts.js';
 import { Clusters1764216000000 } from '../../migrations/1764216000000-Clusters.js';
 import { Audit1764219600000 } from '../../migrations/1764219600000-Audit.js';
+import { StatusPatches1764223200000 } from '../../migrations/1764223200000-StatusPatches.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Hosts1764212400000,
   Clusters1764216000000,
   Audit1764219600000,
+  StatusPatches1764223200000,
 ];

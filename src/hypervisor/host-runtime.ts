@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
-import { GuestSimulator, type SimulatorTimings } from './guest-simulator.js';
-import { type GuestProbe, HttpGuestProbe } from './guest-status.js';
+import { createHostBackend, type HostBackend, type SimulatorTimings } from './backends/index.js';
 import type { HostEntity } from './host.entity.js';
-import { HostDriver } from './host-driver.js';
 import { LibvirtConnection } from './libvirt/index.js';
 
 export interface HostRuntimeEvents {
@@ -13,20 +11,19 @@ export interface HostRuntimeEvents {
 }
 
 /**
- * One host as seen from the worker that holds its lease: the one libvirt connection, the driver
- * on it, and how its guests are probed. Reconnects with backoff when libvirtd goes away.
+ * One host as seen from the worker that holds its lease: the one libvirt connection and the
+ * backend on it (undefined while the host cannot be reached). Reconnects with backoff when
+ * libvirtd goes away.
  */
 export class HostRuntime {
-  driver: HostDriver | undefined;
-  readonly simulator: GuestSimulator | undefined;
-  readonly probe: GuestProbe;
+  backend: HostBackend | undefined;
   private conn: LibvirtConnection | undefined;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private unsubscribeEvents: (() => Promise<void>) | undefined;
   /** A simulated network partition: the connection is kept but the platform cannot use it. */
-  private partitionedDriver: HostDriver | undefined;
+  private partitionedBackend: HostBackend | undefined;
   /** Domains the platform itself is stopping, so their stop is not reported as a crash. */
   private readonly expectedStops = new Set<string>();
 
@@ -34,14 +31,11 @@ export class HostRuntime {
     readonly host: HostEntity,
     private readonly events: HostRuntimeEvents,
     private readonly logger: Logger,
-    timings: SimulatorTimings,
-  ) {
-    this.simulator = host.simulated ? new GuestSimulator(timings) : undefined;
-    this.probe = this.simulator ?? new HttpGuestProbe();
-  }
+    private readonly timings: SimulatorTimings,
+  ) {}
 
   get connected(): boolean {
-    return this.driver !== undefined;
+    return this.backend !== undefined;
   }
 
   expectStop(domainName: string): void {
@@ -56,20 +50,18 @@ export class HostRuntime {
       conn.onClose((e) => {
         if (this.closed) return;
         this.logger.warn({ host: this.host.name, reason: e.reason }, 'libvirt connection lost');
-        this.driver = undefined;
+        this.backend = undefined;
         void this.events.disconnected(this.host.id, `connection closed (${e.reason})`).catch(() => undefined);
         this.scheduleReconnect();
       });
+      const backend = createHostBackend(this.host, conn, this.timings);
       this.unsubscribeEvents = await conn.onDomainEvent((e) => {
-        if (e.event === 'started') this.simulator?.started(e.domainName);
-        if (e.event === 'stopped' || e.event === 'undefined' || e.event === 'crashed') {
-          this.simulator?.stopped(e.domainName);
-          if (e.event !== 'undefined' && !this.expectedStops.delete(e.domainName)) {
-            this.events.domainStopped(this.host.id, e.domainName);
-          }
+        backend.observeDomainEvent(e);
+        if (e.event === 'stopped' || e.event === 'crashed') {
+          if (!this.expectedStops.delete(e.domainName)) this.events.domainStopped(this.host.id, e.domainName);
         }
       });
-      this.driver = new HostDriver(conn, this.host.simulated);
+      this.backend = backend;
       this.attempts = 0;
     } catch (err) {
       const message = (err as Error).message;
@@ -88,20 +80,20 @@ export class HostRuntime {
   }
 
   /**
-   * Simulated hosts only: the host drops off the network (the platform sees it as unreachable;
-   * its VMs keep running, as on a real host behind a partition) or comes back.
+   * Hosts that take injected faults only: the host drops off the network (the platform sees it
+   * as unreachable; its VMs keep running, as on a real host behind a partition) or comes back.
    */
   async partition(on: boolean): Promise<boolean> {
-    if (!this.simulator) return false;
-    if (on && this.driver) {
-      this.partitionedDriver = this.driver;
-      this.driver = undefined;
+    if (!(this.backend ?? this.partitionedBackend)?.faults) return false;
+    if (on && this.backend) {
+      this.partitionedBackend = this.backend;
+      this.backend = undefined;
       await this.events.disconnected(this.host.id, 'host unreachable (simulated network partition)');
       return true;
     }
-    if (!on && this.partitionedDriver) {
-      this.driver = this.partitionedDriver;
-      this.partitionedDriver = undefined;
+    if (!on && this.partitionedBackend) {
+      this.backend = this.partitionedBackend;
+      this.partitionedBackend = undefined;
       await this.events.connected(this.host.id);
       return true;
     }
@@ -121,7 +113,7 @@ export class HostRuntime {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.driver = undefined;
+    this.backend = undefined;
     await this.unsubscribeEvents?.().catch(() => undefined);
     await this.conn?.close().catch(() => undefined);
   }

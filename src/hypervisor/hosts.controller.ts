@@ -4,7 +4,7 @@ import { AdminOnly } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { IdPipe } from '../common/id.pipe.js';
 import { CreateHostRequest, CreateImageRequest, HostFaultRequest, HostResponse, ImageResponse } from './hosts.dto.js';
-import type { HostInventory } from './host-driver.js';
+import type { HostInventory } from './backends/index.js';
 import { HostsService } from './hosts.service.js';
 
 @ApiTags('operator: hosts and images')

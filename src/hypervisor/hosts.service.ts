@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
 import { JobQueue } from '../jobs/job-types.js';
-import type { HostInventory } from './host-driver.js';
+import type { HostInventory } from './backends/index.js';
 import type { HostEntity } from './host.entity.js';
 import { HostsRepository } from './hosts.repository.js';
 import {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { HostJobsHandler } from './host-jobs.handler.js';
 import { HostLeases } from './host-leases.service.js';
 import { HostsReadiness } from './hosts-readiness.js';
 import { HealthSweepsController } from './health-sweeps.controller.js';
@@ -8,7 +9,7 @@ import { HostsService } from './hosts.service.js';
 
 @Module({
   controllers: [HostsController, HealthSweepsController],
-  providers: [HostsRepository, HostsService, HostLeases, HostsReadiness],
+  providers: [HostsRepository, HostsService, HostLeases, HostsReadiness, HostJobsHandler],
   exports: [HostsRepository, HostsService, HostLeases],
 })
 export class HypervisorModule {}

@@ -1,4 +1,4 @@
-import type { VmState } from '../hypervisor/host-driver.js';
+import type { VmState } from '../hypervisor/backends/index.js';
 
 /** Defaults a cluster's settings override. */
 export const HEALTH_DEFAULTS = {

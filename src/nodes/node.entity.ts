@@ -41,6 +41,8 @@ export class NodeEntity {
   @Column({ name: 'replaces_node_id', type: 'uuid', nullable: true }) replacesNodeId: string | null;
   @Column({ name: 'boot_started_at', type: 'timestamptz', nullable: true }) bootStartedAt: Date | null;
   @Column({ type: 'jsonb', nullable: true }) usage: NodeUsage | null;
+  /** Bumped by every status patch (see NodesRepository.patchStatus). */
+  @Column({ name: 'status_version', type: 'integer' }) statusVersion: number;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }

@@ -2,6 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
 import type { HostAllocation } from '../hypervisor/hosts.dto.js';
 import { NodeEntity } from './node.entity.js';
+import { type NodeStatusChange, type NodeStatusColumns, statusColumns } from './node-status.js';
+
+/** The desired-state fields of a node; its status changes only through `patchStatus`. */
+export type NodeSpecPatch = Partial<
+  Pick<NodeEntity, 'deleteRequestedAt' | 'deleteReason' | 'replaceRequestedAt' | 'address'>
+>;
 
 /** What a cluster's summary (ready count, usage) needs of each of its nodes. */
 export type NodeSummary = Pick<NodeEntity, 'id' | 'clusterId' | 'phase' | 'deleteRequestedAt' | 'usage'>;
@@ -15,7 +21,7 @@ export class NodesRepository {
   }
 
   insert(tx: Tx, row: Partial<NodeEntity>): Promise<NodeEntity> {
-    return this.repo(tx).save(this.repo(tx).create({ phase: 'Pending', conditions: [], ...row }));
+    return this.repo(tx).save(this.repo(tx).create({ phase: 'Pending', conditions: [], statusVersion: 0, ...row }));
   }
 
   findById(id: string, tx?: Tx): Promise<NodeEntity | null> {
@@ -48,8 +54,50 @@ export class NodesRepository {
     return this.repo().findBy({ hostId });
   }
 
-  async update(id: string, patch: Partial<NodeEntity>, tx?: Tx): Promise<void> {
+  async update(id: string, patch: NodeSpecPatch, tx?: Tx): Promise<void> {
     await this.repo(tx).update({ id }, patch);
+  }
+
+  /**
+   * Changes the node's status with optimistic concurrency: the write names the status version it
+   * was computed from, and when another writer got there first, the change is computed again on
+   * the fresh row, locked until written. A writer therefore touches only its own fields and
+   * condition types and can never drop another's. `node` is updated in place to what was written. Returns false when
+   * nothing needed to change or the node is gone.
+   */
+  async patchStatus(node: NodeEntity, change: NodeStatusChange): Promise<boolean> {
+    const compute = (current: NodeEntity) => {
+      const patch = typeof change === 'function' ? change(current) : change;
+      return patch ? statusColumns(current, patch) : {};
+    };
+    // Optimistic first: one statement in the common case, where nobody else wrote meanwhile.
+    const columns = compute(node);
+    if (Object.keys(columns).length === 0) return false;
+    if (await this.writeStatus(this.db.manager, node, columns)) return true;
+    // Someone did: compute the change again on the row as it is, holding it until written.
+    return this.db.transaction(async (tx) => {
+      const current = await this.lock(tx, node.id);
+      if (!current) return false;
+      const again = compute(current);
+      Object.assign(node, current);
+      if (Object.keys(again).length === 0) return false;
+      if (!(await this.writeStatus(tx, node, again)))
+        throw new Error(`the status of node ${node.id} changed under its lock`);
+      return true;
+    });
+  }
+
+  /** The conditional write itself; on success `node` holds what was written. */
+  private async writeStatus(tx: Tx, node: NodeEntity, columns: NodeStatusColumns): Promise<boolean> {
+    const result = await this.repo(tx)
+      .createQueryBuilder()
+      .update(NodeEntity)
+      .set({ ...columns, statusVersion: () => 'status_version + 1' })
+      .where('id = :id AND status_version = :version', { id: node.id, version: node.statusVersion })
+      .execute();
+    if (result.affected !== 1) return false;
+    Object.assign(node, columns, { statusVersion: node.statusVersion + 1 });
+    return true;
   }
 
   /** Heartbeats and usage of many healthy nodes, in one statement per thousand. */

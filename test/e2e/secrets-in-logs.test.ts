@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { parse } from 'yaml';
-import type { ClusterSecrets } from '../../src/clusters/cluster-pki.js';
+import type { ClusterSecrets } from '../../src/control-plane/cluster-pki.js';
 import { decryptSecret } from '../../src/common/secrets.js';
 import { createLibvirtTestHost, type LibvirtTestHost } from '../../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { FAST_SIMULATION } from '../support/platform.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { AutoscalerHandler } from '../../src/clusters/autoscaler.handler.js';
+import { AutoscalerHandler } from '../../src/reconcilers/autoscaler.handler.js';
 import { waitFor } from '../support/processes.js';
 import { clusterBody, type Platform, startPlatform, tenantWithInfra, waitForPhase } from '../support/platform.js';
 

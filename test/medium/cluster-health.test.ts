@@ -13,6 +13,7 @@ import {
   tenantWithInfra,
   waitForPhase,
 } from '../support/platform.js';
+import type { LibvirtHostBackend } from '../../src/hypervisor/backends/index.js';
 
 interface NodeView {
   id: string;
@@ -98,7 +99,7 @@ describe('keeping clusters at their declared size (simulated host)', () => {
     const s = await tenantWithInfra(p, 'drift');
     const id = await cluster(s, { workers: 1 });
     const worker = (await nodesOf(s, id)).find((n) => n.role === 'worker')!;
-    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
+    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.backend!;
     p.worker.get(HostLeases).runtime(p.hostId)!.expectStop(libvirtNames.domain(worker.id));
     await driver.removeDomain(libvirtNames.domain(worker.id));
     await waitFor(
@@ -112,7 +113,7 @@ describe('keeping clusters at their declared size (simulated host)', () => {
   });
 
   it('collects an orphan VM that carries platform metadata but has no node', async () => {
-    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
+    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.backend as LibvirtHostBackend;
     const nodeId = randomUUID();
     const name = libvirtNames.domain(nodeId);
     await driver.conn.defineDomain(

@@ -24,7 +24,7 @@ describe('cluster lifecycle on a simulated host', () => {
       name: string;
     }[];
   const libvirtDomains = async () =>
-    (await p.worker.get(HostLeases).runtime(p.hostId)!.driver!.listOwnedDomains()).map((d) => d.owner?.nodeId);
+    (await p.worker.get(HostLeases).runtime(p.hostId)!.backend!.listOwnedDomains()).map((d) => d.owner?.nodeId);
 
   beforeAll(async () => {
     p = await startPlatform();
@@ -144,7 +144,7 @@ describe('cluster lifecycle on a simulated host', () => {
       `SELECT (SELECT count(*) FROM nodes) AS nodes, (SELECT count(*) FROM volumes) AS volumes, (SELECT count(*) FROM ip_allocations WHERE released_at IS NULL) AS ips, (SELECT count(*) FROM cluster_secrets) AS secrets`,
     );
     expect(counts).toEqual({ nodes: '0', volumes: '0', ips: '0', secrets: '0' });
-    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
+    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.backend!;
     const pools = (await driver.listPools()).filter((pool) => pool !== 'kaas-platform');
     expect(pools).toHaveLength(1);
     for (const pool of pools) expect(await driver.listVolumes(pool)).toEqual([]);

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClusterSecrets, issueCertificate, type ClusterSecrets } from '../../src/clusters/cluster-pki.js';
+import { createClusterSecrets, issueCertificate, type ClusterSecrets } from '../../src/control-plane/cluster-pki.js';
 import {
   etcdMemberRemove,
   kubernetesDrain,
   LeaveRefused,
   type LeaveRequest,
-} from '../../src/nodes/control-plane-leave.js';
+} from '../../src/control-plane/control-plane-leave.js';
 import { freePort, ROOT, waitFor } from '../support/processes.js';
 
 /**

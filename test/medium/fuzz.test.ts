@@ -24,6 +24,7 @@ import {
   tenantWithInfra,
   waitForPhase,
 } from '../support/platform.js';
+import type { LibvirtHostBackend } from '../../src/hypervisor/backends/index.js';
 
 /**
  * Every route of the OpenAPI document, fed hostile input: the answer is a 4xx with the error body
@@ -330,7 +331,7 @@ describe(`API fuzzing from the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
   it('let nothing hostile reach the hypervisor', async () => {
     // Give the worker time to act on whatever the fuzzing created or changed.
     await new Promise((r) => setTimeout(r, 2000));
-    const conn = p.worker.get(HostLeases).runtime(p.hostId)!.driver!.conn;
+    const conn = (p.worker.get(HostLeases).runtime(p.hostId)!.backend as LibvirtHostBackend).conn;
     const objects: { kind: string; name: string; xml: string }[] = [];
     for (const d of await conn.listDomains()) {
       objects.push({ kind: 'domain', name: d.name, xml: await conn.getDomainXML(d.name) });

@@ -104,7 +104,7 @@ describe('a host taken away and brought back (simulated hosts)', () => {
     await waitFor('sim-2 Ready again', async () => (await hostState(secondId)) === 'Ready');
     await waitFor('the stale node to be gone', async () => !(await nodes()).some((n) => n.id === victim.id), 30000);
     expect((await events()).some((e) => e.reason === 'NodeFenced' && e.nodeId === victim.id)).toBe(true);
-    const inventory = await runtime.driver!.inventory();
+    const inventory = await runtime.backend!.inventory();
     expect(inventory.domains.map((d) => d.name)).not.toContain(libvirtNames.domain(victim.id));
     expect(inventory.domains.filter((d) => d.owner?.clusterId === clusterId)).toEqual([]);
     const [ip] = await p.app

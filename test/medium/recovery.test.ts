@@ -5,10 +5,10 @@ import { Redis } from 'ioredis';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
-import { ClusterReconciler } from '../../src/clusters/cluster.reconciler.js';
+import { ClusterReconciler } from '../../src/reconcilers/cluster/cluster.reconciler.js';
 import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { HostsRepository } from '../../src/hypervisor/hosts.repository.js';
-import { HostSweepHandler } from '../../src/nodes/host-sweep.handler.js';
+import { HostSweepHandler } from '../../src/reconcilers/host-sweep/host-sweep.handler.js';
 import { createLogger } from '../../src/common/logger.js';
 import type { AppConfig } from '../../src/config/config.js';
 import { BullJobQueue } from '../../src/jobs/bull-job-queue.js';
@@ -61,7 +61,7 @@ describe('what a lost job or a lost lease leaves behind (simulated host)', () =>
     const s = await tenantWithInfra(p, 'orphan-dhcp');
     const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 1 }));
     await waitForPhase(s.client, created.body.id, 'Running');
-    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.driver!;
+    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.backend!;
     const networks = (await driver.listNetworks()).filter((n) => n.startsWith('kaas-'));
     const entries = async () =>
       (await Promise.all(networks.map(async (n) => (await driver.dhcpHosts(n)).map((h) => `${n} ${h.ip} ${h.mac}`))))

@@ -222,7 +222,7 @@ describe('an etcd cluster on real VMs', () => {
       .ownedHostIds()
       .map((id) => p.worker.get(HostLeases).runtime(id))
       .find((r) => r && !r.host.simulated)!;
-    await runtime.driver!.destroyDomain(libvirtNames.domain(victim.id));
+    await runtime.backend!.destroyDomain(libvirtNames.domain(victim.id));
     await waitFor('the victim to be gone', async () => !(await nodes()).some((n) => n.id === victim.id), 900000, 1000);
     await waitRunning('Running again', 3);
     timings.recovery = (Date.now() - t0) / 1000;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { HostDriver } from '../../src/hypervisor/host-driver.js';
+import { LibvirtHostBackend } from '../../src/hypervisor/backends/index.js';
 import { LibvirtConnection } from '../../src/hypervisor/libvirt/index.js';
 import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
 import { libvirtNames, macFor } from '../../src/hypervisor/xml/names.js';
@@ -10,7 +10,7 @@ import { bridges, dnsmasqFor, vmEnv, waitForConsole } from './vm-support.js';
 
 describe('a real guest through the platform binding (qemu:///system, software emulation)', () => {
   let conn: LibvirtConnection;
-  let driver: HostDriver;
+  let driver: LibvirtHostBackend;
   const { imageDir, dataDir } = vmEnv();
   const ids = {
     tenantId: randomUUID(),
@@ -29,7 +29,7 @@ describe('a real guest through the platform binding (qemu:///system, software em
 
   beforeAll(async () => {
     conn = await LibvirtConnection.open('qemu:///system');
-    driver = new HostDriver(conn, false);
+    driver = new LibvirtHostBackend(conn);
     mkdirSync(join(dataDir, 'pools'), { recursive: true });
   });
   afterAll(async () => {
@@ -54,7 +54,7 @@ describe('a real guest through the platform binding (qemu:///system, software em
       hostname: 'vm-test-0',
       userData: '#!/bin/sh\necho "USERDATA_RAN host=$(hostname)"\necho ok > /var/www/status\n',
     });
-    await driver.ensureVolumeWithContent(pool, libvirtNames.seedVolume(ids.nodeId), seed);
+    await driver.ensureContentVolume(pool, libvirtNames.seedVolume(ids.nodeId), async () => seed);
     await driver.ensureDomain({
       name: domain,
       type: 'qemu',

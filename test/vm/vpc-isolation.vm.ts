@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Database } from '../../src/common/database.js';
-import { HostDriver } from '../../src/hypervisor/host-driver.js';
+import { LibvirtHostBackend } from '../../src/hypervisor/backends/index.js';
 import { LibvirtConnection } from '../../src/hypervisor/libvirt/index.js';
 import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
 import { libvirtNames } from '../../src/hypervisor/xml/names.js';
@@ -13,7 +13,7 @@ import { run, secondHost, vmEnv, waitForConsole } from './vm-support.js';
 
 interface Host {
   conn: LibvirtConnection;
-  driver: HostDriver;
+  driver: LibvirtHostBackend;
   pool: string;
 }
 
@@ -43,7 +43,7 @@ describe('VPCs stay apart (real guests)', () => {
 
   const openHost = async (uri: string): Promise<Host> => {
     const conn = await LibvirtConnection.open(uri);
-    const driver = new HostDriver(conn, false);
+    const driver = new LibvirtHostBackend(conn);
     const poolId = randomUUID();
     const pool = libvirtNames.storagePool(poolId);
     mkdirSync(join(dataDir, 'pools'), { recursive: true });
@@ -101,9 +101,7 @@ describe('VPCs stay apart (real guests)', () => {
       `if ping -c 3 -W 2 ${other.address} >/dev/null 2>&1; then echo "PROBE other=reached"; else echo "PROBE other=unreachable"; fi`,
       'echo PROBE done',
     ].join('\n');
-    await g.host.driver.ensureVolumeWithContent(
-      g.host.pool,
-      libvirtNames.seedVolume(g.nodeId),
+    await g.host.driver.ensureContentVolume(g.host.pool, libvirtNames.seedVolume(g.nodeId), async () =>
       buildNoCloudSeed({ instanceId: g.nodeId, hostname: `guest-${g.nodeId.slice(0, 8)}`, userData }),
     );
     await g.host.driver.ensureDomain({

@@ -13,21 +13,45 @@ function checkId(id: string): string {
 
 export const LIBVIRT_PREFIX = 'kaas-';
 
+/** The prefixes of names that carry an owner's id; `ownerOf` reads the id back. */
+const PREFIX = {
+  domain: 'kaas-node-',
+  storagePool: 'kaas-pool-',
+  vpcNetwork: 'kaas-vpc-',
+  providerNetwork: 'kaas-fip-',
+  bundleVolume: 'kaas-bundle-',
+} as const;
+
 export const libvirtNames = {
-  domain: (nodeId: string) => `kaas-node-${checkId(nodeId)}`,
+  domain: (nodeId: string) => `${PREFIX.domain}${checkId(nodeId)}`,
   nodeVolume: (nodeId: string) => `kaas-node-${checkId(nodeId)}.qcow2`,
   seedVolume: (nodeId: string) => `kaas-seed-${checkId(nodeId)}.iso`,
-  storagePool: (poolId: string) => `kaas-pool-${checkId(poolId)}`,
-  vpcNetwork: (vpcId: string) => `kaas-vpc-${checkId(vpcId)}`,
+  storagePool: (poolId: string) => `${PREFIX.storagePool}${checkId(poolId)}`,
+  vpcNetwork: (vpcId: string) => `${PREFIX.vpcNetwork}${checkId(vpcId)}`,
   /** Linux limits interface names to 15 characters. */
   vpcBridge: (vpcId: string) => `kv${createHash('sha256').update(checkId(vpcId)).digest('hex').slice(0, 12)}`,
   /** The provider network of a floating-IP range: it carries floating addresses to masters. */
-  providerNetwork: (rangeId: string) => `kaas-fip-${checkId(rangeId)}`,
+  providerNetwork: (rangeId: string) => `${PREFIX.providerNetwork}${checkId(rangeId)}`,
   providerBridge: (rangeId: string) => `kf${createHash('sha256').update(checkId(rangeId)).digest('hex').slice(0, 12)}`,
   platformPool: () => 'kaas-platform',
   /** A bundle's artifacts as a read-only disk, shared by the nodes of a host. */
   bundleVolume: (bundle: string, version: string, digest: string) =>
-    `kaas-bundle-${`${bundle}-${version}-${digest}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.iso`,
+    `${PREFIX.bundleVolume}${`${bundle}-${version}-${digest}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-')}.iso`,
+};
+
+function idAfter(prefix: string, name: string): string | undefined {
+  if (!name.startsWith(prefix)) return undefined;
+  const id = name.slice(prefix.length);
+  return UUID.test(id) ? id : undefined;
+}
+
+/** The owner id a platform name carries, or undefined for a name of another kind (or not ours). */
+export const ownerOf = {
+  domain: (name: string) => idAfter(PREFIX.domain, name),
+  storagePool: (name: string) => idAfter(PREFIX.storagePool, name),
+  vpcNetwork: (name: string) => idAfter(PREFIX.vpcNetwork, name),
+  providerNetwork: (name: string) => idAfter(PREFIX.providerNetwork, name),
+  isBundleVolume: (name: string) => name.startsWith(PREFIX.bundleVolume),
 };
 
 /** A locally administered unicast MAC (52:54:00 is qemu's prefix) derived from an id. */

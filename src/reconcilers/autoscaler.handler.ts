@@ -1,17 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { autoscaleDecision } from '../clusters/autoscale.js';
+import { ClusterScaling } from '../clusters/cluster-scaling.service.js';
+import { ClustersRepository } from '../clusters/clusters.repository.js';
 import { APP_LOGGER } from '../common/tokens.js';
 import { OnJob } from '../jobs/on-job.decorator.js';
 import { NodesRepository } from '../nodes/nodes.repository.js';
-import { autoscaleDecision } from './autoscale.js';
-import { ClustersRepository } from './clusters.repository.js';
-import { ClustersService } from './clusters.service.js';
 
 /**
  * Runs every cluster's worker autoscaler (settings.autoscale) on the health-sweep schedule, from
  * the CPU use the sweeps sample (libvirt domain statistics). A change goes through the same
- * quota checks as a tenant's PATCH and is recorded as an `Autoscaled` event, whose time is also
- * the cool-down's start.
+ * quota checks as a tenant's PATCH, is recorded as an `Autoscaled` event, and its time (the
+ * cluster's `autoscaled_at`) starts the cool-down.
  */
 @Injectable()
 export class AutoscalerHandler {
@@ -19,7 +19,7 @@ export class AutoscalerHandler {
     @Inject(APP_LOGGER) private readonly logger: Logger,
     private readonly clusters: ClustersRepository,
     private readonly nodes: NodesRepository,
-    private readonly service: ClustersService,
+    private readonly scaling: ClusterScaling,
   ) {}
 
   @OnJob('clusters.autoscale')
@@ -37,11 +37,11 @@ export class AutoscalerHandler {
         workers: cluster.workers,
         readyWorkerCpu: workers.map((n) => n.usage!.cpuPercent),
         running: cluster.phase === 'Running',
-        lastChangeAt: (await this.clusters.lastEventAt(cluster.id, 'Autoscaled'))?.getTime() ?? null,
+        lastChangeAt: cluster.autoscaledAt?.getTime() ?? null,
         now: Date.now(),
       });
       if (!decision) continue;
-      if (await this.service.autoscaleTo(cluster.id, decision.workers, decision.reason)) {
+      if (await this.scaling.autoscaleTo(cluster.id, decision.workers, decision.reason)) {
         changed++;
         this.logger.info({ clusterId: cluster.id, workers: decision.workers }, decision.reason);
       }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Tx } from '../common/database.js';
 import { APP_LOGGER } from '../common/tokens.js';
-import { ClustersRepository } from './clusters.repository.js';
+import { EventsRepository } from './events.repository.js';
 
 export interface EventTarget {
   tenantId: string;
@@ -14,7 +14,7 @@ export interface EventTarget {
 @Injectable()
 export class EventsService {
   constructor(
-    private readonly clusters: ClustersRepository,
+    private readonly events: EventsRepository,
     @Inject(APP_LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -33,7 +33,7 @@ export class EventsService {
     message: string,
     tx?: Tx,
   ): Promise<void> {
-    await this.clusters.addEvent(
+    await this.events.add(
       {
         tenantId: target.tenantId,
         clusterId: target.clusterId,

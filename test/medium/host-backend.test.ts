@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { HostDriver } from '../../src/hypervisor/host-driver.js';
+import { SimulatedHostBackend } from '../../src/hypervisor/backends/index.js';
 import { LibvirtConnection } from '../../src/hypervisor/libvirt/index.js';
 import { createLibvirtTestHost, type LibvirtTestHost } from '../../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { domainXml, type DomainSpec, KAAS_METADATA_NS } from '../../src/hypervisor/xml/domain-xml.js';
 import { libvirtNames, macFor } from '../../src/hypervisor/xml/names.js';
 
-describe('HostDriver on the real binding and libvirt test driver', () => {
+describe('The simulated host backend on the real binding and libvirt test driver', () => {
   let host: LibvirtTestHost;
   let conn: LibvirtConnection;
-  let driver: HostDriver;
+  let driver: SimulatedHostBackend;
   const ids = {
     tenantId: randomUUID(),
     clusterId: randomUUID(),
@@ -47,7 +47,7 @@ describe('HostDriver on the real binding and libvirt test driver', () => {
   beforeAll(async () => {
     host = await createLibvirtTestHost();
     conn = await LibvirtConnection.open(host.uri);
-    driver = new HostDriver(conn, true);
+    driver = new SimulatedHostBackend(conn, { bootMs: 0, installMs: 0 });
   });
   afterAll(async () => {
     await conn.close();

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
-import type { AppConfig } from '../config/config.js';
-import type { HostDriver } from '../hypervisor/host-driver.js';
-import { libvirtNames, macFor } from '../hypervisor/xml/names.js';
-import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
-import type { NodeEntity } from './node.entity.js';
-import { NodesRepository } from './nodes.repository.js';
+import { APP_CONFIG, APP_LOGGER } from '../../common/tokens.js';
+import type { AppConfig } from '../../config/config.js';
+import type { HostBackend } from '../../hypervisor/backends/index.js';
+import { libvirtNames, macFor, ownerOf } from '../../hypervisor/xml/names.js';
+import { FloatingIpsRepository } from '../../networks/floating-ips.repository.js';
+import type { NodeEntity } from '../../nodes/node.entity.js';
+import { NodesRepository } from '../../nodes/nodes.repository.js';
 
 type DhcpEntry = { mac: string; ip: string };
 
@@ -31,19 +31,19 @@ export class DhcpAudit {
   ) {}
 
   /** Removes orphan entries; returns the ids of nodes whose entry is missing. */
-  async run(hostId: string, driver: HostDriver, hostNodes: NodeEntity[]): Promise<string[]> {
+  async run(hostId: string, backend: HostBackend, hostNodes: NodeEntity[]): Promise<string[]> {
     const entries = new Map<string, DhcpEntry[]>();
-    for (const network of await driver.listNetworks()) {
-      if (network.startsWith('kaas-vpc-') || network.startsWith('kaas-fip-'))
-        entries.set(network, await driver.dhcpHosts(network));
+    for (const network of await backend.listNetworks()) {
+      if (ownerOf.vpcNetwork(network) || ownerOf.providerNetwork(network))
+        entries.set(network, await backend.dhcpHosts(network));
     }
-    await this.removeOrphans(hostId, driver, entries);
+    await this.removeOrphans(hostId, backend, entries);
 
     const missing = new Set<string>();
     const has = (network: string | undefined, ip: string, mac: string) =>
       [...entries.entries()].some(
         ([name, list]) =>
-          (network === undefined ? name.startsWith('kaas-vpc-') : name === network) &&
+          (network === undefined ? ownerOf.vpcNetwork(name) !== undefined : name === network) &&
           list.some((e) => e.ip === ip && e.mac.toLowerCase() === mac),
       );
     const live = hostNodes.filter((n) => !n.deleteRequestedAt && n.bootStartedAt !== null && n.address);
@@ -56,12 +56,12 @@ export class DhcpAudit {
     return [...missing];
   }
 
-  private async removeOrphans(hostId: string, driver: HostDriver, entries: Map<string, DhcpEntry[]>): Promise<void> {
+  private async removeOrphans(hostId: string, backend: HostBackend, entries: Map<string, DhcpEntry[]>): Promise<void> {
     const now = Date.now();
     const seen = new Set<string>();
     const owns = await this.owners(hostId, entries);
     for (const [network, list] of entries) {
-      const vpc = network.startsWith('kaas-vpc-');
+      const vpc = ownerOf.vpcNetwork(network) !== undefined;
       for (const entry of list) {
         const key = `${hostId}/${network}/${entry.mac}/${entry.ip}`;
         if (vpc ? owns.vpcEntry(entry) : owns.floatingEntry(entry)) continue;
@@ -69,7 +69,7 @@ export class DhcpAudit {
         const first = this.firstSeen.get(key) ?? now;
         this.firstSeen.set(key, first);
         if (now - first < this.config.orphanGraceSeconds * 1000) continue;
-        await driver.removeDhcpHost(network, entry);
+        await backend.removeDhcpHost(network, entry);
         this.firstSeen.delete(key);
         this.logger.warn({ hostId, network, mac: entry.mac, ip: entry.ip }, 'orphan DHCP entry removed');
       }
@@ -84,8 +84,9 @@ export class DhcpAudit {
    */
   private async owners(hostId: string, entries: Map<string, DhcpEntry[]>) {
     const all = [...entries].flatMap(([network, list]) => list.map((e) => ({ network, ...e })));
-    const vpcMacs = all.filter((e) => e.network.startsWith('kaas-vpc-')).map((e) => e.mac.toLowerCase());
-    const floatingIps = all.filter((e) => !e.network.startsWith('kaas-vpc-')).map((e) => e.ip);
+    const inVpc = (e: { network: string }) => ownerOf.vpcNetwork(e.network) !== undefined;
+    const vpcMacs = all.filter(inVpc).map((e) => e.mac.toLowerCase());
+    const floatingIps = all.filter((e) => !inVpc(e)).map((e) => e.ip);
     const nodeByMac = new Map((await this.nodes.findByMacs(vpcMacs)).map((n) => [n.mac.toLowerCase(), n]));
     const fipByAddress = new Map((await this.floatingIps.findByAddresses(floatingIps)).map((f) => [f.address, f]));
     const holders = [...fipByAddress.values()].flatMap((f) => (f.holderNodeId ? [f.holderNodeId] : []));

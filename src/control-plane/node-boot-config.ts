@@ -1,4 +1,4 @@
-import type { ClusterSecrets, IssuedCert } from '../clusters/cluster-pki.js';
+import type { ClusterSecrets, IssuedCert } from './cluster-pki.js';
 
 export interface BootConfigInput {
   role: 'master' | 'worker';

@@ -1,35 +1,50 @@
-import { type LibvirtConnection, LIBVIRT, isAlreadyExists, isNotFound, isOperationInvalid } from './libvirt/index.js';
-import type { DomainStateName } from './libvirt/libvirt-types.js';
-import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from './xml/domain-xml.js';
-import { LIBVIRT_PREFIX } from './xml/names.js';
-import { dhcpHostXml, type DhcpHost, networkXml, type NetworkSpec } from './xml/network-xml.js';
-import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from './xml/storage-xml.js';
+import { type LibvirtConnection, LIBVIRT, isAlreadyExists, isNotFound, isOperationInvalid } from '../libvirt/index.js';
+import type { DomainLifecycleEvent } from '../libvirt/libvirt-types.js';
+import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from '../xml/domain-xml.js';
+import { LIBVIRT_PREFIX } from '../xml/names.js';
+import { dhcpHostXml, type DhcpHost, networkXml, type NetworkSpec } from '../xml/network-xml.js';
+import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from '../xml/storage-xml.js';
+import { type GuestProbe, type GuestProbeTarget, HttpGuestProbe, type ProbeResult } from './guest-status.js';
+import type { DomainStats, HostBackend, HostInventory, OwnedDomain, VmState } from './host-backend.js';
 
-export type VmState = DomainStateName | 'absent';
-
-export interface OwnedDomain {
-  name: string;
-  active: boolean;
-  owner?: { tenantId: string; clusterId: string; nodeId: string; role: string };
-}
-
-/** Everything the platform has made on one host, as libvirt reports it. */
-export interface HostInventory {
-  domains: OwnedDomain[];
-  pools: { name: string; volumes: string[] }[];
-  networks: { name: string; dhcpHosts: { mac: string; ip: string }[] }[];
-}
+/** How long a guest has to power off when asked before it is destroyed. */
+const SHUTDOWN_GRACE_MS = 20000;
 
 /**
- * Idempotent operations on one host: every `ensure` observes first and acts only where needed,
- * every `remove` treats "already gone" as done. A crash between any two calls is therefore
- * repaired by calling the same sequence again.
+ * A host whose guests are real VMs under libvirt (qemu:///system, qemu+ssh://...). Idempotent
+ * operations: every `ensure` observes first and acts only where needed, every `remove` treats
+ * "already gone" as done. A crash between any two calls is therefore repaired by calling the
+ * same sequence again.
  */
-export class HostDriver {
+export class LibvirtHostBackend implements HostBackend {
+  readonly kind: HostBackend['kind'] = 'libvirt';
+
   constructor(
     readonly conn: LibvirtConnection,
-    readonly simulated: boolean,
+    private readonly guests: GuestProbe = new HttpGuestProbe(),
   ) {}
+
+  observeDomainEvent(_event: DomainLifecycleEvent): void {
+    // Real guests need no bookkeeping of their own: libvirt and the guest itself are the truth.
+  }
+
+  consoleLogPath(domainName: string): string | undefined {
+    return `/var/log/libvirt/qemu/${domainName}.console.log`;
+  }
+
+  probeGuest(target: GuestProbeTarget): Promise<ProbeResult> {
+    return this.guests.probe(target);
+  }
+
+  /** Building a dir pool creates its folder; a failure here is real. */
+  protected async buildPool(name: string): Promise<void> {
+    await this.conn.buildPool(name, LIBVIRT.VIR_STORAGE_POOL_BUILD_NEW);
+  }
+
+  /** Whether a failed start may have lost a race with another start of the same domain. */
+  protected mayHaveRacedStart(err: unknown): boolean {
+    return isOperationInvalid(err);
+  }
 
   async ensurePool(spec: PoolSpec): Promise<{ created: boolean }> {
     let created = false;
@@ -46,11 +61,7 @@ export class HostDriver {
         },
       );
     }
-    if (created && spec.type === 'dir') {
-      await this.conn.buildPool(spec.name, LIBVIRT.VIR_STORAGE_POOL_BUILD_NEW).catch((err: unknown) => {
-        if (!this.simulated) throw err;
-      });
-    }
+    if (created && spec.type === 'dir') await this.buildPool(spec.name);
     if (!(await this.conn.isPoolActive(spec.name))) {
       await this.conn.startPool(spec.name).catch(async (err: unknown) => {
         if (!isOperationInvalid(err) || !(await this.conn.isPoolActive(spec.name))) throw err;
@@ -84,10 +95,12 @@ export class HostDriver {
     return { created: true, path: await this.conn.getVolumePath(pool, spec.name) };
   }
 
-  /** Writes the content into a raw volume of exactly that size (the seed image). */
-  async ensureVolumeWithContent(pool: string, name: string, content: Buffer): Promise<{ created: boolean }> {
+  /** A raw volume of exactly the content's size holding it; built only when the volume is missing. */
+  async ensureContentVolume(pool: string, name: string, build: () => Promise<Buffer>): Promise<{ created: boolean }> {
+    if ((await this.listVolumes(pool)).includes(name)) return { created: false };
+    const content = await build();
     const { created } = await this.ensureVolume(pool, { name, capacityBytes: content.length, format: 'raw' });
-    if (created && !this.simulated) await this.conn.uploadVolume(pool, name, content);
+    if (created) await this.conn.uploadVolume(pool, name, content);
     return { created };
   }
 
@@ -211,8 +224,7 @@ export class HostDriver {
       return { started: true };
     } catch (err) {
       // Someone else started it between the check and the call.
-      if ((isOperationInvalid(err) || this.simulated) && (await this.conn.isDomainActive(name)))
-        return { started: false };
+      if (this.mayHaveRacedStart(err) && (await this.conn.isDomainActive(name))) return { started: false };
       throw err;
     }
   }
@@ -227,9 +239,7 @@ export class HostDriver {
   }
 
   /** State and statistics in one call; undefined when the domain does not exist. */
-  async domainStats(
-    name: string,
-  ): Promise<{ state: DomainStateName; cpuTimeNs: number; memoryKiB: number; vcpus: number } | undefined> {
+  async domainStats(name: string): Promise<DomainStats | undefined> {
     try {
       const info = await this.conn.getDomainInfo(name);
       return { state: info.state, cpuTimeNs: info.cpuTimeNs, memoryKiB: info.memoryKiB, vcpus: info.vcpus };
@@ -239,7 +249,11 @@ export class HostDriver {
     }
   }
 
-  /** Asks the guest to power off; destroys it when it has not stopped within the timeout. */
+  /** Asks the guest to power off; destroys it when it has not stopped within its grace period. */
+  stopDomain(name: string): Promise<'stopped' | 'destroyed' | 'absent'> {
+    return this.shutdownDomain(name, SHUTDOWN_GRACE_MS);
+  }
+
   async shutdownDomain(name: string, timeoutMs: number): Promise<'stopped' | 'destroyed' | 'absent'> {
     try {
       if (!(await this.conn.isDomainActive(name))) return 'stopped';

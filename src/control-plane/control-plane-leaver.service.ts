@@ -1,16 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { BundlesService } from '../clusters/bundles.service.js';
-import type { ClusterEntity } from '../clusters/cluster.entity.js';
-import type { ClusterSecrets } from '../clusters/cluster-pki.js';
-import { ClustersRepository } from '../clusters/clusters.repository.js';
-import { EventsService } from '../clusters/events.service.js';
-import { setCondition } from '../common/conditions.js';
-import { decryptSecret } from '../common/secrets.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
-import { leaveControlPlane } from './control-plane-leave.js';
-import type { NodeEntity } from './node.entity.js';
-import { NodesRepository } from './nodes.repository.js';
+import { EventsService } from '../events/events.service.js';
+import type { HostBackend } from '../hypervisor/backends/index.js';
+import type { NodeEntity } from '../nodes/node.entity.js';
+import { NodesRepository } from '../nodes/nodes.repository.js';
+import { BundlesService } from './bundles.service.js';
+import { ClusterSecretsStore } from './cluster-secrets.store.js';
+import { controlPlaneClientFor } from './control-plane-client.js';
+
+/** What the leave needs of the node's cluster. */
+export interface ControlPlaneOf {
+  id: string;
+  controlPlane: string;
+}
 
 /** The node condition that records that a node has left its cluster's control plane. */
 export const LEFT_CONDITION = 'ControlPlaneMember';
@@ -32,7 +35,7 @@ export class ControlPlaneLeaver {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly bundles: BundlesService,
-    private readonly clusters: ClustersRepository,
+    private readonly secrets: ClusterSecretsStore,
     private readonly nodes: NodesRepository,
     private readonly events: EventsService,
   ) {}
@@ -41,36 +44,31 @@ export class ControlPlaneLeaver {
     return node.conditions.some((c) => c.type === LEFT_CONDITION && c.status === 'False');
   }
 
-  async leave(node: NodeEntity, cluster: ClusterEntity, simulated: boolean): Promise<'done' | 'wait'> {
+  /** `hostKind`: the kind of host the node runs on, which says how its control plane is reached. */
+  async leave(node: NodeEntity, cluster: ControlPlaneOf, hostKind: HostBackend['kind']): Promise<'done' | 'wait'> {
     const bundle = this.bundles.get(cluster.controlPlane);
     const method = bundle?.manifest.leave?.[node.role];
     if (!bundle || !method || ControlPlaneLeaver.hasLeft(node)) return 'done';
     const target = { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id };
-    if (simulated) {
-      // Simulated guests run no control plane: the step is recorded so its order is visible.
-      await this.markLeft(node, `${node.name} left the control plane (${method}, simulated)`);
-      return 'done';
-    }
-    const siblings = await this.nodes.forCluster(cluster.id);
-    const others = siblings
-      .filter((n) => n.role === 'master' && n.id !== node.id && n.address && !n.deleteRequestedAt)
-      .sort((a, b) => Number(b.phase === 'Ready') - Number(a.phase === 'Ready'))
-      .map((n) => n.address!);
-    const sealed = await this.clusters.secrets(cluster.id);
-    if (others.length === 0 || !sealed) return 'done';
-    const secrets = JSON.parse(decryptSecret(this.config.secretKey, sealed.sealed, cluster.id)) as ClusterSecrets;
     try {
-      const result = await leaveControlPlane({
+      const result = await controlPlaneClientFor(hostKind).leave({
         method,
         role: node.role,
         nodeName: node.name,
         nodeAddress: node.address,
-        otherMasters: others,
         port: bundle.manifest.endpoint.port,
-        tls: { caPem: secrets.caCertPem, certPem: secrets.adminCertPem, keyPem: secrets.adminKeyPem },
+        otherMasters: async () =>
+          (await this.nodes.forCluster(cluster.id))
+            .filter((n) => n.role === 'master' && n.id !== node.id && n.address && !n.deleteRequestedAt)
+            .sort((a, b) => Number(b.phase === 'Ready') - Number(a.phase === 'Ready'))
+            .map((n) => n.address!),
+        tls: async () => {
+          const secrets = await this.secrets.get(cluster.id);
+          return secrets && { caPem: secrets.caCertPem, certPem: secrets.adminCertPem, keyPem: secrets.adminKeyPem };
+        },
       });
       this.waits.delete(node.id);
-      await this.markLeft(node, result.message);
+      if (result) await this.markLeft(node, result.message);
       return 'done';
     } catch (err) {
       const waited = Date.now() - (node.deleteRequestedAt ?? node.createdAt).getTime();
@@ -97,9 +95,9 @@ export class ControlPlaneLeaver {
   }
 
   private async markLeft(node: NodeEntity, message: string): Promise<void> {
-    const conditions = setCondition(node.conditions, LEFT_CONDITION, 'False', 'Left', message);
-    await this.nodes.update(node.id, { conditions });
-    node.conditions = conditions;
+    await this.nodes.patchStatus(node, {
+      conditions: [{ type: LEFT_CONDITION, status: 'False', reason: 'Left', message }],
+    });
     await this.events.normal(
       { tenantId: node.tenantId, clusterId: node.clusterId, nodeId: node.id },
       'NodeLeft',

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { DomainError } from '../common/domain-error.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
-import type { LeaveMethod } from '../nodes/control-plane-leave.js';
+import type { LeaveMethod } from './control-plane-leave.js';
 
 export interface BundleManifest {
   name: string;

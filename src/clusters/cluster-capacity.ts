@@ -1,0 +1,79 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type Tx } from '../common/database.js';
+import { DomainError } from '../common/domain-error.js';
+import { APP_CONFIG } from '../common/tokens.js';
+import type { AppConfig } from '../config/config.js';
+import { HostsRepository } from '../hypervisor/hosts.repository.js';
+import { StoragePoolsRepository } from '../storage-pools/storage-pools.repository.js';
+import { QuotaService } from '../tenants/quota.service.js';
+import type { ClusterEntity, ClusterSettings } from './cluster.entity.js';
+
+export function checkSettings(s: ClusterSettings | undefined): void {
+  if (s?.maxUnhealthy !== undefined && typeof s.maxUnhealthy === 'number') {
+    if (!Number.isInteger(s.maxUnhealthy) || s.maxUnhealthy < 0) {
+      throw DomainError.validation(
+        'settings.maxUnhealthy',
+        'must be a whole number of nodes or a percentage like "40%"',
+      );
+    }
+  }
+  if (s?.autoscale && s.autoscale.minWorkers > s.autoscale.maxWorkers) {
+    throw DomainError.validation('settings.autoscale.minWorkers', 'must not exceed maxWorkers');
+  }
+}
+
+/** Whether a cluster's nodes fit: a host that can run one, room in the pool, the tenant's quota. */
+@Injectable()
+export class ClusterCapacity {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly hostsRepo: HostsRepository,
+    private readonly pools: StoragePoolsRepository,
+    private readonly quotas: QuotaService,
+  ) {}
+
+  async checkNodeFits(vcpus: number, memoryMiB: number): Promise<void> {
+    const hosts = (await this.hostsRepo.list()).filter((h) => !h.drained);
+    if (hosts.length === 0)
+      throw DomainError.unprocessable('no hypervisor host is registered; ask the operator to add one');
+    const maxCpus = Math.max(...hosts.map((h) => h.cpus * this.config.cpuOvercommit));
+    const maxMemory = Math.max(...hosts.map((h) => h.memoryMiB * this.config.memoryOvercommit));
+    if (vcpus > maxCpus)
+      throw DomainError.validation(
+        'nodeSpec.vcpus',
+        `no host can run a node with ${vcpus} vCPUs (largest: ${maxCpus})`,
+      );
+    if (memoryMiB > maxMemory)
+      throw DomainError.validation(
+        'nodeSpec.memoryMiB',
+        `no host can run a node with ${memoryMiB} MiB (largest: ${maxMemory})`,
+      );
+  }
+
+  /** Disk the pool has promised to clusters, including the one being checked. */
+  async checkPoolRoom(tx: Tx, poolId: string, extraGiB: number, poolName: string, capacityGiB: number): Promise<void> {
+    const rows: { reserved: string }[] = await tx.query(
+      `SELECT COALESCE(SUM((masters + workers) * disk_gib), 0) AS reserved FROM clusters WHERE storage_pool_id = $1 AND deleting_at IS NULL`,
+      [poolId],
+    );
+    const reserved = Number(rows[0].reserved);
+    if (reserved + extraGiB > capacityGiB) {
+      throw DomainError.unprocessable(
+        `storage pool "${poolName}" has ${capacityGiB - reserved} GiB free; the nodes need ${extraGiB} GiB`,
+        { field: 'storagePoolId', capacityGiB, reservedGiB: reserved, requestedGiB: extraGiB },
+      );
+    }
+  }
+
+  /** Quota and pool room for `added` more nodes of the cluster (nothing when it shrinks). */
+  async reserveGrowth(tx: Tx, cluster: ClusterEntity, added: number): Promise<void> {
+    if (added <= 0) return;
+    await this.quotas.reserve(tx, cluster.tenantId, {
+      maxNodes: added,
+      maxVcpus: added * cluster.vcpus,
+      maxMemoryMiB: added * cluster.memoryMiB,
+    });
+    const pool = await this.pools.lockForTenant(tx, cluster.tenantId, cluster.storagePoolId);
+    if (pool) await this.checkPoolRoom(tx, pool.id, added * cluster.diskGiB, pool.name, pool.capacityGiB);
+  }
+}

@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { EventsRepository } from './events.repository.js';
+import { EventsService } from './events.service.js';
+
+/** Events a tenant reads about its clusters and nodes; written by every module that acts on them. */
+@Module({
+  providers: [EventsRepository, EventsService],
+  exports: [EventsRepository, EventsService],
+})
+export class EventsModule {}

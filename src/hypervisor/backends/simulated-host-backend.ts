@@ -1,0 +1,78 @@
+import type { LibvirtConnection } from '../libvirt/index.js';
+import type { DomainLifecycleEvent } from '../libvirt/libvirt-types.js';
+import { GuestSimulator, type SimulatorTimings } from './guest-simulator.js';
+import type { GuestProbeTarget, ProbeResult } from './guest-status.js';
+import type { DomainStats, HostFaults } from './host-backend.js';
+import { LibvirtHostBackend } from './libvirt-host-backend.js';
+
+/** A small placeholder for content that no simulated guest reads. */
+const PLACEHOLDER_BYTES = 2048;
+
+/**
+ * A host whose libvirt objects are real (libvirt's test driver, through the same binding) and
+ * whose guests are played in memory by a GuestSimulator: they run no code, read no seed and
+ * stop at once when asked. Faults can be injected. Serves the zero-setup demo, the fast tests
+ * and the scale benchmarks.
+ */
+export class SimulatedHostBackend extends LibvirtHostBackend implements HostFaults {
+  override readonly kind = 'simulated' as const;
+  readonly simulator: GuestSimulator;
+  readonly faults: HostFaults = this;
+
+  constructor(conn: LibvirtConnection, timings: SimulatorTimings) {
+    const simulator = new GuestSimulator(timings);
+    super(conn, simulator);
+    this.simulator = simulator;
+  }
+
+  override observeDomainEvent(e: DomainLifecycleEvent): void {
+    if (e.event === 'started') this.simulator.started(e.domainName);
+    if (e.event === 'stopped' || e.event === 'undefined' || e.event === 'crashed') this.simulator.stopped(e.domainName);
+  }
+
+  override consoleLogPath(): string | undefined {
+    return undefined;
+  }
+
+  override probeGuest(target: GuestProbeTarget): Promise<ProbeResult> {
+    return this.simulator.probe(target);
+  }
+
+  /** The test driver has no folders to make. */
+  protected override async buildPool(): Promise<void> {}
+
+  /** The test driver reports a concurrent start with an error of another kind. */
+  protected override mayHaveRacedStart(): boolean {
+    return true;
+  }
+
+  /** Simulated guests read nothing: the content is never built, the volume only marks its place. */
+  override async ensureContentVolume(pool: string, name: string): Promise<{ created: boolean }> {
+    const { created } = await this.ensureVolume(pool, { name, capacityBytes: PLACEHOLDER_BYTES, format: 'raw' });
+    return { created };
+  }
+
+  /** A simulated guest powers off at once. */
+  override stopDomain(name: string): Promise<'stopped' | 'destroyed' | 'absent'> {
+    return this.shutdownDomain(name, 0);
+  }
+
+  /** CPU time comes from the simulated load, as libvirt would report it for a real guest. */
+  override async domainStats(name: string): Promise<DomainStats | undefined> {
+    const info = await super.domainStats(name);
+    const cpu = info && this.simulator.cpuTimeNs(name, info.vcpus);
+    return info && cpu !== undefined ? { ...info, cpuTimeNs: cpu } : info;
+  }
+
+  injectGuestFault(domainName: string, fault: 'hang' | 'unready'): boolean {
+    return this.simulator.fault(domainName, fault);
+  }
+
+  setCpuLoad(domainName: string, cpuPercent: number, vcpus: number): boolean {
+    return this.simulator.setCpuLoad(domainName, cpuPercent, vcpus);
+  }
+
+  async crash(domainName: string): Promise<void> {
+    await this.destroyDomain(domainName);
+  }
+}

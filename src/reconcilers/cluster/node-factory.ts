@@ -1,0 +1,117 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import type { ClusterEntity } from '../../clusters/cluster.entity.js';
+import { ClustersRepository } from '../../clusters/clusters.repository.js';
+import { Database } from '../../common/database.js';
+import { DomainError } from '../../common/domain-error.js';
+import { APP_CONFIG } from '../../common/tokens.js';
+import type { AppConfig } from '../../config/config.js';
+import { EventsService } from '../../events/events.service.js';
+import { HostsRepository } from '../../hypervisor/hosts.repository.js';
+import { type HostSnapshot, placeNode } from '../../hypervisor/placement.js';
+import { JobQueue } from '../../jobs/job-types.js';
+import { VpcsService } from '../../networks/vpcs.service.js';
+import type { NodeEntity } from '../../nodes/node.entity.js';
+import { NodesRepository } from '../../nodes/nodes.repository.js';
+
+function randomMac(): string {
+  const b = randomBytes(3);
+  return `52:54:00:${b[0].toString(16).padStart(2, '0')}:${b[1].toString(16).padStart(2, '0')}:${b[2].toString(16).padStart(2, '0')}`;
+}
+
+/** Makes new nodes of a cluster: placed on a host, given a VPC address and a volume, recorded. */
+@Injectable()
+export class NodeFactory {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly db: Database,
+    private readonly clusters: ClustersRepository,
+    private readonly nodes: NodesRepository,
+    private readonly hosts: HostsRepository,
+    private readonly vpcs: VpcsService,
+    private readonly events: EventsService,
+    private readonly jobs: JobQueue,
+  ) {}
+
+  /** Places, addresses and records one new node, in one transaction. */
+  async create(cluster: ClusterEntity, role: 'master' | 'worker', replaces?: string): Promise<NodeEntity | undefined> {
+    const target = { tenantId: cluster.tenantId, clusterId: cluster.id };
+    try {
+      const node = await this.db.transaction(async (tx) => {
+        const locked = await this.clusters.lock(tx, cluster.id);
+        if (!locked || locked.deletingAt) return undefined;
+        // One transaction is one connection: its queries run one after another.
+        const hosts = await this.hosts.list(tx);
+        const allocations = await this.nodes.hostAllocations(tx);
+        const spread = await this.nodes.clusterSpread(tx, cluster.id);
+        const conflicting = await this.nodes.hostsWithOverlappingVpcs(tx, cluster.vpcId);
+        const snapshot: HostSnapshot[] = hosts.map((h) => ({
+          id: h.id,
+          name: h.name,
+          schedulable: h.state === 'Ready' && !h.drained && !conflicting.has(h.id),
+          cpus: h.cpus,
+          memoryMiB: h.memoryMiB,
+          allocatedVcpus: allocations.get(h.id)?.vcpus ?? 0,
+          allocatedMemoryMiB: allocations.get(h.id)?.memoryMiB ?? 0,
+          clusterMasters: spread.get(h.id)?.masters ?? 0,
+          clusterWorkers: spread.get(h.id)?.workers ?? 0,
+        }));
+        const placed = placeNode(
+          snapshot,
+          { vcpus: cluster.vcpus, memoryMiB: cluster.memoryMiB, role },
+          {
+            cpuOvercommit: this.config.cpuOvercommit,
+            memoryOvercommit: this.config.memoryOvercommit,
+          },
+        );
+        if (!placed.ok) throw DomainError.unprocessable(placed.reason);
+        const ordinal = (await this.nodes.maxOrdinal(tx, cluster.id, role)) + 1;
+        const name = `${cluster.name.slice(0, 40).replace(/-+$/, '')}-${role}-${ordinal}`;
+        const inserted = await this.nodes.insert(tx, {
+          clusterId: cluster.id,
+          tenantId: cluster.tenantId,
+          name,
+          ordinal,
+          role,
+          hostId: placed.hostId,
+          vcpus: cluster.vcpus,
+          memoryMiB: cluster.memoryMiB,
+          diskGiB: cluster.diskGiB,
+          mac: randomMac(),
+          replacesNodeId: replaces ?? null,
+        });
+        const address = await this.vpcs.allocateAddress(tx, cluster.tenantId, cluster.vpcId, {
+          kind: 'node',
+          id: inserted.id,
+        });
+        await this.nodes.update(inserted.id, { address }, tx);
+        await tx.query(
+          `INSERT INTO volumes (tenant_id, pool_id, name, capacity_gib, owner_kind, owner_id, host_id) VALUES ($1, $2, $3, $4, 'node', $5, $6)`,
+          [
+            cluster.tenantId,
+            cluster.storagePoolId,
+            `${inserted.id}.qcow2`,
+            cluster.diskGiB,
+            inserted.id,
+            placed.hostId,
+          ],
+        );
+        return { ...inserted, address };
+      });
+      if (!node) return undefined;
+      await this.events.normal(
+        { ...target, nodeId: node.id },
+        'NodeCreated',
+        `${role} ${node.name} placed on host ${node.hostId} with address ${node.address}${replaces ? ` (replaces ${replaces})` : ''}`,
+      );
+      await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId: node.hostId!, resourceKey: node.id });
+      return node;
+    } catch (err) {
+      if (err instanceof DomainError) {
+        await this.events.warning(target, 'NodeNotCreated', `cannot create a ${role}: ${err.message}`);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Histogram } from 'prom-client';
+import { APP_LOGGER } from '../../common/tokens.js';
+import { HostLeases } from '../../hypervisor/host-leases.service.js';
+import { HostsRepository } from '../../hypervisor/hosts.repository.js';
+import { JobQueue, type JobPayloads } from '../../jobs/job-types.js';
+import { OnJob } from '../../jobs/on-job.decorator.js';
+import { NodesRepository } from '../../nodes/nodes.repository.js';
+import { MetricsService } from '../../platform/metrics.service.js';
+import { DhcpAudit } from './dhcp-audit.js';
+import { DrainStep } from './drain.step.js';
+import { FencingStep } from './fencing.step.js';
+import { NodeHealthStep } from './node-health.step.js';
+import { OrphanVmsCollector } from './orphan-vms.collector.js';
+import { UnreachableHostStep } from './unreachable-host.step.js';
+import { UnusedObjectsCollector } from './unused-objects.collector.js';
+
+export interface SweepReport {
+  hostId: string;
+  nodes: number;
+  unhealthy: number;
+  recreated: number;
+  orphansDestroyed: number;
+  ms: number;
+}
+
+/**
+ * The sweep of one host (its own job on the host's queue, so hosts are swept in parallel by
+ * whichever workers hold them), in steps of their own: fencing, node health, orphan VMs, the
+ * DHCP audit, drain, and the collection of unused networks and pools. An unreachable host gets
+ * only its own step: its nodes become unhealthy once the host has been away long enough.
+ */
+@Injectable()
+export class HostSweepHandler implements OnModuleInit {
+  private sweeps!: Histogram<'simulated'>;
+
+  constructor(
+    @Inject(APP_LOGGER) private readonly logger: Logger,
+    private readonly leases: HostLeases,
+    private readonly nodes: NodesRepository,
+    private readonly hosts: HostsRepository,
+    private readonly jobs: JobQueue,
+    private readonly metrics: MetricsService,
+    private readonly unreachableHost: UnreachableHostStep,
+    private readonly fencing: FencingStep,
+    private readonly health: NodeHealthStep,
+    private readonly orphanVms: OrphanVmsCollector,
+    private readonly dhcpAudit: DhcpAudit,
+    private readonly drain: DrainStep,
+    private readonly unusedObjects: UnusedObjectsCollector,
+  ) {}
+
+  onModuleInit(): void {
+    this.sweeps = new Histogram({
+      name: 'kaas_host_sweep_seconds',
+      help: 'Duration of one host health sweep',
+      labelNames: ['simulated'],
+      registers: [this.metrics.registry],
+    });
+    this.leases.setDomainStoppedHandler((hostId, domainName) => {
+      // A VM stopped without being asked: sweep its host now instead of at the next tick.
+      this.logger.warn({ hostId, domainName }, 'VM stopped unexpectedly');
+      void this.jobs
+        .enqueue('host.sweep', { hostId }, { hostId, resourceKey: `sweep-${hostId}` })
+        .catch(() => undefined);
+    });
+  }
+
+  @OnJob('host.sweep')
+  async sweep(payload: JobPayloads['host.sweep']): Promise<SweepReport> {
+    const started = Date.now();
+    const { hostId } = payload;
+    const runtime = this.leases.runtime(hostId);
+    const report: SweepReport = { hostId, nodes: 0, unhealthy: 0, recreated: 0, orphansDestroyed: 0, ms: 0 };
+    if (!runtime) return report;
+    const backend = runtime.backend;
+    if (!backend) {
+      const away = await this.unreachableHost.run(hostId);
+      report.unhealthy = away.unhealthy;
+      await this.nudgeClusters(away.touchedClusters);
+      return report;
+    }
+    const nodes = await this.nodes.forHost(hostId);
+    await this.fencing.run(hostId, runtime, nodes);
+    const health = await this.health.run(hostId, backend, nodes);
+    report.nodes = health.nodes;
+    report.unhealthy = health.unhealthy;
+    report.recreated = health.recreated;
+    report.orphansDestroyed = await this.orphanVms.run(hostId, runtime, new Set(nodes.map((n) => n.id)));
+    for (const nodeId of await this.dhcpAudit.run(hostId, backend, nodes)) {
+      // Its VM is there but its address entry is not: its reconcile puts the entry back.
+      await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId, resourceKey: nodeId });
+    }
+    await this.drain.run(hostId, nodes);
+    await this.unusedObjects.run(hostId, backend);
+    await this.nudgeClusters(health.touchedClusters);
+    await this.hosts.update(hostId, { lastSeenAt: new Date(), state: 'Ready' });
+    report.ms = Date.now() - started;
+    this.sweeps.observe({ simulated: String(backend.kind === 'simulated') }, report.ms / 1000);
+    return report;
+  }
+
+  private async nudgeClusters(ids: Set<string>): Promise<void> {
+    for (const clusterId of ids)
+      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+  }
+}

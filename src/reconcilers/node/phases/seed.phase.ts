@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { APP_CONFIG } from '../../../common/tokens.js';
+import type { AppConfig } from '../../../config/config.js';
+import { BundlesService } from '../../../control-plane/bundles.service.js';
+import { issueCertificate } from '../../../control-plane/cluster-pki.js';
+import { ClusterSecretsStore } from '../../../control-plane/cluster-secrets.store.js';
+import { buildUserData } from '../../../control-plane/node-boot-config.js';
+import { buildIso9660, buildNoCloudSeed } from '../../../hypervisor/seed/index.js';
+import { libvirtNames } from '../../../hypervisor/xml/names.js';
+import { parseCidr } from '../../../networks/cidr.js';
+import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
+import { NodesRepository } from '../../../nodes/nodes.repository.js';
+import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
+
+/**
+ * What the guest reads at boot: its NoCloud seed (boot script, certificates, join token) in the
+ * tenant's pool, and the bundle's artifacts as a read-only disk shared by the host's nodes.
+ * Both are built only when missing, and only for hosts whose guests read them.
+ */
+@Injectable()
+export class SeedPhase implements NodePhaseStep {
+  readonly name = 'seed';
+  /** Bundle ISOs built in this process, by bundle and version (tens of MiB; built once). */
+  private readonly bundleIsos = new Map<string, Buffer>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly bundles: BundlesService,
+    private readonly secrets: ClusterSecretsStore,
+    private readonly floatingIps: FloatingIpsRepository,
+    private readonly nodes: NodesRepository,
+  ) {}
+
+  async run(scope: NodeScope): Promise<PhaseResult> {
+    const cluster = scope.liveCluster;
+    await scope.backend.ensureContentVolume(libvirtNames.storagePool(cluster.storagePoolId), scope.names.seed, () =>
+      this.buildSeed(scope),
+    );
+    scope.domainParts.bundleVolume = await this.ensureBundleDisk(scope);
+    return CONTINUE;
+  }
+
+  private async ensureBundleDisk(scope: NodeScope): Promise<string> {
+    const cluster = scope.liveCluster;
+    const bundle = this.bundles.get(cluster.controlPlane);
+    const name = libvirtNames.bundleVolume(cluster.controlPlane, cluster.version, bundle?.digest ?? 'none');
+    const pool = libvirtNames.platformPool();
+    await scope.backend.ensurePool({ type: 'dir', name: pool, path: join(this.config.hostDataDir, 'platform') });
+    await scope.backend.ensureContentVolume(pool, name, () => this.bundleIso(cluster.controlPlane, cluster.version));
+    return name;
+  }
+
+  private async bundleIso(controlPlane: string, version: string): Promise<Buffer> {
+    const bundle = this.bundles.get(controlPlane);
+    if (!bundle) throw new Error(`bundle ${controlPlane} is not installed`);
+    const key = `${controlPlane}/${version}/${bundle.digest}`;
+    let iso = this.bundleIsos.get(key);
+    if (!iso) {
+      const files = await Promise.all(
+        bundle.manifest.versions[version].artifacts.map(async (a) => ({
+          name: a.replace(/^.*\//, ''),
+          data: await readFile(join(bundle.dir, a)),
+        })),
+      );
+      iso = buildIso9660({ volumeId: 'kaas-bundle', files });
+      this.bundleIsos.set(key, iso);
+    }
+    return iso;
+  }
+
+  private async buildSeed(scope: NodeScope): Promise<Buffer> {
+    const { node } = scope;
+    const cluster = scope.liveCluster;
+    const vpc = scope.vpc;
+    if (!vpc) throw new Error(`node ${node.id}: the network phase runs before the seed`);
+    const secrets = await this.secrets.get(cluster.id);
+    if (!secrets) throw new Error(`cluster ${cluster.id} has no secrets yet`);
+    const bundle = this.bundles.get(cluster.controlPlane);
+    if (!bundle) throw new Error(`bundle ${cluster.controlPlane} is not installed`);
+    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    const siblings = await this.nodes.forCluster(cluster.id);
+    const masters = siblings.filter((n) => n.role === 'master' && !n.deleteRequestedAt && n.address);
+    const cidr = parseCidr(vpc.cidr);
+    const nodeCert = await issueCertificate(
+      { certPem: secrets.caCertPem, keyPem: secrets.caKeyPem },
+      { commonName: node.name },
+      {
+        server: node.role === 'master',
+        client: true,
+        ips: [node.address!, '127.0.0.1', ...(fip ? [fip.address] : [])],
+        dns: [node.name, 'localhost'],
+      },
+    );
+    const userData = buildUserData({
+      role: node.role,
+      nodeId: node.id,
+      nodeName: node.name,
+      nodeAddress: node.address!,
+      clusterName: cluster.name,
+      clusterId: cluster.id,
+      bundle: cluster.controlPlane,
+      version: cluster.version,
+      floatingIp: fip?.address ?? null,
+      masterAddresses: masters.map((m) => m.address!),
+      initialMaster: node.role === 'master' && masters.every((m) => m.id === node.id || m.phase !== 'Ready'),
+      gateway: vpc.gateway,
+      prefix: cidr.ok ? cidr.cidr.prefix : 24,
+      secrets: {
+        caCertPem: secrets.caCertPem,
+        joinToken: secrets.joinToken,
+        ...(node.role === 'master' ? { caKeyPem: secrets.caKeyPem } : {}),
+      },
+      nodeCert,
+      commonScript: this.bundles.script(bundle, 'common'),
+      roleScript: this.bundles.script(bundle, node.role),
+    });
+    return buildNoCloudSeed({ instanceId: node.id, hostname: node.name, userData });
+  }
+}

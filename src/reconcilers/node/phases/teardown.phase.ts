@@ -1,0 +1,53 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '../../../common/database.js';
+import { libvirtNames, macFor } from '../../../hypervisor/xml/names.js';
+import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
+import { VpcsService } from '../../../networks/vpcs.service.js';
+import { NodesRepository } from '../../../nodes/nodes.repository.js';
+import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
+
+/** Removes the VM, its volumes, its DHCP entries and its address, then the node row. Idempotent. */
+@Injectable()
+export class TeardownPhase implements NodePhaseStep {
+  readonly name = 'teardown';
+
+  constructor(
+    private readonly db: Database,
+    private readonly nodes: NodesRepository,
+    private readonly vpcs: VpcsService,
+    private readonly floatingIps: FloatingIpsRepository,
+  ) {}
+
+  async run(scope: NodeScope): Promise<PhaseResult> {
+    const { node, cluster, backend, names } = scope;
+    scope.runtime.expectStop(names.domain);
+    await backend.stopDomain(names.domain);
+    await backend.removeDomain(names.domain);
+    if (cluster) {
+      const pool = libvirtNames.storagePool(cluster.storagePoolId);
+      await backend.removeVolume(pool, names.seed);
+      await backend.removeVolume(pool, names.disk);
+      if (node.address)
+        await backend.removeDhcpHost(libvirtNames.vpcNetwork(cluster.vpcId), { mac: node.mac, ip: node.address });
+      // A master may hold the floating IP on its provider NIC: that entry goes with the node.
+      const fip =
+        node.role === 'master' ? await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId) : null;
+      if (fip)
+        await backend.removeDhcpHost(libvirtNames.providerNetwork(fip.rangeId), {
+          mac: macFor(node.id, 'provider'),
+          ip: fip.address,
+        });
+    }
+    await this.db.transaction(async (tx) => {
+      await this.vpcs.releaseAddresses(tx, node.id);
+      await tx.query(`DELETE FROM volumes WHERE owner_id = $1`, [node.id]);
+      await this.nodes.remove(tx, node.id);
+    });
+    scope.removed = true;
+    if (cluster) {
+      scope.event('normal', 'NodeDeleted', `${node.name} removed`);
+      scope.nudgeCluster = true;
+    }
+    return CONTINUE;
+  }
+}
