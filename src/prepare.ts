@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HostEntity, ImageEntity } from './hypervisor/host.entity.js';
 import { probeHost } from './hypervisor/hosts.service.js';
-import { broadcast, formatCidr, formatIpv4, parseCidr } from './networks/cidr.js';
+import { broadcast, formatCidr, formatIpv4, parseCidr } from './common/cidr.js';
 import { FloatingIpRangeEntity } from './networks/network.entities.js';
 import { DataSource } from 'typeorm';
 import { readIfExists } from './config/bootstrap.js';

@@ -1,3 +1,5 @@
+import { formatCidr, parseCidr } from '../common/cidr.js';
+
 /** Validated process configuration. Every field comes from one environment variable. */
 export interface AppConfig {
   port: number;
@@ -24,6 +26,11 @@ export interface AppConfig {
    * for any host no other live worker is pinned to.
    */
   workerHosts: string[] | null;
+  /**
+   * Ranges no VPC may overlap (KAAS_RESERVED_CIDRS, comma-separated IPv4 CIDRs): the hosts' own
+   * networks, say. Floating-IP ranges are refused as VPC ranges without being listed.
+   */
+  reservedCidrs: string[];
   /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
   ipQuarantineSeconds: number;
   /** Simulated guests: boot and install durations. */
@@ -131,6 +138,16 @@ function hostNames(env: Env, name: string): string[] | null {
   return [...new Set(names)];
 }
 
+function cidrList(env: Env, name: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((item) => {
+    const parsed = parseCidr(item.trim());
+    if (!parsed.ok) throw new ConfigError(name, `must be IPv4 CIDRs separated by commas: ${parsed.problem}`);
+    return formatCidr(parsed.cidr);
+  });
+}
+
 function oneOf(env: Env, name: string, def: string, allowed: string[]): string {
   const raw = env[name] ?? def;
   if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
@@ -187,6 +204,7 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
     workerHosts: hostNames(env, 'KAAS_WORKER_HOSTS'),
+    reservedCidrs: cidrList(env, 'KAAS_RESERVED_CIDRS'),
     ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
     simBootMs: int(env, 'KAAS_SIM_BOOT_MS', 2000, 0, 600000),
     simInstallMs: int(env, 'KAAS_SIM_INSTALL_MS', 3000, 0, 600000),

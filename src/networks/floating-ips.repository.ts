@@ -26,6 +26,15 @@ export class FloatingIpsRepository {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [FLOATING_IP_LOCK]);
   }
 
+  /** Ranges whose provider network overlaps the CIDR (a VPC must not). */
+  rangesOnNetwork(tx: Tx, cidr: string): Promise<FloatingIpRangeEntity[]> {
+    return this.ranges(tx)
+      .createQueryBuilder('r')
+      .where('r.provider_cidr && CAST(:cidr AS cidr)', { cidr })
+      .orderBy('r.start_address')
+      .getMany();
+  }
+
   async overlappingRanges(tx: Tx, start: string, end: string): Promise<FloatingIpRangeEntity[]> {
     return this.ranges(tx)
       .createQueryBuilder('r')

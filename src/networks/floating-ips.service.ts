@@ -5,9 +5,10 @@ import { DomainError } from '../common/domain-error.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
 import { CURSOR_SHAPE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { QuotaService } from '../tenants/quota.service.js';
-import { broadcast, formatCidr, formatIpv4, parseCidr, parseIpv4 } from './cidr.js';
+import { broadcast, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../common/cidr.js';
 import { FloatingIpsRepository } from './floating-ips.repository.js';
 import type { FloatingIpEntity } from './network.entities.js';
+import { VpcsRepository } from './vpcs.repository.js';
 import {
   type FloatingIpRangeResponse,
   type FloatingIpResponse,
@@ -25,6 +26,7 @@ export class FloatingIpsService implements OnModuleInit {
     private readonly ips: FloatingIpsRepository,
     private readonly quotas: QuotaService,
     private readonly idempotency: IdempotencyEffects,
+    private readonly vpcs: VpcsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -79,6 +81,14 @@ export class FloatingIpsService implements OnModuleInit {
       const clash = await this.ips.overlappingRanges(tx, formatIpv4(start), formatIpv4(end));
       if (clash.length > 0) {
         throw DomainError.conflict(`range overlaps the existing range ${clash[0].startAddress}-${clash[0].endAddress}`);
+      }
+      // Its provider network would shadow tenants' VPC addresses on the routers that reach it.
+      const vpcs = await this.vpcs.countOverlappingAny(tx, formatCidr(provider));
+      if (vpcs > 0) {
+        throw DomainError.unprocessable(
+          `the range's provider network ${formatCidr(provider)} overlaps ${vpcs} tenant VPC(s); choose a range no VPC uses`,
+          { field: body.cidr !== undefined ? 'cidr' : 'start', vpcs },
+        );
       }
       return this.ips.insertRange(tx, {
         startAddress: formatIpv4(start),

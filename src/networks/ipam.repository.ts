@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
-import { formatIpv4 } from './cidr.js';
+import { formatIpv4 } from '../common/cidr.js';
 import { IpAllocationEntity } from './network.entities.js';
 
 export interface Owner {

@@ -55,6 +55,14 @@ export class VpcsRepository {
       .getMany();
   }
 
+  /** How many VPCs of any tenant overlap the range (a new floating-IP range must not). */
+  async countOverlappingAny(tx: Tx, cidr: string): Promise<number> {
+    const rows: { n: string }[] = await tx.query(`SELECT count(*) AS n FROM vpcs WHERE cidr && CAST($1 AS cidr)`, [
+      cidr,
+    ]);
+    return Number(rows[0].n);
+  }
+
   async remove(tx: Tx, id: string): Promise<void> {
     await tx.query(`DELETE FROM ip_allocations WHERE vpc_id = $1 AND released_at IS NOT NULL`, [id]);
     await this.repo(tx).delete({ id });

@@ -5,7 +5,8 @@ import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
-import { formatCidr, formatIpv4, parseCidr, validateVpcCidr, vpcHostRange } from './cidr.js';
+import { formatCidr, formatIpv4, overlaps, parseCidr, validateVpcCidr, vpcHostRange } from '../common/cidr.js';
+import { FloatingIpsRepository } from './floating-ips.repository.js';
 import { IpamRepository, type Owner } from './ipam.repository.js';
 import { toVpcResponse, type VpcResponse } from './networks.dto.js';
 import { VpcsRepository } from './vpcs.repository.js';
@@ -22,6 +23,7 @@ export class VpcsService {
     private readonly db: Database,
     private readonly vpcs: VpcsRepository,
     private readonly ipam: IpamRepository,
+    private readonly floatingIps: FloatingIpsRepository,
   ) {}
 
   registerInUseCheck(check: VpcInUseCheck): void {
@@ -33,8 +35,27 @@ export class VpcsService {
     const parsed = validateVpcCidr(cidrText);
     if (!parsed.ok) throw DomainError.validation('cidr', parsed.problem);
     const cidr = formatCidr(parsed.cidr);
+    const reserved = this.config.reservedCidrs.find((r) => {
+      const range = parseCidr(r);
+      return range.ok && overlaps(range.cidr, parsed.cidr);
+    });
+    if (reserved)
+      throw DomainError.unprocessable(`cidr ${cidr} overlaps the reserved range ${reserved}`, {
+        field: 'cidr',
+        reserved,
+      });
     try {
       const vpc = await this.db.transaction(async (tx) => {
+        // The floating-IP ranges cannot change meanwhile: a new range checks the VPCs under this lock.
+        await this.floatingIps.lockAddressSpace(tx);
+        const provider = await this.floatingIps.rangesOnNetwork(tx, cidr);
+        if (provider.length > 0) {
+          const r = provider[0];
+          throw DomainError.unprocessable(
+            `cidr ${cidr} overlaps the floating-IP range ${r.startAddress}-${r.endAddress} (provider network ${r.providerCidr})`,
+            { field: 'cidr', floatingIpRange: { start: r.startAddress, end: r.endAddress, network: r.providerCidr } },
+          );
+        }
         const clash = await this.vpcs.overlapping(tx, tenantId, cidr);
         if (clash.length > 0) {
           throw DomainError.conflict(`cidr ${cidr} overlaps VPC "${clash[0].name}" (${clash[0].cidr})`, {

@@ -11,7 +11,7 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
   let db: Database;
 
   beforeAll(async () => {
-    t = await startTestApp({ KAAS_IP_QUARANTINE_SECONDS: '2' });
+    t = await startTestApp({ KAAS_IP_QUARANTINE_SECONDS: '2', KAAS_RESERVED_CIDRS: '10.99.0.0/16, 172.16.0.0/12' });
     vpcs = t.app.get(VpcsService);
     db = t.app.get(Database);
   });
@@ -58,6 +58,28 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
       expect(clash.body.message).toMatch(/overlaps VPC "one"/);
       expect((await a.client.call('POST', '/v1/vpcs', { name: 'one', cidr: '10.31.0.0/24' })).status).toBe(409);
       expect((await b.client.call('POST', '/v1/vpcs', { name: 'one', cidr: '10.30.0.0/16' })).status).toBe(201);
+    });
+
+    it('refuses a range the operator reserved or a floating-IP range uses, with 422 naming it', async () => {
+      const { client } = await createTenant(t, 'reserved-user');
+      const reserved = await client.call('POST', '/v1/vpcs', { name: 'x', cidr: '10.99.8.0/24' });
+      expect(reserved.status).toBe(422);
+      expect(reserved.body.message).toMatch(/overlaps the reserved range 10\.99\.0\.0\/16/);
+      expect(reserved.body.details).toEqual(expect.objectContaining({ field: 'cidr', reserved: '10.99.0.0/16' }));
+      expect((await client.call('POST', '/v1/vpcs', { name: 'x', cidr: '172.20.0.0/16' })).status).toBe(422);
+      expect((await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.251.128.0/29' })).status).toBe(201);
+      const onProvider = await client.call('POST', '/v1/vpcs', { name: 'x', cidr: '10.251.128.0/24' });
+      expect(onProvider.status).toBe(422);
+      expect(onProvider.body.message).toMatch(/floating-IP range 10\.251\.128\.2-10\.251\.128\.6/);
+      expect((await client.call('GET', '/v1/vpcs')).body.items).toEqual([]);
+      // And the other way round: a range is refused over a tenant's VPC.
+      expect((await client.call('POST', '/v1/vpcs', { name: 'y', cidr: '10.254.0.0/24' })).status).toBe(201);
+      const range = await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.254.0.0/28' });
+      expect(range.status).toBe(422);
+      expect(range.body.message).toMatch(/provider network 10\.254\.0\.0\/28 overlaps 1 tenant VPC/);
+      expect(range.body.details).toEqual(expect.objectContaining({ field: 'cidr' }));
+      const ranges = (await t.admin.call('GET', '/v1/floating-ip-ranges')).body.items as { start: string }[];
+      expect(ranges.map((r) => r.start)).not.toContain('10.254.0.2');
     });
 
     it('refuses overlapping VPCs created at the same moment', async () => {

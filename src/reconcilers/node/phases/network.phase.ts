@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { libvirtNames, macFor } from '../../../hypervisor/xml/names.js';
-import { parseCidr } from '../../../networks/cidr.js';
+import { parseCidr } from '../../../common/cidr.js';
 import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
 import { VpcsRepository } from '../../../networks/vpcs.repository.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';

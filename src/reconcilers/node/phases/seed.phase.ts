@@ -9,7 +9,7 @@ import { ClusterSecretsStore } from '../../../control-plane/cluster-secrets.stor
 import { buildUserData } from '../../../control-plane/node-boot-config.js';
 import { buildIso9660, buildNoCloudSeed } from '../../../hypervisor/seed/index.js';
 import { libvirtNames } from '../../../hypervisor/xml/names.js';
-import { parseCidr } from '../../../networks/cidr.js';
+import { parseCidr } from '../../../common/cidr.js';
 import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
 import { NodesRepository } from '../../../nodes/nodes.repository.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
