@@ -8,6 +8,7 @@
         "src/events.cc",
         "src/connection.cc",
         "src/domain.cc",
+        "src/channel.cc",
         "src/storage.cc",
         "src/network.cc",
         "src/constants.cc"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the kaas test node image: the Debian cloud kernel plus a busybox-static initramfs whose
 # init mounts a NoCloud seed (label "cidata"), brings the first NIC up with DHCP, mounts an
-# optional bundle volume (label "kaas-bundle"), serves /var/www on port 8099 and runs the seed's
-# user-data script. See docs/real-vms.md.
+# optional bundle volume (label "kaas-bundle"), sends the node's status file to the host over the
+# virtio-serial port org.kaas.status.0, serves /var/www on port 8099 and runs the seed's user-data
+# script. See docs/real-vms.md.
 #
 #   scripts/guest/build-guest-image.sh [--force] [OUTDIR]     (default OUTDIR: guest-image/)
 #
@@ -109,7 +110,7 @@ add_bin /sbin/mke2fs /sbin/mkfs.ext4
 
 # static files: init table, boot scripts, udhcpc script, acpid handlers
 cp -a "$HERE/rootfs/." "$R/"
-chmod 755 "$R"/etc/kaas/rc.* "$R/etc/kaas/udhcpc.script" "$R/etc/acpi/PWRF/00000080"
+chmod 755 "$R"/etc/kaas/rc.* "$R/etc/kaas/udhcpc.script" "$R/etc/kaas/status-channel" "$R/etc/acpi/PWRF/00000080"
 cat >"$R/etc/passwd" <<'E'
 root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
@@ -217,6 +218,7 @@ cat >"$B/manifest.json" <<E
   "seedLabel": "cidata",
   "bundleLabel": "kaas-bundle",
   "statusPort": 8099,
+  "statusChannel": "org.kaas.status.0",
   "kernelSha256": "$(sha256sum "$B/vmlinuz" | cut -d' ' -f1)",
   "initrdSha256": "$(sha256sum "$B/base.cpio.gz" | cut -d' ' -f1)"
 }

@@ -163,6 +163,8 @@ private_dirs() {
   local d
   rm -rf "$DIR/etc" "$DIR/run"
   mkdir -p "$DIR/etc" "$DIR/run/libvirt" "$DIR/lib" "$DIR/cache" "$DIR/log"
+  # libvirt locks a guest's channel device in /var/lock (-> /run/lock) for every session opened on it.
+  mkdir -p "$DIR/run/lock" && chmod 1777 "$DIR/run/lock"
   (cd /etc/libvirt && find . -maxdepth 1 -type f -print0 | xargs -0r cp -p -t "$DIR/etc")
   [ -d /etc/libvirt/nwfilter ] && cp -a /etc/libvirt/nwfilter "$DIR/etc/"
   mkdir -p "$DIR/etc/qemu/networks/autostart" "$DIR/etc/storage/autostart"

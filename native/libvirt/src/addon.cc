@@ -2,6 +2,7 @@
 // open a connection, then exports the Connection class and the constants.
 #include <napi.h>
 
+#include "channel.h"
 #include "connection.h"
 #include "events.h"
 
@@ -19,6 +20,10 @@ Napi::Value GetVersion(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(v));
 }
 
+Napi::Value GetLiveChannels(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(kaas::LiveChannels()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::string error;
   if (!kaas::EnsureLibvirtInitialized(&error)) {
@@ -27,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Connection", kaas::Connection::Define(env));
   exports.Set("constants", kaas::MakeConstants(env));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
+  exports.Set("liveChannels", Napi::Function::New(env, GetLiveChannels, "liveChannels"));
   return exports;
 }
 

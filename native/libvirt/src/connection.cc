@@ -45,6 +45,8 @@ Napi::Function Connection::Define(Napi::Env env) {
           InstanceMethod<&Connection::DomainIsActive>("domainIsActive"),
           InstanceMethod<&Connection::DomainSetMetadata>("domainSetMetadata"),
           InstanceMethod<&Connection::DomainGetMetadata>("domainGetMetadata"),
+          InstanceMethod<&Connection::DomainOpenChannel>("domainOpenChannel"),
+          InstanceMethod<&Connection::ChannelClose>("channelClose"),
 
           InstanceMethod<&Connection::StoragePoolDefineXML>("storagePoolDefineXML"),
           InstanceMethod<&Connection::StoragePoolBuild>("storagePoolBuild"),
@@ -97,6 +99,8 @@ Connection::~Connection() {
 }
 
 void Connection::Teardown(virConnectPtr conn, const std::shared_ptr<Registrations>& regs) {
+  // Channel streams hold references on the connection; end them first.
+  CloseAllChannels(regs->channels);
   {
     std::lock_guard<std::mutex> lock(regs->mu);
     regs->tornDown = true;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 
+#include "channel.h"
 #include "common.h"
 #include "events.h"
 
@@ -60,6 +61,10 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value DomainSetMetadata(const Napi::CallbackInfo& info);
   Napi::Value DomainGetMetadata(const Napi::CallbackInfo& info);
 
+  // channels (channel.cc)
+  Napi::Value DomainOpenChannel(const Napi::CallbackInfo& info);
+  Napi::Value ChannelClose(const Napi::CallbackInfo& info);
+
   // storage pools and volumes (storage.cc)
   Napi::Value StoragePoolDefineXML(const Napi::CallbackInfo& info);
   Napi::Value StoragePoolBuild(const Napi::CallbackInfo& info);
@@ -103,6 +108,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
     std::map<int, std::shared_ptr<Sink>> domainEvents;  // callback id -> sink
     std::shared_ptr<Sink> closeSink;                     // non-null while registered
     bool tornDown = false;                               // no registration after this
+    std::shared_ptr<ChannelRegistry> channels = std::make_shared<ChannelRegistry>();
   };
 
   // Undo every registration and drop the connection's own reference. Runs on

@@ -12,9 +12,21 @@
 // "fail-mid" is failed by the daemon after its first data packet. A finished
 // upload is written to $FAKE_LIBVIRTD_DIR/<volume> and its offset, length
 // and flags to $FAKE_LIBVIRTD_DIR/<volume>.json.
+//
+// And domain channels (virDomainOpenChannel, read through a stream): channel
+// "org.kaas.status.0" of any domain, except domain "missing" (no such domain)
+// and "off" (not running). What the far end sends depends on the domain:
+//   "stops": "bye\n", then end of file (as when the domain stops);
+//   "fails": "partial", then a stream error;
+//   "dies":  "last words\n", then the daemon exits;
+//   "flood": 64 packets of 64 KiB ("x" lines), then end of file;
+//   others:  "hello wor", "ld\nsecond line\n", then "tick N\n" every 20 ms;
+//            but if $FAKE_LIBVIRTD_DIR/<domain>.status exists, its content every
+//            20 ms instead, until <domain>.stopped exists (then end of file).
+// Opens, finishes and aborts are appended to $FAKE_LIBVIRTD_DIR/channels.log.
 // Every other unknown call gets a VIR_ERR_NO_SUPPORT error reply.
 
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const REMOTE_PROGRAM = 0x20008086;
@@ -27,6 +39,8 @@ const PROC_AUTH_LIST = 66;
 const PROC_STORAGE_POOL_LOOKUP_BY_NAME = 84;
 const PROC_STORAGE_VOL_LOOKUP_BY_NAME = 95;
 const PROC_STORAGE_VOL_UPLOAD = 208;
+const PROC_DOMAIN_LOOKUP_BY_NAME = 23;
+const PROC_DOMAIN_OPEN_CHANNEL = 296;
 const TYPE_CALL = 0;
 const TYPE_REPLY = 1;
 const TYPE_STREAM = 3;
@@ -36,6 +50,10 @@ const STATUS_CONTINUE = 2;
 const VIR_ERR_NO_SUPPORT = 3;
 const VIR_ERR_OPERATION_DENIED = 29;
 const VIR_ERR_NO_STORAGE_VOL = 50;
+const VIR_ERR_INTERNAL_ERROR = 1;
+const VIR_ERR_NO_DOMAIN = 42;
+const VIR_ERR_OPERATION_INVALID = 55;
+const VIR_FROM_QEMU = 10;
 const VIR_FROM_REMOTE = 13;
 const VIR_FROM_STORAGE = 18;
 const VIR_ERR_ERROR = 2;
@@ -113,10 +131,88 @@ function reader(buf) {
 }
 
 const POOL_UUID = Buffer.alloc(16, 7);
+const DOMAIN_UUID = Buffer.alloc(16, 9);
 // serial of the upload in progress -> its state
 const uploads = new Map();
+// serial of an open channel -> its state
+const channels = new Map();
+
+function channelLog(line) {
+  const dir = process.env.FAKE_LIBVIRTD_DIR;
+  if (dir) appendFileSync(join(dir, 'channels.log'), `${line}\n`);
+}
+
+function openChannel(header, domain) {
+  const ch = { domain, timers: [], closed: false };
+  channels.set(header.serial, ch);
+  const data = (text) => !ch.closed && send(header, STATUS_CONTINUE, Buffer.from(text), TYPE_STREAM);
+  const later = (ms, fn) => ch.timers.push(setTimeout(() => !ch.closed && fn(), ms));
+  const eof = () => send(header, STATUS_CONTINUE, Buffer.alloc(0), TYPE_STREAM);
+  switch (domain) {
+    case 'stops':
+      data('bye\n');
+      later(30, eof);
+      return;
+    case 'fails':
+      data('partial');
+      later(30, () => {
+        channels.delete(header.serial);
+        send(
+          header,
+          STATUS_ERROR,
+          errorPayload('fake daemon: channel I/O error', VIR_ERR_INTERNAL_ERROR, VIR_FROM_QEMU),
+          TYPE_STREAM,
+        );
+      });
+      return;
+    case 'dies':
+      data('last words\n');
+      later(30, () => process.exit(0));
+      return;
+    case 'flood': {
+      const packet = Buffer.from(`${'x'.repeat(1023)}\n`.repeat(64));
+      for (let i = 0; i < 64; i++) send(header, STATUS_CONTINUE, packet, TYPE_STREAM);
+      eof();
+      return;
+    }
+    default: {
+      const dir = process.env.FAKE_LIBVIRTD_DIR;
+      const script = dir && join(dir, `${domain}.status`);
+      if (script && existsSync(script)) {
+        const tick = () => {
+          if (existsSync(join(dir, `${domain}.stopped`))) {
+            eof();
+            ch.closed = true;
+            return;
+          }
+          data(readFileSync(script));
+          later(20, tick);
+        };
+        tick();
+        return;
+      }
+      data('hello wor');
+      data('ld\nsecond line\n');
+      let n = 0;
+      ch.timers.push(setInterval(() => data(`tick ${++n}\n`), 20));
+    }
+  }
+}
+
+function handleChannelPacket(header, status) {
+  const ch = channels.get(header.serial);
+  if (!ch) return false;
+  ch.closed = true;
+  for (const t of ch.timers) clearTimeout(t);
+  channels.delete(header.serial);
+  channelLog(`${status === STATUS_OK ? 'finish' : 'abort'} ${ch.domain}`);
+  // Finish and abort are confirmed with an empty OK packet on the stream.
+  send(header, STATUS_OK, Buffer.alloc(0), TYPE_STREAM);
+  return true;
+}
 
 function handleStream(header, status, payload) {
+  if (handleChannelPacket(header, status)) return;
   const up = uploads.get(header.serial);
   if (!up) return;
   if (status === STATUS_CONTINUE) {
@@ -206,6 +302,51 @@ function handle(header, args) {
       }
       uploads.set(header.serial, { volume, offset, length, flags, chunks: [] });
       send(header, STATUS_OK, Buffer.alloc(0));
+      return;
+    }
+    case PROC_DOMAIN_LOOKUP_BY_NAME: {
+      const name = reader(args).string();
+      if (name === 'missing') {
+        send(
+          header,
+          STATUS_ERROR,
+          errorPayload(`Domain not found: no domain with matching name '${name}'`, VIR_ERR_NO_DOMAIN, VIR_FROM_QEMU),
+        );
+        return;
+      }
+      send(header, STATUS_OK, Buffer.concat([xdrString(name), DOMAIN_UUID, int32(1)]));
+      return;
+    }
+    case PROC_DOMAIN_OPEN_CHANNEL: {
+      const r = reader(args);
+      const domain = r.string();
+      r.opaque(16);
+      r.int(); // id
+      const channel = r.int() === 1 ? r.string() : null;
+      const flags = r.int();
+      channelLog(`open ${domain} ${channel} flags=${flags}`);
+      if (domain === 'off') {
+        send(
+          header,
+          STATUS_ERROR,
+          errorPayload(
+            'Requested operation is not valid: domain is not running',
+            VIR_ERR_OPERATION_INVALID,
+            VIR_FROM_QEMU,
+          ),
+        );
+        return;
+      }
+      if (channel !== 'org.kaas.status.0') {
+        send(
+          header,
+          STATUS_ERROR,
+          errorPayload(`internal error: cannot find channel ${channel}`, VIR_ERR_INTERNAL_ERROR, VIR_FROM_QEMU),
+        );
+        return;
+      }
+      send(header, STATUS_OK, Buffer.alloc(0));
+      openChannel(header, domain);
       return;
     }
     case PROC_CONNECT_GET_HOSTNAME:

@@ -1,9 +1,11 @@
 /**
- * What a node's guest reports about itself. Real guests publish it as JSON at
- * http://<node address>:8099/status (written by the bundle's scripts); simulated guests answer the
- * same shape from memory.
+ * What a node's guest reports about itself. Real guests send it as one JSON line per second over
+ * a virtio-serial channel that the platform reads through libvirt (`guest-status-channel.ts`);
+ * simulated guests answer the same shape from memory.
  */
-export type GuestStage = 'booting' | 'network-up' | 'installing' | 'joining' | 'ready' | 'failed';
+export const GUEST_STAGES = ['booting', 'network-up', 'installing', 'joining', 'ready', 'failed'] as const;
+
+export type GuestStage = (typeof GUEST_STAGES)[number];
 
 export interface GuestStatus {
   stage: GuestStage;
@@ -18,11 +20,12 @@ export type ProbeResult = { answered: true; status: GuestStatus } | { answered: 
 
 export interface GuestProbeTarget {
   domainName: string;
+  /** The node's VPC address; status does not travel over it. */
   address: string | null;
   /**
    * The node the answer must come from. Guests name their node in `details.nodeId`; an answer
-   * naming another node (a stale VM still on a reused address, or a guest of another host's VPC
-   * with the same CIDR reached through the wrong host) is no answer from this one.
+   * naming another node (a reused image, a guest that copied another's status) is no answer
+   * from this one. When absent, the node id that the domain's name carries is used.
    */
   nodeId?: string;
 }
@@ -30,32 +33,6 @@ export interface GuestProbeTarget {
 /** How the platform asks a guest how it is. */
 export interface GuestProbe {
   probe(target: GuestProbeTarget): Promise<ProbeResult>;
-}
-
-export const GUEST_STATUS_PORT = 8099;
-
-/** Probes a real guest over its VPC address (the platform runs where the VPC bridges are). */
-export class HttpGuestProbe implements GuestProbe {
-  constructor(private readonly timeoutMs = 2000) {}
-
-  async probe(target: GuestProbeTarget): Promise<ProbeResult> {
-    if (!target.address) return { answered: false, error: 'node has no address yet' };
-    try {
-      const res = await fetch(`http://${target.address}:${GUEST_STATUS_PORT}/status`, {
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      if (!res.ok) return { answered: false, error: `status endpoint answered ${res.status}` };
-      const body = (await res.json()) as Partial<GuestStatus>;
-      if (typeof body.stage !== 'string') return { answered: false, error: 'status without a stage' };
-      const from = body.details?.nodeId;
-      if (target.nodeId && typeof from === 'string' && from !== '' && from !== target.nodeId)
-        return { answered: false, error: `${target.address} is answered by another node (${from.slice(0, 64)})` };
-      return {
-        answered: true,
-        status: { stage: body.stage, ready: body.ready === true, message: body.message, details: body.details },
-      };
-    } catch (err) {
-      return { answered: false, error: (err as Error).message };
-    }
-  }
+  /** The domain started, stopped or went away: whatever was read from it before is void. */
+  forget?(domainName: string): void;
 }

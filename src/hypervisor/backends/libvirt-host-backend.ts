@@ -4,7 +4,8 @@ import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from
 import { LIBVIRT_PREFIX } from '../xml/names.js';
 import { dhcpHostXml, type DhcpHost, networkXml, type NetworkSpec } from '../xml/network-xml.js';
 import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from '../xml/storage-xml.js';
-import { type GuestProbe, type GuestProbeTarget, HttpGuestProbe, type ProbeResult } from './guest-status.js';
+import type { GuestProbe, GuestProbeTarget, ProbeResult } from './guest-status.js';
+import { ChannelGuestProbe } from './guest-status-channel.js';
 import type { DomainStats, HostBackend, HostInventory, OwnedDomain, VmState } from './host-backend.js';
 
 /** How long a guest has to power off when asked before it is destroyed. */
@@ -21,11 +22,13 @@ export class LibvirtHostBackend implements HostBackend {
 
   constructor(
     readonly conn: LibvirtConnection,
-    private readonly guests: GuestProbe = new HttpGuestProbe(),
+    private readonly guests: GuestProbe = new ChannelGuestProbe(conn),
   ) {}
 
-  observeDomainEvent(_event: DomainLifecycleEvent): void {
-    // Real guests need no bookkeeping of their own: libvirt and the guest itself are the truth.
+  observeDomainEvent(event: DomainLifecycleEvent): void {
+    // A status read before a stop or a restart says nothing about the guest now. The channel of
+    // a stopped domain ends by itself too; this also covers a restart between two probes.
+    if (['started', 'stopped', 'crashed', 'undefined'].includes(event.event)) this.guests.forget?.(event.domainName);
   }
 
   consoleLogPath(domainName: string): string | undefined {

@@ -1,5 +1,14 @@
 export { LibvirtConnection } from './libvirt-connection.js';
-export type { CloseListener, DomainEventListener, LibvirtKeepAlive, LibvirtOpenOptions } from './libvirt-connection.js';
+export type {
+  ChannelCloser,
+  ChannelEnd,
+  ChannelEndReason,
+  CloseListener,
+  DomainEventListener,
+  LibvirtKeepAlive,
+  LibvirtOpenOptions,
+  OpenChannelOptions,
+} from './libvirt-connection.js';
 export { LIBVIRT } from './libvirt-constants.js';
 export type { LibvirtConstantName } from './libvirt-constants.js';
 export {

@@ -10,6 +10,7 @@ import type {
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
+  NativeChannelEvent,
   NetworkRef,
   NodeInfo,
   StoragePoolInfo,
@@ -54,6 +55,18 @@ export interface NativeConnection {
   domainIsActive(name: string): Promise<boolean>;
   domainSetMetadata(name: string, namespaceUri: string, key: string, xml: string | null): Promise<void>;
   domainGetMetadata(name: string, namespaceUri: string, flags?: number): Promise<string | null>;
+  /**
+   * virDomainOpenChannel on a non-blocking stream read from libvirt's event loop thread.
+   * Resolves with the channel's id once events flow to `cb`.
+   */
+  domainOpenChannel(
+    name: string,
+    channelName: string,
+    flags: number,
+    cb: (event: NativeChannelEvent) => void,
+  ): Promise<number>;
+  /** Aborts the channel's stream; resolves also when it already ended. */
+  channelClose(channelId: number): Promise<void>;
 
   storagePoolDefineXML(xml: string, flags?: number): Promise<StoragePoolRef>;
   storagePoolBuild(name: string, flags?: number): Promise<void>;
@@ -106,6 +119,8 @@ export interface NativeBinding {
   constants: Readonly<Record<LibvirtConstantName, number>>;
   /** virGetVersion of the loaded libvirt library (major * 1e6 + minor * 1e3 + release). */
   getVersion(): number;
+  /** Channel streams not yet freed in this process, open or ended (tests check it returns to 0). */
+  liveChannels(): number;
 }
 
 const ADDON_RELATIVE_PATH = join('native', 'libvirt', 'build', 'Release', 'kaas_libvirt.node');

@@ -1,11 +1,15 @@
+// Longer than most files on purpose: it is the one typed face of the native binding, a thin
+// method per libvirt call; splitting it by object kind would only scatter the connection state.
 import { loadLibvirtBinding, type NativeConnection } from './libvirt-binding.js';
-import { toLibvirtError } from './libvirt-error.js';
+import { LIBVIRT } from './libvirt-constants.js';
+import { LibvirtError, toLibvirtError } from './libvirt-error.js';
 import type {
   ConnectionCloseEvent,
   DhcpLease,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
+  NativeChannelEvent,
   NetworkRef,
   NodeInfo,
   StoragePoolInfo,
@@ -33,6 +37,29 @@ export interface LibvirtOpenOptions {
 export type DomainEventListener = (event: DomainLifecycleEvent) => void;
 export type CloseListener = (event: ConnectionCloseEvent) => void;
 
+/**
+ * Why a channel stopped: `eof` the far end closed it (the domain stopped), `error` the stream
+ * failed, `closed` its close function was called, `connection-closed` the connection was closed
+ * or lost.
+ */
+export type ChannelEndReason = 'eof' | 'error' | 'closed' | 'connection-closed';
+
+export interface ChannelEnd {
+  reason: ChannelEndReason;
+  /** Set for `error`. */
+  error?: LibvirtError;
+}
+
+export interface OpenChannelOptions {
+  /** VIR_DOMAIN_CHANNEL_FORCE: take the channel over from another session that holds it. */
+  force?: boolean;
+  /** Called where data was dropped because this process fell behind what the guest sent. */
+  onDataLost?: () => void;
+}
+
+/** Stops reading a channel; `onClose` then gets `closed` unless the channel had ended already. */
+export type ChannelCloser = () => Promise<void>;
+
 const DEFAULT_KEEPALIVE: LibvirtKeepAlive = { intervalSeconds: 5, count: 3 };
 
 /**
@@ -46,6 +73,8 @@ export class LibvirtConnection {
   private readonly native: NativeConnection;
   private readonly closeListeners = new Set<CloseListener>();
   private readonly domainListeners = new Set<DomainEventListener>();
+  /** Each open channel's end function and native id; ended when the connection closes or is lost. */
+  private readonly openChannels = new Map<(end: ChannelEnd) => void, number>();
   private domainCallbackId: number | null = null;
   private eventOps: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -89,6 +118,7 @@ export class LibvirtConnection {
     this.domainListeners.clear();
     this.closeListeners.clear();
     this.domainCallbackId = null;
+    this.endChannels();
     await call('close', () => this.native.close());
   }
 
@@ -235,6 +265,61 @@ export class LibvirtConnection {
    */
   getDomainMetadata(name: string, namespaceUri: string, flags = 0): Promise<string | null> {
     return call('getDomainMetadata', () => this.native.domainGetMetadata(name, namespaceUri, flags));
+  }
+
+  // --- channels ---------------------------------------------------------
+
+  /**
+   * Reads the domain's channel whose target name (virtio) or alias is `channelName`
+   * (virDomainOpenChannel). The stream is non-blocking and read on libvirt's event loop
+   * thread, so an idle guest costs no worker thread. `onData` gets the bytes in order, in
+   * chunks that follow no line or message boundary; `onClose` is called once when the channel
+   * ends (see ChannelEndReason), including when the connection is closed or lost. Both may be
+   * called before the returned promise resolves. Resolves with the function that closes it.
+   * The qemu driver opens only channels of type `unix`; the test driver none at all.
+   */
+  async openChannel(
+    domainName: string,
+    channelName: string,
+    onData: (chunk: Buffer) => void,
+    onClose: (end: ChannelEnd) => void,
+    options: OpenChannelOptions = {},
+  ): Promise<ChannelCloser> {
+    let ended = false;
+    const end = (e: ChannelEnd) => {
+      if (ended) return;
+      ended = true;
+      this.openChannels.delete(end);
+      deliver(onClose, e);
+    };
+    const onEvent = (event: NativeChannelEvent) => {
+      if (ended) return;
+      if (event.type === 'data') deliver(onData, event.data);
+      else if (event.type === 'gap') {
+        if (options.onDataLost) deliver(options.onDataLost, undefined);
+      } else if (event.reason === 'connection') end({ reason: 'connection-closed' });
+      else if (event.reason === 'eof') end({ reason: 'eof' });
+      else {
+        const error = new LibvirtError(
+          event.code ?? LIBVIRT.VIR_ERR_INTERNAL_ERROR,
+          event.domain ?? LIBVIRT.VIR_FROM_NONE,
+          event.message ?? 'channel stream failed',
+          'openChannel',
+        );
+        end({ reason: 'error', error });
+      }
+    };
+    const flags = options.force ? LIBVIRT.VIR_DOMAIN_CHANNEL_FORCE : 0;
+    const id = await call('openChannel', () => this.native.domainOpenChannel(domainName, channelName, flags, onEvent));
+    if (!ended) {
+      if (this.closed) end({ reason: 'connection-closed' });
+      else this.openChannels.set(end, id);
+    }
+    return async () => {
+      if (ended) return;
+      end({ reason: 'closed' });
+      await call('closeChannel', () => this.native.channelClose(id));
+    };
   }
 
   // --- storage pools ----------------------------------------------------
@@ -411,7 +496,18 @@ export class LibvirtConnection {
   }
 
   private emitClose(event: ConnectionCloseEvent): void {
+    // A lost connection carries no stream any more: end its channels and free their streams
+    // now rather than when (or if) the connection object is closed.
+    for (const [end, id] of [...this.openChannels]) {
+      end({ reason: 'connection-closed' });
+      void this.native.channelClose(id).catch(() => undefined);
+    }
     for (const listener of [...this.closeListeners]) deliver(listener, event);
+  }
+
+  /** The native close tears the streams down; this tells their readers. */
+  private endChannels(): void {
+    for (const end of [...this.openChannels.keys()]) end({ reason: 'connection-closed' });
   }
 }
 

@@ -71,6 +71,16 @@ export interface ConnectionCloseEvent {
   reasonCode: number;
 }
 
+/**
+ * What the native channel callback receives: data in arrival order, `gap` where data was
+ * dropped because JS fell behind, then one `end` unless the channel was closed by the caller.
+ * `end.reason` is `connection` when the connection was torn down under the channel.
+ */
+export type NativeChannelEvent =
+  | { type: 'data'; data: Buffer }
+  | { type: 'gap' }
+  | { type: 'end'; reason: 'eof' | 'error' | 'connection'; code?: number; domain?: number; message?: string };
+
 export interface StoragePoolRef {
   name: string;
   uuid: string;

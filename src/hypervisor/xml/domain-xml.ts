@@ -3,6 +3,13 @@ import { el, renderXml, type XmlElement } from './xml-builder.js';
 export const KAAS_METADATA_NS = 'urn:kaas:metadata:1';
 export const KAAS_METADATA_KEY = 'kaas';
 
+/**
+ * Target name of the virtio-serial channel over which a guest sends its status, one JSON line a
+ * second (scripts/guest/rootfs/etc/kaas/status-channel writes it; the platform reads it through
+ * libvirt with virDomainOpenChannel). In the guest it is /dev/virtio-ports/<this name>.
+ */
+export const GUEST_STATUS_CHANNEL = 'org.kaas.status.0';
+
 export type DomainType = 'kvm' | 'qemu';
 
 export interface DomainDisk {
@@ -154,6 +161,9 @@ export function domainXml(spec: DomainSpec): string {
             el('target', { type: 'serial', port: 0 }),
           )
         : el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 })),
+      // qemu lets virDomainOpenChannel read only channels backed by a unix socket (libvirt picks
+      // its path); libvirt's test driver keeps the element and opens no channel.
+      el('channel', { type: 'unix' }, el('target', { type: 'virtio', name: GUEST_STATUS_CHANNEL })),
       el('video', {}, el('model', { type: 'none' })),
       el('memballoon', { model: 'none' }),
     ),

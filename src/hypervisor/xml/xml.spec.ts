@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { domainXml, type DomainSpec, ownerMetadataXml, parseOwnerMetadata } from './domain-xml.js';
+import {
+  domainXml,
+  type DomainSpec,
+  GUEST_STATUS_CHANNEL,
+  ownerMetadataXml,
+  parseOwnerMetadata,
+} from './domain-xml.js';
 import { libvirtNames, macFor } from './names.js';
 import { dhcpHostXml, networkXml } from './network-xml.js';
 import { poolXml, volumeXml } from './storage-xml.js';
@@ -150,6 +156,17 @@ describe('libvirt XML', () => {
       networkXml({ name: 'n', bridge: 'way-too-long-bridge-name', gateway: '10.0.0.1', prefix: 24, hosts: [] }),
     ).toThrow(/bridge/);
     expect(() => dhcpHostXml({ mac: '52:54:00:00:00:01', ip: '10.0.0.2', name: 'Bad Name' })).toThrow(/DHCP host name/);
+  });
+
+  it('gives every domain, whatever its boot, one unix-socket virtio channel for guest status', () => {
+    const expected = `<channel type="unix">\n      <target type="virtio" name="${GUEST_STATUS_CHANNEL}"/>\n    </channel>`;
+    for (const xml of [
+      domainXml(spec()),
+      domainXml(spec({ type: 'kvm', boot: { kind: 'disk' }, consoleLog: undefined })),
+    ]) {
+      expect(xml).toContain(expected);
+      expect(xml.match(/<channel /g)).toHaveLength(1);
+    }
   });
 
   it('reads owner ids back from metadata', () => {

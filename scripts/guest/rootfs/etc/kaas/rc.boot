@@ -47,6 +47,10 @@ case $ids in *" 0x0003 "*) modload virtio_console ;; esac
 case $ids in *" 0x0004 "*) modload virtio_rng ;; esac
 case $ids in *" 0x0008 "*) modload virtio_scsi; modload sr_mod; modload sd_mod ;; esac
 
+# ---- status to the host over virtio-serial (/etc/kaas/status-channel), from now on ----------------
+case $ids in *" 0x0003 "*) /etc/kaas/status-channel </dev/null >/dev/null 2>&1 & ;; esac
+trace status-channel-started
+
 # ---- network: DHCP on the first NIC, in the background while the seed is mounted ---------------
 nic=
 i=0
@@ -182,7 +186,9 @@ if [ -n "$data" ]; then
 fi
 trace data-done
 
-# ---- status httpd (port 8099, serves /var/www) --------------------------------------------------
+# ---- httpd (port 8099, serves /var/www) ------------------------------------------------------------
+# The platform reads status over the virtio-serial channel; this serves the same files to people
+# and tests inside the guest's network (boot timings in /kaas-stages, a bundle's hook output).
 httpd -p 8099 -h /var/www
 trace httpd-started
 
