@@ -30,7 +30,22 @@ export interface LeaveRequest {
   /** The control plane's client port (etcd 2379, Kubernetes 6443). */
   port: number;
   tls: ClusterTls;
+  /** Each call's deadline (default 10 s). */
   timeoutMs?: number;
+  /** The whole leave's deadline, all calls together (default 60 s). */
+  budgetMs?: number;
+}
+
+/** Each call gets its own deadline, but never past the leave's whole budget. */
+function deadlines(req: LeaveRequest): () => number {
+  const perCall = req.timeoutMs ?? 10000;
+  const until = Date.now() + (req.budgetMs ?? 60000);
+  return () => {
+    const left = until - Date.now();
+    if (left <= 0)
+      throw new Error(`${req.nodeName}: the control plane did not finish within ${req.budgetMs ?? 60000} ms`);
+    return Math.min(perCall, left);
+  };
 }
 
 export interface LeaveResult {
@@ -48,6 +63,14 @@ interface HttpAnswer {
   text: string;
 }
 
+/** A control plane's answer larger than this is no answer: the platform reads only small JSON. */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * One request to a cluster's control plane, which the tenant controls: it must be complete
+ * within `timeoutMs` (a master that drips a byte now and then does not hold a job slot), at most
+ * MAX_ANSWER_BYTES long, and is never redirected (node's https.request follows none).
+ */
 function call(
   url: string,
   method: string,
@@ -58,6 +81,12 @@ function call(
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    // Called only from the request's callbacks, once `req` and `timer` exist.
+    function fail(err: Error): void {
+      clearTimeout(timer);
+      req.destroy();
+      reject(err);
+    }
     const req = request(
       url,
       {
@@ -68,13 +97,21 @@ function call(
         timeout: timeoutMs,
         headers: {
           accept: 'application/json',
+          'accept-encoding': 'identity',
           ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
         },
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES)
+            fail(new Error(`${method} ${url}: answer larger than ${MAX_ANSWER_BYTES} bytes`));
+          else chunks.push(c);
+        });
         res.on('end', () => {
+          clearTimeout(timer);
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown;
           try {
@@ -84,11 +121,15 @@ function call(
           }
           resolve({ status: res.statusCode ?? 0, body: parsed, text });
         });
-        res.on('error', reject);
+        res.on('error', (err) => fail(err));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    const timer = setTimeout(
+      () => fail(new Error(`${method} ${url}: no complete answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    req.on('timeout', () => fail(new Error(`${method} ${url}: no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => fail(err));
     req.end(payload);
   });
 }
@@ -124,18 +165,18 @@ interface EtcdMember {
 
 /** Removes the node's etcd member through another member. Already gone counts as done. */
 export async function etcdMemberRemove(req: LeaveRequest): Promise<LeaveResult> {
-  const timeoutMs = req.timeoutMs ?? 10000;
+  const timeoutMs = deadlines(req);
   const endpoints = req.otherMasters.map((a) => `https://${a}:${req.port}`);
   const peerUrl = req.nodeAddress ? `https://${req.nodeAddress}:2380` : null;
   const { base, value: members } = await firstAnswer(endpoints, 'etcd member list', async (b) => {
-    const res = await call(`${b}/v3/cluster/member/list`, 'POST', req.tls, {}, timeoutMs);
+    const res = await call(`${b}/v3/cluster/member/list`, 'POST', req.tls, {}, timeoutMs());
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${short(res.text)}`);
     return ((res.body as { members?: EtcdMember[] } | undefined)?.members ?? []).filter((m) => m.ID);
   });
   const me = members.find((m) => m.name === req.nodeName || (peerUrl && m.peerURLs?.includes(peerUrl)));
   if (!me) return { changed: false, message: `${req.nodeName} is not an etcd member (any more)` };
   if (members.length < 2) throw new LeaveRefused(`${req.nodeName} is the only etcd member; refusing to remove it`);
-  const res = await call(`${base}/v3/cluster/member/remove`, 'POST', req.tls, { ID: me.ID }, timeoutMs);
+  const res = await call(`${base}/v3/cluster/member/remove`, 'POST', req.tls, { ID: me.ID }, timeoutMs());
   if (res.status !== 200) {
     const message = (res.body as { message?: string; error?: string } | undefined)?.message ?? short(res.text);
     throw new LeaveRefused(`etcd refused to remove member ${me.ID} (${req.nodeName}): ${message}`);
@@ -157,7 +198,7 @@ interface PodItem {
 
 /** Cordons the node, evicts its pods, deletes the Node object. Already gone counts as done. */
 export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
-  const timeoutMs = req.timeoutMs ?? 10000;
+  const timeoutMs = deadlines(req);
   const endpoints = req.otherMasters.map((a) => `https://${a}:${req.port}`);
   const node = encodeURIComponent(req.nodeName);
   const { base, value: cordon } = await firstAnswer(endpoints, 'cordon', async (b) =>
@@ -166,7 +207,7 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
       'PATCH',
       req.tls,
       { spec: { unschedulable: true } },
-      timeoutMs,
+      timeoutMs(),
       'application/strategic-merge-patch+json',
     ),
   );
@@ -179,7 +220,7 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
     'GET',
     req.tls,
     undefined,
-    timeoutMs,
+    timeoutMs(),
   );
   if (pods.status !== 200) throw new Error(`list pods on ${req.nodeName}: HTTP ${pods.status}: ${short(pods.text)}`);
   const evictable = ((pods.body as { items?: PodItem[] } | undefined)?.items ?? []).filter(
@@ -200,7 +241,7 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
         kind: 'Eviction',
         metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
       },
-      timeoutMs,
+      timeoutMs(),
     );
     // 429: a PodDisruptionBudget says not now; 404: the pod is gone already.
     if (res.status === 429) blocked.push(`${p.metadata.namespace}/${p.metadata.name}`);
@@ -210,7 +251,7 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
   if (blocked.length > 0)
     throw new LeaveRefused(`disruption budgets block evicting ${blocked.join(', ')} from ${req.nodeName}`);
 
-  const del = await call(`${base}/api/v1/nodes/${node}`, 'DELETE', req.tls, undefined, timeoutMs);
+  const del = await call(`${base}/api/v1/nodes/${node}`, 'DELETE', req.tls, undefined, timeoutMs());
   if (del.status !== 200 && del.status !== 202 && del.status !== 404)
     throw new Error(`delete node ${req.nodeName}: HTTP ${del.status}: ${short(del.text)}`);
   return {

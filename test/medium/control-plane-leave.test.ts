@@ -245,3 +245,78 @@ describe('Kubernetes drain (stand-in API server)', () => {
     expect((await kubernetesDrain(req())).changed).toBe(false);
   });
 });
+
+describe('a hostile control plane', () => {
+  let server: Server;
+  let port: number;
+  let secrets: ClusterSecrets;
+  const timers = new Set<NodeJS.Timeout>();
+
+  beforeAll(async () => {
+    secrets = await createClusterSecrets('hostile');
+    const serving = await issueCertificate(
+      { certPem: secrets.caCertPem, keyPem: secrets.caKeyPem },
+      { commonName: 'api' },
+      { server: true, ips: ['127.0.0.1'] },
+    );
+    // The node's name is in every drain call's path: it picks how this stand-in misbehaves.
+    server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+      if (req.url?.includes('/drip')) {
+        // Headers at once, then a byte every 200 ms and never the end: no idle timeout fires.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const t = setInterval(() => res.write(' '), 200);
+        timers.add(t);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      if (req.url?.includes('/huge')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(Buffer.alloc(3 * 1024 * 1024, 0x20));
+        return;
+      }
+      res.writeHead(302, { location: `https://127.0.0.1:${port}/api/v1/nodes/elsewhere` });
+      res.end();
+    });
+    port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+    );
+  });
+  afterAll(async () => {
+    for (const t of timers) clearInterval(t);
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  const drain = (nodeName: string, over: Partial<LeaveRequest> = {}): LeaveRequest => ({
+    method: 'kubernetes-drain',
+    role: 'worker',
+    nodeName,
+    nodeAddress: null,
+    otherMasters: ['127.0.0.1'],
+    port,
+    tls: { caPem: secrets.caCertPem, certPem: secrets.adminCertPem, keyPem: secrets.adminKeyPem },
+    ...over,
+  });
+
+  it('gives up on an answer that drips, within the call deadline', async () => {
+    const started = Date.now();
+    await expect(kubernetesDrain(drain('drip', { timeoutMs: 1000 }))).rejects.toThrow(
+      /no complete answer within 1000 ms/,
+    );
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('gives up when the whole leave runs past its budget', async () => {
+    const started = Date.now();
+    await expect(kubernetesDrain(drain('drip', { timeoutMs: 30000, budgetMs: 800 }))).rejects.toThrow(/within 800 ms/);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('refuses an answer that is too large', async () => {
+    await expect(kubernetesDrain(drain('huge'))).rejects.toThrow(/answer larger than 1048576 bytes/);
+  });
+
+  it('follows no redirect', async () => {
+    await expect(kubernetesDrain(drain('w'))).rejects.toThrow(/cordon w: HTTP 302/);
+  });
+});
