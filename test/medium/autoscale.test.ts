@@ -58,7 +58,7 @@ describe('usage and the worker autoscaler (simulated host)', () => {
     const cluster = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
     expect(cluster.usage.cpuPercent).toBeGreaterThan(0);
     expect(cluster.usage.memoryMiB).toBeGreaterThan(0);
-    const metrics = await (await fetch(`${p.baseUrl}/metrics`)).text();
+    const metrics = String((await p.admin.call('GET', '/metrics')).body);
     expect(metrics).toMatch(new RegExp(`kaas_node_cpu_percent\\{[^}]*node_id="${worker.id}"[^}]*\\} (9\\d|100)`));
     expect(metrics).toMatch(new RegExp(`kaas_cluster_memory_mib\\{[^}]*cluster_id="${id}"[^}]*\\} \\d+`));
 

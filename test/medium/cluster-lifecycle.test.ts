@@ -66,12 +66,11 @@ describe('cluster lifecycle on a simulated host', () => {
     );
   });
 
-  it('reports the host connection in /readyz', async () => {
+  it('reports the host connection in /readyz without naming it', async () => {
     const ready = await p.admin.call('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks.hosts.hosts).toEqual([
-      expect.objectContaining({ name: 'sim-1', simulated: true, state: 'Ready', connected: true }),
-    ]);
+    expect(ready.body.checks.hosts).toEqual({ ok: true, total: 1, connected: 1 });
+    expect(JSON.stringify(ready.body)).not.toContain('sim-1');
   });
 
   it('serves a kubeconfig for the floating IP', async () => {

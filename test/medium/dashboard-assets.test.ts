@@ -41,7 +41,7 @@ describe('the dashboard is served by the API process', () => {
     expect((await get('/v1/clusters')).status).toBe(401);
     expect((await get('/healthz')).status).toBe(200);
     expect((await get('/docs-json')).status).toBe(200);
-    expect((await get('/metrics')).status).toBe(200);
+    expect((await get('/metrics')).status).toBe(401);
     const missing = await get('/no-such-file.js');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual(expect.objectContaining({ statusCode: 404, code: 'NOT_FOUND' }));

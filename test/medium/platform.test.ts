@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, startTestApp, type TestApp } from '../support/test-app.js';
+import { Client, createTenant, startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('platform endpoints', () => {
   let t: TestApp;
@@ -18,17 +18,25 @@ describe('platform endpoints', () => {
     expect(res).toEqual(expect.objectContaining({ status: 200, body: { status: 'ok' } }));
   });
 
-  it('/readyz checks the database and Redis', async () => {
+  it('/readyz checks the database, Redis and hosts, and names nothing', async () => {
     const res = await anon.call('GET', '/readyz');
     expect(res.status).toBe(200);
-    expect(res.body.checks).toEqual(
-      expect.objectContaining({ database: { ok: true }, redis: { ok: true }, hosts: { ok: true, hosts: [] } }),
-    );
+    expect(res.body.checks).toEqual({
+      database: { ok: true },
+      redis: { ok: true },
+      hosts: { ok: true, total: 0, connected: 0 },
+    });
+  });
+
+  it("/metrics is the operator's: without the admin token it is 401, with a tenant key 403", async () => {
+    expect((await anon.call('GET', '/metrics')).status).toBe(401);
+    const { client } = await createTenant(t, 'metrics-nosy');
+    expect((await client.call('GET', '/metrics')).status).toBe(403);
   });
 
   it('/metrics speaks Prometheus text with HTTP and queue figures', async () => {
     await t.admin.call('GET', '/v1/tenants');
-    const res = await anon.call('GET', '/metrics');
+    const res = await t.admin.call('GET', '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = res.body as unknown as string;
