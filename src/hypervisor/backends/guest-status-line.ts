@@ -3,7 +3,7 @@ import { GUEST_STAGES, type GuestStage, type GuestStatus } from './guest-status.
 /** Longest status line taken from a guest, newline excluded; a longer one is no answer. */
 export const MAX_STATUS_LINE_BYTES = 16 * 1024;
 /** Longest `message` taken from a guest. */
-export const MAX_STATUS_MESSAGE_LENGTH = 2048;
+export const MAX_STATUS_MESSAGE_LENGTH = 256;
 /** Longest `details.nodeId` taken from a guest (platform ids are 36 characters). */
 const MAX_NODE_ID_LENGTH = 128;
 
@@ -33,13 +33,15 @@ export function parseStatusLine(line: string): StatusLine {
     return { ok: false, error: `status with an unknown stage (${JSON.stringify(stage)?.slice(0, 40)})` };
   if (typeof ready !== 'boolean') return { ok: false, error: 'status without a boolean "ready"' };
   if (typeof message !== 'string') return { ok: false, error: 'status without a string "message"' };
-  if (message.length > MAX_STATUS_MESSAGE_LENGTH)
-    return { ok: false, error: `status message longer than ${MAX_STATUS_MESSAGE_LENGTH} characters` };
   if (!isPlainObject(details)) return { ok: false, error: 'status without a "details" object' };
   const nodeId = details['nodeId'];
   if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > MAX_NODE_ID_LENGTH)
     return { ok: false, error: 'status without a node id in "details.nodeId"' };
-  return { ok: true, status: { stage: stage as GuestStage, ready, message, details }, nodeId };
+  // A long message (a bundle quoting a tool's output) still carries a good status: it is cut to
+  // what events and conditions keep, instead of costing the node its answer.
+  const short =
+    message.length > MAX_STATUS_MESSAGE_LENGTH ? `${message.slice(0, MAX_STATUS_MESSAGE_LENGTH - 1)}…` : message;
+  return { ok: true, status: { stage: stage as GuestStage, ready, message: short, details }, nodeId };
 }
 
 /**
