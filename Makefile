@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SCARF_ANALYTICS := false
 
-.PHONY: help deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-vms clean
+.PHONY: help deps check-deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-vms clean
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
@@ -34,8 +34,13 @@ fmt: deps
 fmt-check: deps
 	@npx prettier --check --log-level warn .
 
-test: build fmt-check lint
+test: check-deps build fmt-check lint
 	@scripts/test.sh
+
+# Fails when something the code, tests or scripts spawn is installed by no install step of the repo
+# (CI machines keep packages installed by hand; a fresh machine does not have them).
+check-deps: deps
+	@node scripts/check-deps.mjs
 
 guest-image: deps
 	@scripts/guest/build-guest-image.sh
