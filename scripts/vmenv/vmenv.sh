@@ -19,6 +19,21 @@
 # also get a mount namespace of their own, with private /run, /etc/libvirt, /var/lib/libvirt,
 # /var/cache/libvirt and /var/log/libvirt under KAAS_VMENV_DIR, so they share no state, socket,
 # bridge or dnsmasq with the first. Connect with qemu:///system?socket=$KAAS_VMENV_DIR/run/libvirt/libvirt-sock.
+#
+# OVN (docs/real-vms.md, "OVN on the test hosts"): each host can also run Open vSwitch (userspace
+# datapath) and ovn-controller, so that guests plug into br-int with an openvswitch virtualport.
+#   KAAS_VMENV_OVN=1 ... up              also start OVN as the central host: Northbound and
+#                                        Southbound databases, ovn-northd, a provider bridge br-ex
+#   KAAS_VMENV_OVN_JOIN=<netns> ... up   also start OVN as a host joining the central host that
+#                                        lives in <netns> (an underlay veth is laid to it)
+#   scripts/vmenv/vmenv.sh ovn-up        the same for a host whose namespace is up or not (no libvirtd)
+#   scripts/vmenv/vmenv.sh ovn-down      stop this host's OVN, remove its bridges, veths and databases
+# `down` includes ovn-down. Settings: KAAS_VMENV_OVN_CHASSIS (default: the netns name),
+# KAAS_VMENV_OVN_UNDERLAY_IP (192.168.254.1 central, .2 joining; a /24 on br-phy),
+# KAAS_VMENV_OVN_SB (joining: default tcp:<central's br-phy address>:6642),
+# KAAS_VMENV_OVN_JOIN_DB (joining: the central host's Open vSwitch database, default
+# unix:/run/openvswitch/db.sock), KAAS_VMENV_OVN_PROVIDER (central: br-ex address, default
+# 10.250.0.1/24), KAAS_VMENV_OVN_PHYSNET (default physnet).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -38,6 +53,7 @@ fi
 PREFIX_RE='^(kaas-|vmtest-)'
 PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables nftables iproute2 iputils-ping
   util-linux procps)
+OVN_PKGS=(openvswitch-switch ovn-host ovn-central ethtool)
 
 log() { echo "[vmenv] $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -112,6 +128,9 @@ stop_pid() { # PID NAME: TERM, wait up to 10 s, then KILL
 
 V() { virsh -q -c "$URI" "$@" </dev/null; }
 
+# shellcheck source=scripts/vmenv/vmenv-ovn.sh
+. "$HERE/vmenv-ovn.sh"
+
 lock() { # serialise up/down of this state folder (parallel test workers)
   exec 9>"$DIR/lock"
   flock -w 120 9 || die "another vmenv up/down holds $DIR/lock for over 120 s"
@@ -161,7 +180,9 @@ no_default_network() {
 # (fresh on every start), and the directory trees of libvirt's state, cache and log folders.
 private_dirs() {
   local d
-  rm -rf "$DIR/etc" "$DIR/run"
+  # run/openvswitch and run/ovn belong to this host's OVN (ovn-up may have come first): kept
+  rm -rf "$DIR/etc"
+  [ -d "$DIR/run" ] && find "$DIR/run" -mindepth 1 -maxdepth 1 ! -name openvswitch ! -name ovn -exec rm -rf {} +
   mkdir -p "$DIR/etc" "$DIR/run/libvirt" "$DIR/lib" "$DIR/cache" "$DIR/log"
   # libvirt locks a guest's channel device in /var/lock (-> /run/lock) for every session opened on it.
   mkdir -p "$DIR/run/lock" && chmod 1777 "$DIR/run/lock"
@@ -177,7 +198,7 @@ private_dirs() {
 since() { awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $1}"; }
 
 cmd_up() {
-  local t0 t1 lv vl f
+  local t0 t1 lv vl f ovn
   t0=$(date +%s.%N)
   need_root
   need_pkgs "${PKGS[@]}"
@@ -188,6 +209,8 @@ cmd_up() {
   if [ -n "$lv" ] && [ -n "$vl" ] && [ -S "$SOCK" ] && ns_exists; then
     no_default_network
     log "already up: netns $NS, libvirtd $lv, virtlogd $vl"
+    ovn=$(ovn_role_wanted)
+    [ -n "$ovn" ] && ovn_up_locked "$ovn"
     print_env
     return 0
   fi
@@ -222,6 +245,8 @@ cmd_up() {
   no_default_network
   log "up in $(since "$t0") s (packages/checks/netns ${T_PREP} s, virtlogd socket ${T_VIRTLOGD} s," \
     "libvirtd socket ${T_LIBVIRTD} s): netns $NS, libvirtd $(pid_from libvirtd), virtlogd $(pid_from virtlogd), $URI"
+  ovn=$(ovn_role_wanted)
+  [ -n "$ovn" ] && ovn_up_locked "$ovn"
   print_env
 }
 
@@ -229,6 +254,7 @@ print_env() {
   echo "KAAS_NETNS=$NS"
   echo "LIBVIRT_DEFAULT_URI=$URI"
   echo "KAAS_VMENV_DIR=$DIR"
+  ovn_print_env
 }
 
 # ---- down --------------------------------------------------------------------------------------------
@@ -244,8 +270,9 @@ cmd_down() {
     for n in $(V list --all --name 2>/dev/null); do
       if [[ $n =~ $PREFIX_RE ]]; then
         V destroy "$n" >/dev/null 2>&1 || true
+        # a transient domain (virsh create) is gone once destroyed: nothing to undefine
         V undefine "$n" --nvram >/dev/null 2>&1 || V undefine "$n" >/dev/null 2>&1 ||
-          { log "could not undefine domain $n"; bad=1; }
+          ! V dominfo "$n" >/dev/null 2>&1 || { log "could not undefine domain $n"; bad=1; }
       elif [ "$(V domstate "$n" 2>/dev/null)" != "shut off" ]; then
         log "domain $n is not kaas-*/vmtest-*: stopping it (left defined)"
         V destroy "$n" >/dev/null 2>&1 || true
@@ -273,13 +300,15 @@ cmd_down() {
   fi
   [ -n "$lv" ] && { stop_pid "$lv" libvirtd || bad=1; }
   [ -n "$vl" ] && { stop_pid "$vl" virtlogd || bad=1; }
+  # after the guests: libvirt unplugs their ports from br-int through this host's Open vSwitch
+  ovn_down_locked || bad=1
 
   # whatever our daemons left inside the namespace (guests, dnsmasq) is ours: stop it by PID
   if [ -n "$ino" ]; then
     while read -r p c; do
       [ -n "$p" ] || continue
       case $c in
-        qemu-system-*|dnsmasq|libvirtd|virtlogd|libvirt_iohelp*)
+        qemu-system-*|dnsmasq|libvirtd|virtlogd|libvirt_iohelp*|ovsdb-server|ovs-vswitchd|ovn-*)
           log "stopping leftover $c ($p) in netns $NS"; stop_pid "$p" "$c" || bad=1 ;;
         *) log "note: process $p ($c) still runs inside netns $NS (not stopped)" ;;
       esac
@@ -299,7 +328,7 @@ cmd_down() {
   for p in $lv $vl; do alive "$p" && left="$left pid:$p"; done
   if [ -n "$ino" ]; then
     while read -r p c; do
-      case $c in qemu-system-*|dnsmasq|libvirtd|virtlogd) left="$left $c:$p" ;; esac
+      case $c in qemu-system-*|dnsmasq|libvirtd|virtlogd|ovsdb-server|ovs-vswitchd|ovn-*) left="$left $c:$p" ;; esac
     done < <(procs_in_ns "$ino")
   fi
   for p in $(all_pids dnsmasq); do   # libvirt's dnsmasq for one of our networks, escaped to the root netns
@@ -317,6 +346,23 @@ cmd_down() {
   log "down: nothing left (no daemon, guest, dnsmasq, bridge or netns $NS)"
 }
 
+cmd_ovn_up() {
+  local role
+  need_root
+  mkdir -p "$DIR"
+  lock
+  role=$(ovn_role_wanted)
+  ovn_up_locked "${role:-central}"
+  ovn_print_env
+}
+
+cmd_ovn_down() {
+  need_root
+  mkdir -p "$DIR"
+  lock
+  ovn_down_locked || exit 1
+}
+
 # ---- status ------------------------------------------------------------------------------------------
 cmd_status() {
   local lv vl up=1 f
@@ -328,6 +374,7 @@ cmd_status() {
   echo "socket    $SOCK: $([ -S $SOCK ] && echo present || echo absent)"
   f=$(foreign libvirtd | tr '\n' ' ')
   [ -n "$f" ] && echo "foreign   libvirtd not started by vmenv: $f"
+  ovn_status
   { [ -n "$lv" ] && [ -n "$vl" ] && ns_exists && [ -S $SOCK ]; } || up=0
   if [ $up = 1 ]; then
     echo "domains:";  V list --all 2>/dev/null | sed 's/^/  /'
@@ -342,7 +389,9 @@ cmd_exec() {
   need_root
   ns_exists || die "netns $NS does not exist (run: $0 up)"
   [ $# -gt 0 ] || die "usage: $0 exec CMD [ARGS...]"
-  exec ip netns exec "$NS" "$@"
+  # ovs-vsctl, ovs-appctl, ovn-appctl ... reach this host's daemons (a private host's are not at
+  # the default paths of this mount namespace)
+  exec ip netns exec "$NS" env OVS_RUNDIR="$OVS_RUN" OVN_RUNDIR="$OVN_RUN" "$@"
 }
 
 case "${1:-}" in
@@ -351,5 +400,7 @@ case "${1:-}" in
   status) shift; cmd_status "$@" ;;
   exec) shift; cmd_exec "$@" ;;
   virsh) shift; cmd_exec virsh -c "$URI" "$@" ;;
-  *) echo "usage: $0 up|down|status|exec CMD...|virsh ARGS..." >&2; exit 64 ;;
+  ovn-up) shift; cmd_ovn_up "$@" ;;
+  ovn-down) shift; cmd_ovn_down "$@" ;;
+  *) echo "usage: $0 up|down|status|exec CMD...|virsh ARGS...|ovn-up|ovn-down" >&2; exit 64 ;;
 esac

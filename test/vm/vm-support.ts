@@ -167,3 +167,92 @@ export async function useRealHosts(
   if (image.status !== 201) throw new Error(`image: ${image.status} ${JSON.stringify(image.body)}`);
   return ids;
 }
+
+/** One host's part of OVN, as `scripts/vmenv/vmenv.sh ovn-up` prints it. */
+export interface OvnHost {
+  netns: string;
+  /** The Open vSwitch system-id, also the name of its Chassis row in the Southbound. */
+  chassis: string;
+  /** Its Open vSwitch database, for `ovs-vsctl --db=`. */
+  ovsDb: string;
+  /** Its Geneve endpoint on the underlay. */
+  encapIp: string;
+}
+
+export interface OvnHosts {
+  /** The Northbound database the platform writes (`KAAS_OVN_NB`). */
+  nb: string;
+  sb: string;
+  /** The name `ovn-bridge-mappings` maps to br-ex on the first host. */
+  physnet: string;
+  /** The first host's br-ex address, standing for the outside, e.g. `10.250.0.1/24`. */
+  providerAddress: string;
+  hosts: [OvnHost, OvnHost];
+  /** False when OVN was already up on both hosts: then `stop` leaves it running. */
+  startedHere: boolean;
+  /** Takes OVN down on both hosts (second first); rejects when vmenv finds something left. */
+  stop(): Promise<void>;
+}
+
+const VMENV = join(import.meta.dirname, '..', '..', 'scripts', 'vmenv', 'vmenv.sh');
+
+/**
+ * Open vSwitch and ovn-controller on both hosts of the suite, the central databases and
+ * ovn-northd on the first, joined by a Geneve underlay (`vmenv.sh ovn-up`, idempotent).
+ */
+export async function startOvnHosts(): Promise<OvnHosts> {
+  const first = { netns: process.env.KAAS_NETNS, dir: process.env.KAAS_VMENV_DIR };
+  const second = { netns: process.env.KAAS_SECOND_NETNS, dir: process.env.KAAS_SECOND_VMENV_DIR };
+  if (!first.netns || !first.dir || !second.netns || !second.dir)
+    throw new Error(
+      'needs KAAS_NETNS, KAAS_VMENV_DIR, KAAS_SECOND_NETNS and KAAS_SECOND_VMENV_DIR (scripts/test-vm.sh)',
+    );
+  const base = { ...process.env };
+  for (const key of Object.keys(base)) if (key.startsWith('KAAS_VMENV_OVN')) delete base[key];
+  const envOf = {
+    first: {
+      ...base,
+      KAAS_NETNS: first.netns,
+      KAAS_VMENV_DIR: first.dir,
+      KAAS_VMENV_PRIVATE: '0',
+      KAAS_VMENV_OVN: '1',
+    },
+    second: {
+      ...base,
+      KAAS_NETNS: second.netns,
+      KAAS_VMENV_DIR: second.dir,
+      KAAS_VMENV_PRIVATE: '1',
+      KAAS_VMENV_OVN_JOIN: first.netns,
+    },
+  };
+  const up = async (env: NodeJS.ProcessEnv) => {
+    const { stdout, stderr } = await run(VMENV, ['ovn-up'], { env });
+    const vars = Object.fromEntries(
+      stdout
+        .split('\n')
+        .filter((l) => /^KAAS_OVN_\w+=/.test(l) || l.startsWith('KAAS_OVS_DB='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    ) as Record<string, string>;
+    return { vars, already: stderr.includes('OVN already up') };
+  };
+  const a = await up(envOf.first);
+  const b = await up(envOf.second);
+  const host = (netns: string, vars: Record<string, string>): OvnHost => ({
+    netns,
+    chassis: vars.KAAS_OVN_CHASSIS,
+    ovsDb: vars.KAAS_OVS_DB,
+    encapIp: vars.KAAS_OVN_ENCAP_IP,
+  });
+  return {
+    nb: a.vars.KAAS_OVN_NB,
+    sb: a.vars.KAAS_OVN_SB,
+    physnet: a.vars.KAAS_OVN_PHYSNET,
+    providerAddress: a.vars.KAAS_OVN_PROVIDER_ADDRESS,
+    hosts: [host(first.netns, a.vars), host(second.netns, b.vars)],
+    startedHere: !(a.already && b.already),
+    async stop() {
+      await run(VMENV, ['ovn-down'], { env: envOf.second });
+      await run(VMENV, ['ovn-down'], { env: envOf.first });
+    },
+  };
+}

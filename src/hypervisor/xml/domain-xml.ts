@@ -23,10 +23,33 @@ export interface DomainDisk {
   readonly?: boolean;
 }
 
-export interface DomainNic {
+/** A NIC on a libvirt network. */
+export interface NetworkNic {
   network: string;
   mac: string;
 }
+
+/** A NIC on a bridge of the host: a Linux bridge, or Open vSwitch's integration bridge. */
+export interface BridgeNic {
+  bridge: string;
+  mac: string;
+  /**
+   * libvirt plugs the tap into the Open vSwitch bridge with `external_ids:iface-id` set to
+   * `interfaceId`, which ovn-controller binds to the logical switch port of that name. libvirt
+   * accepts only a UUID here, which is why node ports are named by node id.
+   */
+  openvswitch?: { interfaceId: string };
+  /** The tap's MTU, also offered to a virtio guest as its link MTU. */
+  mtu?: number;
+  /**
+   * False turns checksum and segmentation offload off on both sides of the virtio NIC: Open
+   * vSwitch's userspace datapath does not complete checksums left to offload, so TCP through it
+   * breaks (ICMP does not).
+   */
+  checksumOffload?: boolean;
+}
+
+export type DomainNic = NetworkNic | BridgeNic;
 
 export interface OwnerMetadata {
   tenantId: string;
@@ -55,6 +78,47 @@ export interface DomainSpec {
 
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const TARGET = /^(vd|sd|hd)[a-z]$/;
+/** Linux interface names: at most 15 characters, none of them '/' or blanks. */
+const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function checkNic(nic: DomainNic): void {
+  if (!MAC.test(nic.mac)) throw new Error(`invalid MAC ${nic.mac}`);
+  if (!('bridge' in nic)) return;
+  if (!BRIDGE.test(nic.bridge)) throw new Error(`invalid bridge name ${nic.bridge}`);
+  if (nic.openvswitch && !UUID.test(nic.openvswitch.interfaceId))
+    throw new Error(`invalid Open vSwitch interfaceid ${nic.openvswitch.interfaceId} (libvirt wants a UUID)`);
+  if (nic.mtu !== undefined && (!Number.isInteger(nic.mtu) || nic.mtu < 68 || nic.mtu > 65535))
+    throw new Error(`invalid MTU ${nic.mtu}`);
+}
+
+function interfaceElement(nic: DomainNic): XmlElement {
+  if (!('bridge' in nic)) {
+    return el(
+      'interface',
+      { type: 'network' },
+      el('source', { network: nic.network }),
+      el('mac', { address: nic.mac }),
+      el('model', { type: 'virtio' }),
+    );
+  }
+  const guestOffload = { csum: 'off', tso4: 'off', tso6: 'off', ecn: 'off', ufo: 'off' };
+  const hostOffload = { csum: 'off', gso: 'off', tso4: 'off', tso6: 'off', ecn: 'off', ufo: 'off' };
+  return el(
+    'interface',
+    { type: 'bridge' },
+    el('source', { bridge: nic.bridge }),
+    nic.openvswitch
+      ? el('virtualport', { type: 'openvswitch' }, el('parameters', { interfaceid: nic.openvswitch.interfaceId }))
+      : undefined,
+    el('mac', { address: nic.mac }),
+    el('model', { type: 'virtio' }),
+    nic.checksumOffload === false
+      ? el('driver', { name: 'qemu' }, el('host', hostOffload), el('guest', guestOffload))
+      : undefined,
+    nic.mtu !== undefined ? el('mtu', { size: nic.mtu }) : undefined,
+  );
+}
 
 export function ownerMetadataElement(owner: OwnerMetadata): XmlElement {
   return el(
@@ -95,7 +159,7 @@ export function domainXml(spec: DomainSpec): string {
   if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > 512)
     throw new Error(`invalid vcpus ${spec.vcpus}`);
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 64) throw new Error(`invalid memoryMiB ${spec.memoryMiB}`);
-  for (const nic of spec.nics) if (!MAC.test(nic.mac)) throw new Error(`invalid MAC ${nic.mac}`);
+  for (const nic of spec.nics) checkNic(nic);
   for (const disk of spec.disks) if (!TARGET.test(disk.target)) throw new Error(`invalid disk target ${disk.target}`);
   const boot = spec.boot;
   const os =
@@ -141,15 +205,7 @@ export function domainXml(spec: DomainSpec): string {
           d.readonly || d.device === 'cdrom' ? el('readonly') : undefined,
         ),
       ),
-      ...spec.nics.map((n) =>
-        el(
-          'interface',
-          { type: 'network' },
-          el('source', { network: n.network }),
-          el('mac', { address: n.mac }),
-          el('model', { type: 'virtio' }),
-        ),
-      ),
+      ...spec.nics.map(interfaceElement),
       spec.consoleLog
         ? el('serial', { type: 'file' }, el('source', { path: spec.consoleLog }), el('target', { port: 0 }))
         : el('serial', { type: 'pty' }, el('target', { port: 0 })),

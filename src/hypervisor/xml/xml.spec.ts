@@ -83,6 +83,28 @@ describe('libvirt XML', () => {
     golden('domain-kvm-disk.xml', domainXml(spec({ type: 'kvm', boot: { kind: 'disk' }, consoleLog: undefined })));
   });
 
+  it('builds a domain whose NIC plugs into Open vSwitch for OVN, beside one on a Linux bridge (golden)', () => {
+    const xml = domainXml(
+      spec({
+        nics: [
+          {
+            bridge: 'br-int',
+            mac: macFor(ids.nodeId),
+            openvswitch: { interfaceId: ids.nodeId },
+            mtu: 1442,
+            checksumOffload: false,
+          },
+          { bridge: 'br0', mac: '52:54:00:aa:bb:02' },
+        ],
+      }),
+    );
+    golden('domain-qemu-openvswitch.xml', xml);
+    // The network form is unchanged, and a bridge NIC without the options adds nothing.
+    expect(domainXml(spec())).toContain(`<source network="${libvirtNames.vpcNetwork(ids.vpcId)}"/>`);
+    expect(xml.match(/<virtualport /g)).toHaveLength(1);
+    expect(xml.match(/<driver name="qemu">/g)).toHaveLength(1);
+  });
+
   it('builds an isolated VPC network with static DHCP hosts (golden)', () => {
     golden(
       'network-vpc.xml',
@@ -151,6 +173,14 @@ describe('libvirt XML', () => {
     expect(() => el('x', { 'on"click': 1 })).toThrow(/invalid XML attribute/);
     expect(() => domainXml(spec({ nics: [{ network: 'n', mac: 'zz:zz' }] }))).toThrow(/invalid MAC/);
     expect(() => domainXml(spec({ vcpus: 0 }))).toThrow(/invalid vcpus/);
+    const ovs = { bridge: 'br-int', mac: macFor(ids.nodeId), openvswitch: { interfaceId: ids.nodeId } };
+    expect(() => domainXml(spec({ nics: [{ ...ovs, openvswitch: { interfaceId: 'node-1' } }] }))).toThrow(
+      /interfaceid node-1 \(libvirt wants a UUID\)/,
+    );
+    expect(() => domainXml(spec({ nics: [{ ...ovs, bridge: 'br-int-but-far-too-long' }] }))).toThrow(/bridge name/);
+    expect(() => domainXml(spec({ nics: [{ ...ovs, bridge: 'br/../x' }] }))).toThrow(/bridge name/);
+    expect(() => domainXml(spec({ nics: [{ ...ovs, mtu: 1442.5 }] }))).toThrow(/invalid MTU/);
+    expect(() => domainXml(spec({ nics: [{ ...ovs, mac: 'zz' }] }))).toThrow(/invalid MAC/);
     expect(() => libvirtNames.domain('../../etc')).toThrow(/not a platform id/);
     expect(() =>
       networkXml({ name: 'n', bridge: 'way-too-long-bridge-name', gateway: '10.0.0.1', prefix: 24, hosts: [] }),
