@@ -24,7 +24,7 @@ const NODE_ARGS = (process.env.KAAS_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(B
 const LOGS_DIR = process.env.KAAS_BENCH_LOGS_DIR;
 
 /**
- * Request limits far above what a benchmark sends (the defaults are 1,000 requests per second
+ * Request limits far above what a benchmark sends (the defaults are 100 requests per second
  * per key and 2,000 per address): every request still takes its tokens from Redis.
  */
 export const HIGH_RATE_LIMITS: Record<string, string> = {

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AuditModule } from './audit/audit.module.js';
+import { AuditRetentionModule } from './audit/audit-retention.module.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
@@ -42,6 +43,8 @@ export class AppModule {
         CoreModule.forRoot(config, logger),
         JobsModule,
         PlatformModule,
+        // The audit log's prune runs in the workers too, which serve no audit routes.
+        AuditRetentionModule,
         ...DOMAIN_MODULES,
         ...(role === 'api' ? [AuditModule] : []),
       ],

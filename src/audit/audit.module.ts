@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuditController } from './audit.controller.js';
-import { AuditRepository } from './audit.repository.js';
+import { AuditRetentionModule } from './audit-retention.module.js';
 import { AuditService } from './audit.service.js';
 
 /** The audit log of API writes (API process only). */
 @Module({
+  imports: [AuditRetentionModule],
   controllers: [AuditController],
-  providers: [AuditRepository, AuditService],
+  providers: [AuditService],
   exports: [AuditService],
 })
 export class AuditModule {}

@@ -28,4 +28,21 @@ export class AuditRepository {
     if (filter.beforeId !== undefined) qb.andWhere('a.id < :beforeId', { beforeId: filter.beforeId });
     return qb.orderBy('a.id', 'DESC').limit(limit).getMany();
   }
+
+  /**
+   * Deletes up to `limit` records older than `before`, oldest first, and answers how many went.
+   * The append-only trigger lets a DELETE through only in a transaction that says it is the
+   * retention step, so the setting is local to this one short transaction.
+   */
+  removeOlderThan(before: Date, limit: number): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL kaas.audit_retention = 'on'`);
+      const [, affected] = (await tx.query(
+        `DELETE FROM audit_log WHERE id IN (
+           SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [before, limit],
+      )) as [unknown, number];
+      return affected;
+    });
+  }
 }

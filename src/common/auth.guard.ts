@@ -25,16 +25,26 @@ export class AuthGuard implements CanActivate {
     if (access === 'public') return true;
     const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
     const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    // Limits come before authentication, so a refused guesser never learns whether a key is valid.
-    const admission = await this.limits.admit(req.ip, match?.[1]);
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    // The address and key budgets come before any lookup, so a flood costs no database work.
+    const admission = await this.limits.admit(req.ip, token);
     const res = context.switchToHttp().getResponse<Response>();
-    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    const answerWith = (headers: Record<string, string>) => {
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    };
+    answerWith(admission.headers);
     if (admission.refusal) throw admission.refusal;
-    if (!match) throw new DomainError(ErrorCode.Unauthenticated, 'missing bearer token in the Authorization header');
-    const caller = await this.auth.authenticate(match[1]);
+    if (token === undefined) {
+      throw new DomainError(ErrorCode.Unauthenticated, 'missing bearer token in the Authorization header');
+    }
+    // The token is checked before the failed-authentication budget is, so that a guesser sharing
+    // an address (a proxy, a NAT) cannot shut out the valid keys and the operator behind it. Every
+    // token that does not verify takes the same path and gets the same answer, whatever was wrong.
+    const caller = await this.auth.authenticate(token);
     if (!caller) {
-      await this.limits.authenticationFailed(req.ip);
+      const failure = await this.limits.authenticationFailed(req.ip);
+      answerWith(failure.headers);
+      if (failure.refusal) throw failure.refusal;
       throw new DomainError(ErrorCode.Unauthenticated, 'invalid or revoked token');
     }
     const store = requestContext.getStore();

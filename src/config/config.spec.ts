@@ -12,10 +12,11 @@ describe('loadConfig', () => {
     expect(c.secretKey).toHaveLength(32);
     expect(c.adminToken).toBeUndefined();
     expect(c.rateLimits).toEqual({
-      perKey: { rate: 1000, burst: 2000, per: 'second' },
+      perKey: { rate: 100, burst: 200, per: 'second' },
       perAddress: { rate: 2000, burst: 4000, per: 'second' },
       authFailures: { rate: 600, burst: 600, per: 'minute' },
     });
+    expect(c.retention).toEqual({ eventsKeep: 1000, eventsMaxAgeDays: 30, auditDays: 90 });
   });
 
   it.each([
@@ -30,6 +31,9 @@ describe('loadConfig', () => {
     ['KAAS_WORKER_HOSTS', 'kvm-01,KVM_02', 'KAAS_WORKER_HOSTS: must be host names separated by commas, got "KVM_02"'],
     ['KAAS_RATE_LIMIT_PER_KEY', '-5', 'KAAS_RATE_LIMIT_PER_KEY: must be between 0 and'],
     ['KAAS_RATE_LIMIT_AUTH_FAILURES_BURST', '0', 'KAAS_RATE_LIMIT_AUTH_FAILURES_BURST: must be between 1 and'],
+    ['KAAS_EVENTS_KEEP', '-1', 'KAAS_EVENTS_KEEP: must be between 0 and'],
+    ['KAAS_EVENTS_MAX_AGE_DAYS', '1.5', 'KAAS_EVENTS_MAX_AGE_DAYS: must be a whole number'],
+    ['KAAS_AUDIT_RETENTION_DAYS', '100000', 'KAAS_AUDIT_RETENTION_DAYS: must be between 0 and 36500'],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);

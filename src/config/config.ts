@@ -63,6 +63,18 @@ export interface AppConfig {
   idempotencyLockSeconds: number;
   /** Request limits of the API, shared by every API process through Redis (see docs/security.md). */
   rateLimits: RateLimits;
+  /** How much of what grows with use is kept; scheduled jobs prune the rest. */
+  retention: Retention;
+}
+
+/** 0 in any field keeps everything that field would otherwise prune. */
+export interface Retention {
+  /** Newest events kept per cluster (KAAS_EVENTS_KEEP). */
+  eventsKeep: number;
+  /** Days after which an event goes, however few its cluster has (KAAS_EVENTS_MAX_AGE_DAYS). */
+  eventsMaxAgeDays: number;
+  /** Days the audit log keeps a record (KAAS_AUDIT_RETENTION_DAYS). */
+  auditDays: number;
 }
 
 /** A token bucket: `rate` tokens come back per `per`, at most `burst` are saved up; rate 0 is no limit. */
@@ -220,9 +232,14 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     hostLeaseMs: int(env, 'KAAS_HOST_LEASE_MS', 15000, 1000, 600000),
     idempotencyLockSeconds: int(env, 'KAAS_IDEMPOTENCY_LOCK_SECONDS', 60, 1, 86400),
     rateLimits: {
-      perKey: rateLimit(env, 'KAAS_RATE_LIMIT_PER_KEY', 1000, 2000, 'second'),
+      perKey: rateLimit(env, 'KAAS_RATE_LIMIT_PER_KEY', 100, 200, 'second'),
       perAddress: rateLimit(env, 'KAAS_RATE_LIMIT_PER_ADDRESS', 2000, 4000, 'second'),
       authFailures: rateLimit(env, 'KAAS_RATE_LIMIT_AUTH_FAILURES', 600, 600, 'minute'),
+    },
+    retention: {
+      eventsKeep: int(env, 'KAAS_EVENTS_KEEP', 1000, 0, 10_000_000),
+      eventsMaxAgeDays: int(env, 'KAAS_EVENTS_MAX_AGE_DAYS', 30, 0, 36_500),
+      auditDays: int(env, 'KAAS_AUDIT_RETENTION_DAYS', 90, 0, 36_500),
     },
   };
 }

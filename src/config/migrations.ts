@@ -5,6 +5,7 @@ import { Hosts1764212400000 } from '../../migrations/1764212400000-Hosts.js';
 import { Clusters1764216000000 } from '../../migrations/1764216000000-Clusters.js';
 import { Audit1764219600000 } from '../../migrations/1764219600000-Audit.js';
 import { StatusPatches1764223200000 } from '../../migrations/1764223200000-StatusPatches.js';
+import { EventsRetention1764226800000 } from '../../migrations/1764226800000-EventsRetention.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Clusters1764216000000,
   Audit1764219600000,
   StatusPatches1764223200000,
+  EventsRetention1764226800000,
 ];

@@ -24,4 +24,56 @@ export class EventsRepository {
   async removeForCluster(tx: Tx, clusterId: string): Promise<void> {
     await this.repo(tx).delete({ clusterId });
   }
+
+  /**
+   * Deletes up to `limit` events created before `before`, oldest first; answers how many went.
+   * Rows another pruner holds are skipped rather than waited for.
+   */
+  async removeOlderThan(before: Date, limit: number): Promise<number> {
+    const [, affected] = (await this.db.manager.query(
+      `DELETE FROM events WHERE id IN (
+         SELECT id FROM events WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    )) as [unknown, number];
+    return affected;
+  }
+
+  /**
+   * Up to `limit` ids of clusters that have events, in order, after `after`. Walks the
+   * (cluster_id, id) index one cluster at a time, so it reads a few pages per cluster however
+   * many events each has.
+   */
+  async clustersWithEvents(after: string | undefined, limit: number): Promise<string[]> {
+    const first = after === undefined ? 'TRUE' : 'cluster_id > $2';
+    const rows = (await this.db.manager.query(
+      `WITH RECURSIVE c(cluster_id) AS (
+         (SELECT cluster_id FROM events WHERE ${first} ORDER BY cluster_id LIMIT 1)
+         UNION ALL
+         SELECT (SELECT e.cluster_id FROM events e WHERE e.cluster_id > c.cluster_id ORDER BY e.cluster_id LIMIT 1)
+         FROM c WHERE c.cluster_id IS NOT NULL
+       )
+       SELECT cluster_id FROM c WHERE cluster_id IS NOT NULL LIMIT $1`,
+      after === undefined ? [limit] : [limit, after],
+    )) as { cluster_id: string }[];
+    return rows.map((r) => r.cluster_id);
+  }
+
+  /** The newest event of the cluster beyond its newest `keep`, if it has that many. */
+  async newestBeyond(clusterId: string, keep: number): Promise<string | undefined> {
+    const rows = (await this.db.manager.query(
+      `SELECT id FROM events WHERE cluster_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1`,
+      [clusterId, keep],
+    )) as { id: string }[];
+    return rows[0]?.id;
+  }
+
+  /** Deletes up to `limit` of the cluster's events with ids up to `maxId`, oldest first. */
+  async removeForClusterUpTo(clusterId: string, maxId: string, limit: number): Promise<number> {
+    const [, affected] = (await this.db.manager.query(
+      `DELETE FROM events WHERE id IN (
+         SELECT id FROM events WHERE cluster_id = $1 AND id <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+      [clusterId, maxId, limit],
+    )) as [unknown, number];
+    return affected;
+  }
 }

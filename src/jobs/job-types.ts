@@ -18,6 +18,10 @@ export function hostQueueName(hostId: string): string {
 /** Every job the platform runs, with its typed payload. */
 export interface JobPayloads {
   'maintenance.prune-idempotency': { olderThanHours: number };
+  /** Per cluster the newest `keep`, and nothing older than `maxAgeDays`; 0 turns either off. */
+  'maintenance.prune-events': { keep: number; maxAgeDays: number };
+  /** 0 keeps every record. */
+  'maintenance.prune-audit': { olderThanDays: number };
   'cluster.reconcile': { clusterId: string };
   'clusters.resync': Record<string, never>;
   'clusters.autoscale': Record<string, never>;
@@ -37,6 +41,8 @@ export type JobName = keyof JobPayloads;
 
 export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'maintenance.prune-idempotency': QueueName.Maintenance,
+  'maintenance.prune-events': QueueName.Maintenance,
+  'maintenance.prune-audit': QueueName.Maintenance,
   'cluster.reconcile': QueueName.Reconcile,
   'clusters.resync': QueueName.Maintenance,
   'clusters.autoscale': QueueName.Maintenance,

@@ -19,5 +19,19 @@ export function scheduleTable(config: AppConfig): ScheduledJob[] {
       everyMs: 60 * 60 * 1000,
       payload: { olderThanHours: 24 },
     },
+    // Often enough that a tenant's burst of events (every pause and resume adds one) is trimmed
+    // before it builds up; a pass that finds nothing to delete reads only index pages.
+    {
+      id: 'prune-events',
+      name: 'maintenance.prune-events',
+      everyMs: 10 * 60 * 1000,
+      payload: { keep: config.retention.eventsKeep, maxAgeDays: config.retention.eventsMaxAgeDays },
+    },
+    {
+      id: 'prune-audit',
+      name: 'maintenance.prune-audit',
+      everyMs: 60 * 60 * 1000,
+      payload: { olderThanDays: config.retention.auditDays },
+    },
   ];
 }

@@ -26,17 +26,16 @@ function setup(answer: (calls: BucketCall[]) => Promise<BucketAnswer>, ready = t
 const allowAll = async (c: BucketCall[]) => ({ allowed: true, retryAfterMs: 0, remaining: c.map((b) => b.burst - 1) });
 
 describe('RateLimitService', () => {
-  it('takes from the address and the token, and only looks at the failed-authentication budget', async () => {
+  it('takes from the address and the token, and leaves the failed-authentication budget alone', async () => {
     const { service, calls } = setup(allowAll);
     const res = await service.admit('10.0.0.1', 'kaas_secret');
     expect(res.refusal).toBeUndefined();
     expect(calls[0].map((c) => [c.key.replace(/[0-9a-f]{32}$/, 'HASH'), c.need, c.cost])).toEqual([
       ['q:rate:address:10.0.0.1', 1, 1],
-      ['q:rate:authFailures:10.0.0.1', 1, 0],
       ['q:rate:key:HASH', 1, 1],
     ]);
     expect(JSON.stringify(calls)).not.toContain('kaas_secret');
-    expect(res.headers).toEqual({ 'RateLimit-Limit': '2000', 'RateLimit-Remaining': '1999', 'RateLimit-Reset': '1' });
+    expect(res.headers).toEqual({ 'RateLimit-Limit': '200', 'RateLimit-Remaining': '199', 'RateLimit-Reset': '1' });
   });
 
   it('without a token only the address counts', async () => {
@@ -45,18 +44,40 @@ describe('RateLimitService', () => {
     expect(calls[0].map((c) => c.key)).toEqual(['q:rate:address:10.0.0.1']);
   });
 
-  it('names the exhausted limit in a 429 with Retry-After', async () => {
+  it('names the exhausted key or address limit in a 429 with Retry-After', async () => {
     const { service } = setup(async (c) => ({
       allowed: false,
       retryAfterMs: 1500,
-      remaining: c.map((b) => (b.key.includes(':authFailures:') ? 0.2 : 10)),
+      remaining: c.map((b) => (b.key.includes(':key:') ? 0.2 : 10)),
     }));
-    const res = await service.admit('10.0.0.1', 'guess');
+    const res = await service.admit('10.0.0.1', 'k');
     expect(res.refusal?.code).toBe(ErrorCode.RateLimited);
-    expect(res.refusal?.message).toMatch(/failed authentications/);
-    expect(res.refusal?.details).toEqual({ limit: 'authFailures', retryAfterSeconds: 2 });
+    expect(res.refusal?.message).toMatch(/with this key/);
+    expect(res.refusal?.details).toEqual({ limit: 'key', retryAfterSeconds: 2 });
     expect(res.headers['Retry-After']).toBe('2');
     expect(res.headers['RateLimit-Remaining']).toBe('0');
+  });
+
+  it('counts a token that did not verify, and refuses once the address has used up its failures', async () => {
+    let level = 2;
+    const { service, calls } = setup(async ([c]) => {
+      const allowed = level >= c.need;
+      if (allowed) level -= c.cost;
+      return { allowed, retryAfterMs: allowed ? 0 : 6000, remaining: [level] };
+    });
+    expect(await service.authenticationFailed('10.0.0.1')).toEqual({ headers: {} });
+    expect(await service.authenticationFailed('10.0.0.1')).toEqual({ headers: {} });
+    const refused = await service.authenticationFailed('10.0.0.1');
+    expect(refused.refusal?.code).toBe(ErrorCode.RateLimited);
+    expect(refused.refusal?.message).toMatch(/failed authentications/);
+    expect(refused.refusal?.details).toEqual({ limit: 'authFailures', retryAfterSeconds: 6 });
+    expect(refused.headers).toEqual({
+      'RateLimit-Limit': '600',
+      'RateLimit-Remaining': '0',
+      'RateLimit-Reset': '60',
+      'Retry-After': '6',
+    });
+    expect(calls.map(([c]) => [c.key, c.need, c.cost])).toEqual(Array(3).fill(['q:rate:authFailures:10.0.0.1', 1, 1]));
   });
 
   it('lets requests through with one warning when Redis is down or slow', async () => {

@@ -83,28 +83,18 @@ export class RateLimitService {
   }
 
   /**
-   * Before authentication: takes one request from the address's budget and from the token's, and
-   * refuses any token from an address that has used up its failed authentications, whether or
-   * not the token is valid, so the answer tells a guesser nothing.
+   * Before authentication: takes one request from the address's budget and, when the request
+   * carries a token, from the token's. The failed-authentication budget is not looked at here:
+   * it only ever holds back tokens that do not verify (see authenticationFailed).
    */
   async admit(ip: string | undefined, token: string | undefined): Promise<Admission> {
-    const { perKey, perAddress, authFailures } = this.config.rateLimits;
-    const address = addressKey(ip);
+    const { perKey, perAddress } = this.config.rateLimits;
     const calls: [LimitName, RateLimit, BucketCall][] = [];
-    const add = (name: LimitName, limit: RateLimit, id: string, cost: number) => {
-      if (limit.rate > 0) {
-        calls.push([
-          name,
-          limit,
-          { key: this.key(name, id), ratePerSecond: perSecond(limit), burst: limit.burst, need: 1, cost },
-        ]);
-      }
+    const add = (name: LimitName, limit: RateLimit, id: string) => {
+      if (limit.rate > 0) calls.push([name, limit, this.bucket(name, limit, id)]);
     };
-    add('address', perAddress, address, 1);
-    if (token !== undefined) {
-      add('authFailures', authFailures, address, 0);
-      add('key', perKey, sha256(token).toString('hex').slice(0, 32), 1);
-    }
+    add('address', perAddress, addressKey(ip));
+    if (token !== undefined) add('key', perKey, sha256(token).toString('hex').slice(0, 32));
     if (calls.length === 0) return { headers: {} };
     const answer = await this.call(calls.map(([, , c]) => c));
     if (!answer) return { headers: {} };
@@ -112,35 +102,43 @@ export class RateLimitService {
     const shown = calls.findIndex(([name]) => name === 'key');
     const index = shown >= 0 ? shown : 0;
     if (answer.allowed) return { headers: this.headers(calls[index][1], answer.remaining[index]) };
-    const order: LimitName[] = ['authFailures', 'key', 'address'];
+    const order: LimitName[] = ['key', 'address'];
     const exceeded = order
       .map((name) => calls.findIndex(([n]) => n === name))
       .find((i) => i >= 0 && answer.remaining[i] < 1)!;
     const [name, limit] = calls[exceeded];
-    const retryAfter = Math.max(1, Math.ceil(answer.retryAfterMs / 1000));
+    return this.refuse(name, limit, answer.remaining[exceeded], answer.retryAfterMs);
+  }
+
+  /**
+   * After a token did not verify: takes one from the address's failed authentications. While
+   * some are left the caller hears 401; once they are used up, every token that does not verify
+   * gets the same 429 (and takes nothing more), whatever was wrong with it, while tokens that do
+   * verify never reach this budget.
+   */
+  async authenticationFailed(ip: string | undefined): Promise<Admission> {
+    const limit = this.config.rateLimits.authFailures;
+    if (limit.rate === 0) return { headers: {} };
+    const answer = await this.call([this.bucket('authFailures', limit, addressKey(ip))]);
+    if (!answer || answer.allowed) return { headers: {} };
+    return this.refuse('authFailures', limit, answer.remaining[0], answer.retryAfterMs);
+  }
+
+  /** One request's share of a bucket: refused unless a whole token is left, and then takes it. */
+  private bucket(name: LimitName, limit: RateLimit, id: string): BucketCall {
+    return { key: this.key(name, id), ratePerSecond: perSecond(limit), burst: limit.burst, need: 1, cost: 1 };
+  }
+
+  private refuse(name: LimitName, limit: RateLimit, remaining: number, retryAfterMs: number): Admission {
+    const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
     this.refused.inc({ limit: name });
     return {
-      headers: { ...this.headers(limit, answer.remaining[exceeded]), 'Retry-After': String(retryAfter) },
+      headers: { ...this.headers(limit, remaining), 'Retry-After': String(retryAfter) },
       refusal: new DomainError(ErrorCode.RateLimited, `${MESSAGES[name]}; retry in ${retryAfter} s`, {
         limit: name,
         retryAfterSeconds: retryAfter,
       }),
     };
-  }
-
-  /** After a token was refused: counts against the address's failed authentications. */
-  async authenticationFailed(ip: string | undefined): Promise<void> {
-    const limit = this.config.rateLimits.authFailures;
-    if (limit.rate === 0) return;
-    await this.call([
-      {
-        key: this.key('authFailures', addressKey(ip)),
-        ratePerSecond: perSecond(limit),
-        burst: limit.burst,
-        need: 0,
-        cost: 1,
-      },
-    ]);
   }
 
   private key(name: LimitName, id: string): string {

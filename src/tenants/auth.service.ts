@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
 import type { AuthContext } from '../common/auth-context.js';
-import { sameHash, sha256 } from '../common/secrets.js';
+import { randomToken, sameHash, sha256 } from '../common/secrets.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import { REDIS } from '../jobs/redis.provider.js';
 import { parseApiKey } from './api-key-format.js';
@@ -12,6 +12,8 @@ import { ApiKeysRepository } from './api-keys.repository.js';
 /** How long a verified key is taken as valid without asking the database again. */
 export const AUTH_CACHE_MS = 5000;
 const CACHE_LIMIT = 10000;
+/** Compared against when no key has the prefix, so that case costs what a wrong secret costs. */
+const NO_SUCH_KEY = sha256(randomToken(32));
 
 /**
  * Resolves a bearer token to a caller, or undefined. Never logs the token.
@@ -51,7 +53,8 @@ export class AuthService implements OnApplicationShutdown {
     if (!parsed) return undefined;
     this.listen();
     const row = await this.keys.findActiveByPrefix(parsed.prefix);
-    if (!row || !sameHash(sha256(parsed.secret), row.secretHash)) return undefined;
+    const verified = sameHash(sha256(parsed.secret), row?.secretHash ?? NO_SUCH_KEY);
+    if (!row || !verified) return undefined;
     const caller: AuthContext = row.tenantId
       ? { kind: 'tenant', tenantId: row.tenantId, principalId: `key:${row.id}` }
       : { kind: 'admin', principalId: `key:${row.id}` };

@@ -119,6 +119,12 @@ describe('background jobs on real Redis', () => {
     await runner.start();
     await runner.start({ schedules: true }).catch(() => undefined);
     const schedulers = await queue.queue(QueueName.Maintenance).getJobSchedulers();
-    expect(schedulers.map((s) => s.key).sort()).toEqual(['clusters-autoscale', 'clusters-resync', 'prune-idempotency']);
+    expect(schedulers.map((s) => s.key).sort()).toEqual([
+      'clusters-autoscale',
+      'clusters-resync',
+      'prune-audit',
+      'prune-events',
+      'prune-idempotency',
+    ]);
   });
 });

@@ -44,15 +44,22 @@ describe('request limits', () => {
   const from = (token: string | undefined, ip = `198.51.100.${++address}`) =>
     new Client(t.baseUrl, token, { 'x-forwarded-for': ip });
 
-  /** The operator's calls come from addresses of their own too, so they spend no test's budget. */
+  /**
+   * The operator's calls come from addresses of their own too, so they spend no test's budget,
+   * and with an admin key of their own, so the tests that use KAAS_ADMIN_TOKEN have its whole burst.
+   */
+  let setupToken: string;
   const tenantFor = async (name: string) => {
-    const res = await from(t.config.adminToken).call('POST', '/v1/tenants', { name });
+    const res = await from(setupToken).call('POST', '/v1/tenants', { name });
     expect(res.status).toBe(201);
     return res.body as { id: string; apiKey: string };
   };
 
   beforeAll(async () => {
     t = await startTestApp(LIMITS);
+    const token = await from(t.config.adminToken).call('POST', '/v1/admin-tokens', { description: 'setup' });
+    expect(token.status).toBe(201);
+    setupToken = token.body.apiKey as string;
   });
   afterAll(async () => {
     await t.close();
@@ -99,18 +106,44 @@ describe('request limits', () => {
     expect((await from(keys[2].apiKey).call('GET', '/v1/vpcs')).status).toBe(200);
   });
 
-  it('stops key guessing: after a few failed tokens the address is refused whatever the token', async () => {
+  it('stops key guessing: after a few failed tokens the address gets 429 for every token that does not verify', async () => {
     const tenant = await tenantFor('target');
     const ip = '198.51.100.202';
-    for (let i = 0; i < 3; i++) {
-      const res = await from(`kaas_${'0'.repeat(16)}_${String(i).repeat(43)}`, ip).call('GET', '/v1/vpcs');
-      expect(res.status).toBe(401);
+    // Shaped like real keys, so that each one is looked up (and not refused by its form alone).
+    const guess = (i: number) => `kaas_${'0'.repeat(16)}_${String(i % 10).repeat(43)}`;
+    for (let i = 0; i < 3; i++) expect((await from(guess(i), ip).call('GET', '/v1/vpcs')).status).toBe(401);
+    const refusedGuess = await from(guess(3), ip).call('GET', '/v1/vpcs');
+    expectRateLimited(refusedGuess, 'authFailures');
+    // A malformed token, a real key's prefix with a wrong secret and an unknown key all get the
+    // same answer, so none of them says which part was wrong.
+    const realPrefix = tenant.apiKey.slice(0, 'kaas_'.length + 16);
+    for (const token of ['another-guess-000000', `${realPrefix}_${'x'.repeat(43)}`, guess(4)]) {
+      const res = await from(token, ip).call('GET', '/v1/vpcs');
+      expectRateLimited(res, 'authFailures');
+      expect(res.body.message).toBe(refusedGuess.body.message);
+      expect(res.headers.get('ratelimit-limit')).toBe('3');
     }
-    expectRateLimited(await from('another-guess-000000', ip).call('GET', '/v1/vpcs'), 'authFailures');
-    // A valid key gets the same answer from there, so the answer says nothing about the key.
-    expectRateLimited(await from(tenant.apiKey, ip).call('GET', '/v1/vpcs'), 'authFailures');
-    expect((await from(tenant.apiKey).call('GET', '/v1/vpcs')).status).toBe(200);
     expect(t.logs.lines.join('\n')).not.toContain(tenant.apiKey);
+  });
+
+  it('never refuses a valid key or the operator from an address that used up its failed authentications', async () => {
+    const tenant = await tenantFor('behind-proxy');
+    const ip = '198.51.100.205';
+    for (let i = 0; i < 3; i++) expect((await from(`wrong-token-${i}`, ip).call('GET', '/v1/vpcs')).status).toBe(401);
+    expectRateLimited(await from('wrong-token-3', ip).call('GET', '/v1/vpcs'), 'authFailures');
+    // The attacker keeps guessing in between: the valid callers behind the same address go on.
+    for (let i = 0; i < 2; i++) {
+      const key = await from(tenant.apiKey, ip).call('GET', '/v1/vpcs');
+      expect(key.status).toBe(200);
+      expect(key.body).toEqual({ items: [] });
+      expect(key.headers.get('ratelimit-limit')).toBe('10');
+      expect((await from(t.config.adminToken, ip).call('GET', '/v1/tenants')).status).toBe(200);
+      expectRateLimited(await from(`wrong-token-${4 + i}`, ip).call('GET', '/v1/vpcs'), 'authFailures');
+    }
+    const write = await from(tenant.apiKey, ip).call('POST', '/v1/storage-pools', { name: 'p', capacityGiB: 1 });
+    expect(write.status).toBe(201);
+    // Without any token, the address still counts, and still answers 401.
+    expect((await from(undefined, ip).call('GET', '/v1/vpcs')).status).toBe(401);
   });
 
   it('never limits /healthz and /readyz', async () => {
@@ -187,5 +220,33 @@ describe('request limits', () => {
     expect(await xml.json()).toEqual(
       expect.objectContaining({ statusCode: 415, message: expect.stringMatching(/must be JSON/) }),
     );
+  });
+});
+
+describe('request limits by default', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('holds one key to 100 requests a second with a burst of 200, and leaves other keys alone', async () => {
+    const busy = t.admin.as((await t.admin.call('POST', '/v1/tenants', { name: 'flood' })).body.apiKey as string);
+    const calm = t.admin.as((await t.admin.call('POST', '/v1/tenants', { name: 'calm' })).body.apiKey as string);
+    const first = await busy.call('GET', '/v1/vpcs');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-limit')).toBe('200');
+    expect(first.headers.get('ratelimit-remaining')).toBe('199');
+    // Letting all of these through would take at least 4 s of refills; they arrive far faster.
+    const answers = await Promise.all(Array.from({ length: 600 }, () => busy.call('GET', '/v1/vpcs')));
+    const refused = answers.filter((a) => a.status === 429);
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(199);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length + answers.filter((a) => a.status === 200).length).toBe(600);
+    expect(refused[0].body.details).toEqual({ limit: 'key', retryAfterSeconds: 1 });
+    expect((await calm.call('GET', '/v1/vpcs')).status).toBe(200);
   });
 });
