@@ -6,7 +6,7 @@ import { LibvirtHostBackend } from '../../src/hypervisor/backends/index.js';
 import { LibvirtConnection } from '../../src/hypervisor/libvirt/index.js';
 import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
 import { libvirtNames, macFor } from '../../src/hypervisor/xml/names.js';
-import { bridges, dnsmasqFor, vmEnv, waitForConsole } from './vm-support.js';
+import { bridges, dnsmasqFor, vmEnv, waitForConsole, testImageBoot } from './vm-support.js';
 
 describe('a real guest through the platform binding (qemu:///system, software emulation)', () => {
   let conn: LibvirtConnection;
@@ -60,12 +60,7 @@ describe('a real guest through the platform binding (qemu:///system, software em
       type: 'qemu',
       vcpus: 1,
       memoryMiB: 256,
-      boot: {
-        kind: 'kernel',
-        kernel: join(imageDir, 'vmlinuz'),
-        initrd: join(imageDir, 'initramfs.img'),
-        cmdline: 'console=ttyS0 quiet panic=-1',
-      },
+      boot: testImageBoot(imageDir),
       disks: [
         {
           pool,

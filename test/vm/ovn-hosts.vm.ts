@@ -12,7 +12,7 @@ import { libvirtNames, macFor } from '../../src/hypervisor/xml/names.js';
 import { derivedMac } from '../../src/networks/ovn/ovn-names.js';
 import { OvnNetworkController } from '../../src/networks/ovn/ovn-network-controller.js';
 import { OvsdbClient } from '../../src/networks/ovn/ovsdb-client.js';
-import { consoleText, type OvnHosts, run, startOvnHosts, vmEnv } from './vm-support.js';
+import { consoleText, type OvnHosts, run, startOvnHosts, vmEnv, testImageBoot } from './vm-support.js';
 
 /*
  * OVN on the two real hosts of the suite, carrying real guests: each host runs Open vSwitch
@@ -251,12 +251,7 @@ describe('OVN on two real hosts: guests plugged into br-int by libvirt, network 
         type: 'qemu',
         vcpus: 1,
         memoryMiB: 256,
-        boot: {
-          kind: 'kernel',
-          kernel: join(imageDir, 'vmlinuz'),
-          initrd: join(imageDir, 'initramfs.img'),
-          cmdline: 'console=ttyS0 quiet panic=-1',
-        },
+        boot: testImageBoot(imageDir),
         disks: [
           { pool, volume: seedVolume, format: 'raw', device: 'disk', bus: 'virtio', target: 'vda', readonly: true },
         ],

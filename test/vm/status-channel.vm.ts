@@ -8,7 +8,7 @@ import { type ChannelEnd, LibvirtConnection } from '../../src/hypervisor/libvirt
 import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
 import { GUEST_STATUS_CHANNEL } from '../../src/hypervisor/xml/domain-xml.js';
 import { libvirtNames } from '../../src/hypervisor/xml/names.js';
-import { vmEnv, waitForConsole } from './vm-support.js';
+import { vmEnv, waitForConsole, testImageBoot } from './vm-support.js';
 
 /** The host to use: libvirt's own variable, so a private vmenv's socket URI can be passed. */
 const HOST_URI = process.env.LIBVIRT_DEFAULT_URI ?? 'qemu:///system';
@@ -64,12 +64,7 @@ describe('guest status over the virtio-serial channel (qemu, software emulation)
       type: 'qemu',
       vcpus: 1,
       memoryMiB: 256,
-      boot: {
-        kind: 'kernel',
-        kernel: join(imageDir, 'vmlinuz'),
-        initrd: join(imageDir, 'initramfs.img'),
-        cmdline: 'console=ttyS0 quiet panic=-1',
-      },
+      boot: testImageBoot(imageDir),
       disks: [
         { pool, volume: seedVolume, format: 'raw', device: 'disk', bus: 'virtio', target: 'vda', readonly: true },
       ],

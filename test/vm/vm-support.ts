@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { DomainSpec } from '../../src/hypervisor/xml/domain-xml.js';
 import { waitFor } from '../support/processes.js';
 import type { Client } from '../support/test-app.js';
 
@@ -16,6 +17,16 @@ export function vmEnv(): { imageDir: string; dataDir: string } {
     throw new Error('run the real-VM suite through scripts/test-vm.sh (it builds the image and the namespace)');
   }
   return { imageDir, dataDir };
+}
+
+/** How the tests' own guests boot: the test image's kernel and initramfs, console on ttyS0. */
+export function testImageBoot(imageDir: string): DomainSpec['boot'] {
+  return {
+    kind: 'kernel',
+    kernel: join(imageDir, 'vmlinuz'),
+    initrd: join(imageDir, 'initramfs.img'),
+    cmdline: 'console=ttyS0 quiet panic=-1',
+  };
 }
 
 export async function consoleText(path: string): Promise<string> {

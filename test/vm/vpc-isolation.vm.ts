@@ -9,7 +9,7 @@ import { buildNoCloudSeed } from '../../src/hypervisor/seed/index.js';
 import { libvirtNames } from '../../src/hypervisor/xml/names.js';
 import { VpcsService } from '../../src/networks/vpcs.service.js';
 import { createTenant, startTestApp, type TestApp } from '../support/test-app.js';
-import { run, secondHost, vmEnv, waitForConsole } from './vm-support.js';
+import { run, secondHost, vmEnv, waitForConsole, testImageBoot } from './vm-support.js';
 
 interface Host {
   conn: LibvirtConnection;
@@ -109,12 +109,7 @@ describe('VPCs stay apart (real guests)', () => {
       type: 'qemu',
       vcpus: 1,
       memoryMiB: 256,
-      boot: {
-        kind: 'kernel',
-        kernel: join(imageDir, 'vmlinuz'),
-        initrd: join(imageDir, 'initramfs.img'),
-        cmdline: 'console=ttyS0 quiet panic=-1',
-      },
+      boot: testImageBoot(imageDir),
       disks: [
         {
           pool: g.host.pool,
