@@ -121,7 +121,9 @@ function userData(g: Guest, provider: string): string {
     // its httpd starts a moment after its lease
     'peer_http=; n=0',
     `while [ -z "$peer_http" ] && [ $n -lt 10 ]; do peer_http=$(timeout 3 wget -qO- http://${g.peerIp}:${ENDPOINT_PORT}/ 2>/dev/null | clean); n=$((n + 1)); [ -n "$peer_http" ] || sleep 1; done`,
-    `provider_ping=fail; ping -c 3 -W 2 ${provider} >/dev/null 2>&1 && provider_ping=ok`,
+    // The first packets through the other host's gateway may be lost while its flows settle.
+    'provider_ping=fail; n=0',
+    `while [ $provider_ping = fail ] && [ $n -lt 10 ]; do ping -c 1 -W 2 ${provider} >/dev/null 2>&1 && provider_ping=ok; n=$((n + 1)); done`,
     'provider_http=; n=0',
     `while [ -z "$provider_http" ] && [ $n -lt 5 ]; do provider_http=$(timeout 3 wget -qO- http://${provider}:${OUTSIDE_PORT}/${g.name} 2>/dev/null | clean); n=$((n + 1)); [ -n "$provider_http" ] || sleep 1; done`,
     'up=$(cut -d" " -f1 /proc/uptime)',
