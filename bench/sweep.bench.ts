@@ -48,19 +48,6 @@ try {
   );
   await ds.query(`UPDATE hosts SET cpus = 100000, memory_mib = 2000000000`);
   await ds.query(`UPDATE vpcs SET cidr = '10.64.0.0/16', gateway = '10.64.0.1' WHERE id = $1`, [s.vpcId]);
-  // The VPC's network on every host, with each node's DHCP entry as its reconcile leaves it: the
-  // sweep audits those entries and would otherwise send every node back to its reconciler.
-  const network = libvirtNames.vpcNetwork(s.vpcId);
-  for (const hostId of hostIds) {
-    await leases.runtime(hostId)!.backend!.ensureNetwork({
-      name: network,
-      bridge: libvirtNames.vpcBridge(s.vpcId),
-      gateway: '10.64.0.1',
-      prefix: 16,
-      hosts: [],
-      ownerNote: `kaas VPC ${s.vpcId}`,
-    });
-  }
   const setupStart = Date.now();
   let n = 0;
   for (let c = 0; c < CLUSTERS; c++) {
@@ -101,7 +88,6 @@ try {
         `<domain type='qemu'><name>${name}</name><memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><metadata><kaas:owner xmlns:kaas='urn:kaas:metadata:1' tenant='${s.tenantId}' cluster='${clusterId}' node='${nodeId}' role='worker'/></metadata></domain>`,
       );
       await driver.conn.startDomain(name);
-      await driver.setDhcpHost(network, { mac, ip: `10.64.${(n + 2) >> 8}.${(n + 2) & 255}`, name: `c${c}-n${i}` });
     }
     await ds.query(
       `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,

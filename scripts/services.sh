@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Starts PostgreSQL and Redis as plain local processes on loopback, with their data under
-# $KAAS_DATA_DIR (default .data/ in the repo). No Docker, no systemd: both are children of this
+# Starts PostgreSQL, Redis and OVN's central part (the Northbound and Southbound databases and
+# ovn-northd) as plain local processes, on loopback or unix sockets, with their data under
+# $KAAS_DATA_DIR (default .data/ in the repo). No Docker, no systemd: all are children of this
 # script's caller, tracked by PID files, and reused when already running.
 #
 #   scripts/services.sh install   install the Debian packages that are missing
-#   scripts/services.sh up        start both (idempotent) and print the env to use them
-#   scripts/services.sh down      stop both
+#   scripts/services.sh up        start them (idempotent) and print the env to use them
+#   scripts/services.sh down      stop them
 #   scripts/services.sh status
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ REDIS_PORT=${KAAS_REDIS_PORT:-56379}
 PG_DIR=$DATA/postgres
 REDIS_DIR=$DATA/redis
 RUN_DIR=$DATA/run
+OVN_DIR=$DATA/ovn
+PKGS=(postgresql redis-server ovn-central openvswitch-common)
 
 log() { echo "[services] $*" >&2; }
 
@@ -71,26 +74,75 @@ redis_up() {
   log "Redis did not start; see $DATA/redis.log"; exit 1
 }
 
+# OVN's run, log and database folders are ours, never the system's (/run/ovn, /var/lib/ovn).
+ovn_env() {
+  env OVS_RUNDIR="$OVN_DIR" OVS_LOGDIR="$OVN_DIR" OVS_DBDIR="$OVN_DIR" \
+    OVN_RUNDIR="$OVN_DIR" OVN_LOGDIR="$OVN_DIR" OVN_DBDIR="$OVN_DIR" "$@"
+}
+
+ovsdb_up() { # name schema
+  local name=$1 schema=$2
+  if alive "$OVN_DIR/$name.pid" && [ -S "$OVN_DIR/$name.sock" ]; then return 0; fi
+  [ -f "$OVN_DIR/$name.db" ] || ovsdb-tool create "$OVN_DIR/$name.db" "$schema"
+  # A database written by an older OVN is brought to the installed schema.
+  if [ "$(ovsdb-tool needs-conversion "$OVN_DIR/$name.db" "$schema")" = yes ]; then
+    ovsdb-tool convert "$OVN_DIR/$name.db" "$schema"
+  fi
+  ovn_env ovsdb-server "$OVN_DIR/$name.db" --remote="punix:$OVN_DIR/$name.sock" \
+    --pidfile="$OVN_DIR/$name.pid" --unixctl="$OVN_DIR/$name.ctl" --log-file="$OVN_DIR/$name.log" \
+    --detach --no-chdir -vconsole:off 2>/dev/null
+}
+
+ovn_up() {
+  mkdir -p "$OVN_DIR"
+  ovsdb_up ovnnb_db /usr/share/ovn/ovn-nb.ovsschema
+  ovsdb_up ovnsb_db /usr/share/ovn/ovn-sb.ovsschema
+  if ! alive "$OVN_DIR/ovn-northd.pid"; then
+    log "starting OVN (Northbound, Southbound, ovn-northd) in $OVN_DIR"
+    ovn_env ovn-northd --ovnnb-db="unix:$OVN_DIR/ovnnb_db.sock" --ovnsb-db="unix:$OVN_DIR/ovnsb_db.sock" \
+      --pidfile="$OVN_DIR/ovn-northd.pid" --unixctl="$OVN_DIR/ovn-northd.ctl" \
+      --log-file="$OVN_DIR/ovn-northd.log" --detach --no-chdir -vconsole:off 2>/dev/null
+  fi
+}
+
+ovn_down() {
+  for name in ovn-northd ovnsb_db ovnnb_db; do
+    if alive "$OVN_DIR/$name.pid"; then
+      kill "$(cat "$OVN_DIR/$name.pid")" 2>/dev/null || true
+      for _ in $(seq 1 50); do alive "$OVN_DIR/$name.pid" || break; sleep 0.1; done
+    fi
+  done
+}
+
 case "${1:-up}" in
-  install) need_pkgs postgresql redis-server ;;
+  install) need_pkgs "${PKGS[@]}" ;;
   up)
-    need_pkgs postgresql redis-server
+    need_pkgs "${PKGS[@]}"
     mkdir -p "$DATA"
     pg_up
     redis_up
+    # KAAS_SERVICES_OVN=0: OVN's central part runs elsewhere (the real-VM environment's own).
+    [ "${KAAS_SERVICES_OVN:-1}" = 0 ] || ovn_up
     echo "DATABASE_URL=postgres://kaas@127.0.0.1:$PG_PORT/kaas"
     echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+    if [ "${KAAS_SERVICES_OVN:-1}" != 0 ]; then
+      echo "KAAS_OVN_NB=unix:$OVN_DIR/ovnnb_db.sock"
+      echo "KAAS_OVN_SB=unix:$OVN_DIR/ovnsb_db.sock"
+    fi
     ;;
   down)
     bin=$(pg_bin)
     [ -f "$PG_DIR/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 || true
     alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    ovn_down
     log "stopped"
     ;;
   status)
     bin=$(pg_bin)
     as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1 && echo "postgres: running on $PG_PORT" || echo "postgres: stopped"
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && echo "redis: running on $REDIS_PORT" || echo "redis: stopped"
+    alive "$OVN_DIR/ovnnb_db.pid" && echo "ovn northbound: $OVN_DIR/ovnnb_db.sock" || echo "ovn northbound: stopped"
+    alive "$OVN_DIR/ovn-northd.pid" && echo "ovn-northd: running" || echo "ovn-northd: stopped"
     ;;
   *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
 esac

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The real-VM suite: libvirtd, PostgreSQL and Redis run inside a network namespace this script
-# creates, so every bridge, dnsmasq and guest address exists only there; the test process runs
-# there too. A second real host (its own libvirtd in a network and mount namespace of its own,
-# KAAS_SECOND_NETNS) serves the tests that need two. Guests are software-emulated (domain type
-# qemu). Everything is torn down on exit.
+# The real-VM suite: libvirtd, Open vSwitch, ovn-controller, OVN's central databases, PostgreSQL
+# and Redis run inside a network namespace this script creates, so every bridge and guest address
+# exists only there; the test process runs there too. A second real host (its own libvirtd, Open
+# vSwitch and ovn-controller in a network and mount namespace of its own, KAAS_SECOND_NETNS) joins
+# the first over a Geneve underlay. Guests are software-emulated (domain type qemu). Everything is
+# torn down on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -28,10 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-scripts/vmenv/vmenv.sh up >/dev/null
-second up >/dev/null
+KAAS_VMENV_OVN=1 scripts/vmenv/vmenv.sh up >/dev/null
+KAAS_VMENV_OVN_JOIN=$KAAS_NETNS second up >/dev/null
 export KAAS_SECOND_HOST_URI="qemu:///system?socket=$SECOND_DIR/run/libvirt/libvirt-sock"
-services_env=$(ns env KAAS_DATA_DIR="$VMDATA" KAAS_PG_PORT=55433 KAAS_REDIS_PORT=56380 scripts/services.sh up)
+services_env=$(ns env KAAS_DATA_DIR="$VMDATA" KAAS_PG_PORT=55433 KAAS_REDIS_PORT=56380 KAAS_SERVICES_OVN=0 scripts/services.sh up)
 db=$(echo "$services_env" | sed -n 's/^DATABASE_URL=//p')
 redis=$(echo "$services_env" | sed -n 's/^REDIS_URL=//p')
 started=$(date +%s)

@@ -39,11 +39,12 @@ export function hostCommands(): Command[] {
     .option('--domain-type <type>', 'kvm (production) or qemu (no hardware virtualisation)', 'kvm')
     .option('--cpus <n>', 'override the CPU count', intOption('cpus'))
     .option('--memory-mib <n>', 'override the memory', intOption('memory-mib'))
+    .option('--chassis <name>', "its Open vSwitch system-id, when it is not the host's name")
     .action(
       async (
         name: string,
         uri: string,
-        o: { domainType: string; cpus?: number; memoryMib?: number },
+        o: { domainType: string; cpus?: number; memoryMib?: number; chassis?: string },
         command: Command,
       ) => {
         const ctx = CliContext.from(command);
@@ -53,6 +54,7 @@ export function hostCommands(): Command[] {
           domainType: o.domainType,
           ...(o.cpus ? { cpus: o.cpus } : {}),
           ...(o.memoryMib ? { memoryMiB: o.memoryMib } : {}),
+          ...(o.chassis ? { chassis: o.chassis } : {}),
         };
         ctx.print(await ctx.client.request<Host>('POST', '/v1/hosts', body), hostColumns);
       },

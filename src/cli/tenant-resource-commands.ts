@@ -35,19 +35,43 @@ interface FloatingIpRange {
   free: number;
 }
 
+const floatingIpColumns: Column<FloatingIp>[] = [
+  { header: 'ID', value: (f) => f.id },
+  { header: 'ADDRESS', value: (f) => f.address },
+  { header: 'CLUSTER', value: (f) => f.clusterId },
+];
+
+/** PATCH /v1/floating-ips/:id: the address becomes `clusterId`'s endpoint, or no cluster's (null). */
+async function setFloatingIpCluster(command: Command, idOrAddress: string, cluster: string | null): Promise<void> {
+  const ctx = CliContext.from(command);
+  const client = await ctx.tenantClient();
+  const id = await ctx.resourceId(client, '/v1/floating-ips', idOrAddress, 'floating IP');
+  const clusterId = cluster === null ? null : await ctx.resourceId(client, '/v1/clusters', cluster, 'cluster');
+  ctx.print(await client.request<FloatingIp>('PATCH', `/v1/floating-ips/${id}`, { clusterId }), floatingIpColumns);
+}
+
 function floatingIpCommand(): Command {
   const cmd = resourceCommand<FloatingIp>({
     command: 'floating-ips',
     kind: 'floating IP',
     path: '/v1/floating-ips',
     description: 'floating IPs (tenant), and their ranges (operator: add-range, ranges)',
-    columns: [
-      { header: 'ID', value: (f) => f.id },
-      { header: 'ADDRESS', value: (f) => f.address },
-      { header: 'CLUSTER', value: (f) => f.clusterId },
-    ],
+    columns: floatingIpColumns,
     create: { options: [], body: () => ({}) },
   });
+  cmd
+    .command('associate <idOrAddress>')
+    .description("make the address a cluster's endpoint (the cluster must have none)")
+    .requiredOption('--cluster <idOrName>', 'the cluster')
+    .action(async (idOrAddress: string, o: { cluster: string }, command: Command) => {
+      await setFloatingIpCluster(command, idOrAddress, o.cluster);
+    });
+  cmd
+    .command('disassociate <idOrAddress>')
+    .description('release the address from its cluster, which is left without an endpoint')
+    .action(async (idOrAddress: string, _o, command: Command) => {
+      await setFloatingIpCluster(command, idOrAddress, null);
+    });
   const rangeColumns: Column<FloatingIpRange>[] = [
     { header: 'ID', value: (r) => r.id },
     { header: 'RANGE', value: (r) => r.cidr ?? `${r.start}-${r.end}` },

@@ -63,16 +63,19 @@ export class ClusterDetailsService {
 
   async kubeconfig(auth: AuthContext, id: string): Promise<string> {
     const cluster = await this.mustFind(auth, id);
+    const fip = cluster.floatingIpId
+      ? await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId)
+      : null;
+    // Without an endpoint a kubeconfig would point nowhere; say how to give it one instead.
+    if (!fip)
+      throw DomainError.conflict(
+        `cluster "${cluster.name}" has no floating IP; associate one with PATCH /v1/floating-ips/:id`,
+      );
     const secrets = await this.secrets.get(id);
     if (!secrets)
       throw DomainError.conflict(`cluster "${cluster.name}" has no credentials yet; try again once it is provisioning`);
-    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
     const bundle = this.bundles.get(cluster.controlPlane);
     const port = bundle?.manifest.endpoint.port ?? 6443;
-    return kubeconfigYaml({
-      clusterName: cluster.name,
-      server: `https://${fip?.address ?? 'unassigned'}:${port}`,
-      secrets,
-    });
+    return kubeconfigYaml({ clusterName: cluster.name, server: `https://${fip.address}:${port}`, secrets });
   }
 }

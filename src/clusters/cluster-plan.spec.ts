@@ -166,6 +166,26 @@ describe('planCluster', () => {
     ).toEqual([`create:master>${c.id}`]);
   });
 
+  it('removes an unhealthy master of three before its replacement joins, then makes the missing one', () => {
+    const a = node('master');
+    const b = node('master');
+    const dead = node('master', { replaceRequested: true, unhealthy: true, ready: false });
+    const first = planCluster(input({ masters: 3, workers: 0, nodes: [a, b, dead], wasRunning: true }));
+    expect(kinds(first)).toEqual([`delete:${dead.id}`]);
+    const then = planCluster(
+      input({ masters: 3, workers: 0, nodes: [a, b, { ...dead, deleting: true }], wasRunning: true }),
+    );
+    expect(kinds(then)).toEqual([]);
+    expect(kinds(planCluster(input({ masters: 3, workers: 0, nodes: [a, b], wasRunning: true })))).toEqual([
+      'create:master',
+    ]);
+    // A healthy master asked to be replaced still surges: the new one first.
+    const asked = node('master', { replaceRequested: true });
+    expect(kinds(planCluster(input({ masters: 3, workers: 0, nodes: [a, b, asked], wasRunning: true })))).toEqual([
+      `create:master>${asked.id}`,
+    ]);
+  });
+
   it('deletes every node and then finalizes a deleted cluster', () => {
     const nodes = [node('master'), node('worker')];
     const plan = planCluster(input({ deleting: true, nodes }));

@@ -94,16 +94,23 @@ export function planCluster(input: PlanInput): Plan {
   const allMastersReady = masters.every((m) => m.ready);
   const controlPlaneUp = masters.some((m) => m.ready);
 
-  // Replacements: workers all at once, masters one at a time.
+  // Replacements: workers all at once, masters one at a time. An unhealthy master among others
+  // that are all ready leaves first: it still counts as a member of the control plane's quorum,
+  // so a new member added beside it would need one more live member than there is (etcd refuses
+  // the addition). Once it is gone the missing master is made as in a scale-up.
+  let masterReplaced = false;
   for (const n of slotHolders.filter((x) => x.replaceRequested && !surge.some((r) => r.replacesNodeId === x.id))) {
     if (n.role === 'worker') actions.push({ kind: 'create', role: 'worker', replaces: n.id });
-    else if (!mastersChanging && masters.filter((m) => m.id !== n.id).every((m) => m.ready)) {
-      actions.push({ kind: 'create', role: 'master', replaces: n.id });
-      break;
+    else if (!masterReplaced && !mastersChanging && masters.filter((m) => m.id !== n.id).every((m) => m.ready)) {
+      masterReplaced = true;
+      if (n.unhealthy && masters.length >= 3)
+        actions.push({ kind: 'delete', nodeId: n.id, reason: 'unhealthy: leaves before its replacement joins' });
+      else actions.push({ kind: 'create', role: 'master', replaces: n.id });
     }
   }
+  const mastersChangingNow = mastersChanging || masterReplaced;
 
-  if (!mastersChanging) {
+  if (!mastersChangingNow) {
     if (masters.length < input.masters && allMastersReady) actions.push({ kind: 'create', role: 'master' });
     else if (masters.length > input.masters && allMastersReady) {
       const victim = [...masters].sort(byDeletePriority)[0];

@@ -27,7 +27,7 @@ export class ClusterEntity {
   @Column({ name: 'disk_gib', type: 'integer' }) diskGiB: number;
   @Column({ name: 'vpc_id', type: 'uuid' }) vpcId: string;
   @Column({ name: 'storage_pool_id', type: 'uuid' }) storagePoolId: string;
-  @Column({ name: 'floating_ip_id', type: 'uuid' }) floatingIpId: string;
+  @Column({ name: 'floating_ip_id', type: 'uuid', nullable: true }) floatingIpId: string | null;
   @Column({ name: 'image_id', type: 'uuid', nullable: true }) imageId: string | null;
   @Column({ type: 'varchar', length: 16 }) phase: ClusterPhase;
   @Column({ type: 'jsonb' }) conditions: Condition[];

@@ -173,7 +173,13 @@ export class ClusterResponse {
   @ApiProperty({ type: NodeSpecDto }) nodeSpec: NodeSpecDto;
   @ApiProperty() vpcId: string;
   @ApiProperty() storagePoolId: string;
-  @ApiProperty() floatingIpId: string;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'null once released (PATCH /v1/floating-ips/:id): the cluster then has no endpoint',
+  })
+  floatingIpId: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'the floating IP and port of the control plane' })
   endpoint: string | null;
   @ApiProperty({ enum: ['Pending', 'Provisioning', 'Running', 'Updating', 'Degraded', 'Deleting', 'Failed'] })

@@ -13,6 +13,8 @@ import { ClusterUsageSources } from './cluster-usage-sources.js';
 import { ClustersController } from './clusters.controller.js';
 import { ClustersRepository } from './clusters.repository.js';
 import { ClustersService } from './clusters.service.js';
+import { FloatingIpAssociationController } from './floating-ip-association.controller.js';
+import { FloatingIpAssociationService } from './floating-ip-association.service.js';
 import { UsageMetrics } from './usage-metrics.js';
 
 /** Clusters as tenants declare them: the API, the records, quota and capacity checks. No VM work. */
@@ -26,12 +28,13 @@ import { UsageMetrics } from './usage-metrics.js';
     NodesModule,
     ControlPlaneModule,
   ],
-  controllers: [ClustersController],
+  controllers: [ClustersController, FloatingIpAssociationController],
   providers: [
     ClustersRepository,
     ClusterCapacity,
     ClustersService,
     ClusterDetailsService,
+    FloatingIpAssociationService,
     ClusterScaling,
     ClusterUsageSources,
     UsageMetrics,

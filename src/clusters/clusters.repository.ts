@@ -6,7 +6,7 @@ import { ClusterEntity } from './cluster.entity.js';
 
 /** The desired-state fields of a cluster; its phase and conditions change only through `patchStatus`. */
 export type ClusterSpecPatch = Partial<
-  Pick<ClusterEntity, 'masters' | 'workers' | 'settings' | 'generation' | 'paused' | 'autoscaledAt'>
+  Pick<ClusterEntity, 'masters' | 'workers' | 'settings' | 'generation' | 'paused' | 'autoscaledAt' | 'floatingIpId'>
 >;
 
 /** A cluster with what its API answer shows besides its own row. */

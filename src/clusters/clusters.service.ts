@@ -70,6 +70,13 @@ export class ClustersService {
         const pool = await this.pools.lockForTenant(tx, tenantId, body.storagePoolId);
         if (!pool) throw DomainError.validation('storagePoolId', `storage pool ${body.storagePoolId} not found`);
         await this.capacity.checkPoolRoom(tx, pool.id, n * body.nodeSpec.diskGiB, pool.name, pool.capacityGiB);
+        // Locked before the cluster row names it: the order PATCH /v1/floating-ips/:id takes them in.
+        const fip = await this.floatingIpsRepo.lockForTenant(tx, tenantId, body.floatingIpId);
+        if (!fip) throw DomainError.validation('floatingIpId', `floating IP ${body.floatingIpId} not found`);
+        if (fip.clusterId)
+          throw DomainError.conflict(`floating IP ${fip.address} is already the endpoint of another cluster`, {
+            field: 'floatingIpId',
+          });
         const image = await this.hostsRepo.defaultImage(tx);
         const created = await this.clusters.insert(tx, {
           tenantId,
@@ -83,16 +90,10 @@ export class ClustersService {
           diskGiB: body.nodeSpec.diskGiB,
           vpcId: vpc.id,
           storagePoolId: pool.id,
-          floatingIpId: body.floatingIpId,
+          floatingIpId: fip.id,
           imageId: image?.id ?? null,
           settings: { ...(body.settings ?? {}) } as ClusterSettings,
         });
-        const fip = await this.floatingIpsRepo.lockForTenant(tx, tenantId, body.floatingIpId);
-        if (!fip) throw DomainError.validation('floatingIpId', `floating IP ${body.floatingIpId} not found`);
-        if (fip.clusterId)
-          throw DomainError.conflict(`floating IP ${fip.address} is already the endpoint of another cluster`, {
-            field: 'floatingIpId',
-          });
         await this.floatingIps.associate(tx, tenantId, fip.id, created.id);
         await this.idempotency.record(tx, 'cluster', created.id);
         await this.events.normal(

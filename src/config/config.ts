@@ -1,6 +1,23 @@
-import { formatCidr, parseCidr } from '../common/cidr.js';
+import { formatCidr, parseCidr, parseIpv4 } from '../common/cidr.js';
 
 /** Validated process configuration. Every field comes from one environment variable. */
+export interface OvnConfig {
+  /** The Northbound database (KAAS_OVN_NB): `unix:<path>`, `tcp:<host>:<port>`, or several, comma-separated (a RAFT cluster). */
+  northbound: string;
+  /** The Southbound database (KAAS_OVN_SB), read to tell which hosts' chassis are up; null: not read. */
+  southbound: string | null;
+  /** Source NAT of every VPC to its router's provider address (KAAS_VPC_EGRESS, default on). */
+  egress: boolean;
+  /** Guests' MTU (KAAS_VPC_MTU): 1442 leaves room for Geneve on a 1500-byte underlay. */
+  mtu: number;
+  /** DNS servers handed to guests by DHCP (KAAS_VPC_DNS, comma-separated); none by default. */
+  dns: string[];
+  /** The provider network's name in each host's `ovn-bridge-mappings` (KAAS_OVN_PHYSNET). */
+  physnet: string;
+  /** The integration bridge guests' NICs plug into on every host (KAAS_OVN_BRIDGE). */
+  integrationBridge: string;
+}
+
 export interface AppConfig {
   port: number;
   host: string;
@@ -31,6 +48,8 @@ export interface AppConfig {
    * networks, say. Floating-IP ranges are refused as VPC ranges without being listed.
    */
   reservedCidrs: string[];
+  /** Tenant networks (OVN). */
+  ovn: OvnConfig;
   /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
   ipQuarantineSeconds: number;
   /** Simulated guests: boot and install durations. */
@@ -160,6 +179,43 @@ function cidrList(env: Env, name: string): string[] {
   });
 }
 
+/** An OVSDB remote (or a comma-separated list of them); `none` turns an optional one off. */
+function ovsdbRemote(env: Env, name: string, def: string): string | null {
+  const raw = (env[name] ?? def).trim();
+  if (raw === 'none') return null;
+  for (const one of raw.split(',')) {
+    if (!/^(unix:\/.+|tcp:[^:]+:\d{1,5})$/.test(one.trim()))
+      throw new ConfigError(name, `must be unix:<path> or tcp:<host>:<port> (several: comma-separated), got "${one}"`);
+  }
+  return raw;
+}
+
+function flag(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return def;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
+}
+
+function addressList(env: Env, name: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((item) => {
+    const address = item.trim();
+    if (parseIpv4(address) === undefined)
+      throw new ConfigError(name, `must be IPv4 addresses separated by commas, got "${address}"`);
+    return address;
+  });
+}
+
+function name(env: Env, variable: string, def: string): string {
+  const raw = env[variable]?.trim() || def;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw))
+    throw new ConfigError(variable, `must be a name of letters, digits, "_", "." or "-", got "${raw}"`);
+  return raw;
+}
+
 function oneOf(env: Env, name: string, def: string, allowed: string[]): string {
   const raw = env[name] ?? def;
   if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
@@ -217,6 +273,15 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
     workerHosts: hostNames(env, 'KAAS_WORKER_HOSTS'),
     reservedCidrs: cidrList(env, 'KAAS_RESERVED_CIDRS'),
+    ovn: {
+      northbound: ovsdbRemote(env, 'KAAS_OVN_NB', `unix:${dataDir}/ovn/ovnnb_db.sock`)!,
+      southbound: ovsdbRemote(env, 'KAAS_OVN_SB', `unix:${dataDir}/ovn/ovnsb_db.sock`),
+      egress: flag(env, 'KAAS_VPC_EGRESS', true),
+      mtu: int(env, 'KAAS_VPC_MTU', 1442, 576, 9000),
+      dns: addressList(env, 'KAAS_VPC_DNS'),
+      physnet: name(env, 'KAAS_OVN_PHYSNET', 'physnet'),
+      integrationBridge: name(env, 'KAAS_OVN_BRIDGE', 'br-int'),
+    },
     ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
     simBootMs: int(env, 'KAAS_SIM_BOOT_MS', 2000, 0, 600000),
     simInstallMs: int(env, 'KAAS_SIM_INSTALL_MS', 3000, 0, 600000),

@@ -6,6 +6,7 @@ import { Clusters1764216000000 } from '../../migrations/1764216000000-Clusters.j
 import { Audit1764219600000 } from '../../migrations/1764219600000-Audit.js';
 import { StatusPatches1764223200000 } from '../../migrations/1764223200000-StatusPatches.js';
 import { EventsRetention1764226800000 } from '../../migrations/1764226800000-EventsRetention.js';
+import { OvnNetworks1764230400000 } from '../../migrations/1764230400000-OvnNetworks.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Audit1764219600000,
   StatusPatches1764223200000,
   EventsRetention1764226800000,
+  OvnNetworks1764230400000,
 ];

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../common/tokens.js';
 import type { AppConfig } from '../config/config.js';
 import { EventsService } from '../events/events.service.js';
+import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
 import type { HostBackend } from '../hypervisor/backends/index.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
 import { NodesRepository } from '../nodes/nodes.repository.js';
@@ -12,7 +13,10 @@ import { controlPlaneClientFor } from './control-plane-client.js';
 /** What the leave needs of the node's cluster. */
 export interface ControlPlaneOf {
   id: string;
+  tenantId: string;
   controlPlane: string;
+  /** Its endpoint, through which the leave reaches the control plane (the platform has no route into VPCs). */
+  floatingIpId: string | null;
 }
 
 /** The node condition that records that a node has left its cluster's control plane. */
@@ -38,6 +42,7 @@ export class ControlPlaneLeaver {
     private readonly secrets: ClusterSecretsStore,
     private readonly nodes: NodesRepository,
     private readonly events: EventsService,
+    private readonly floatingIps: FloatingIpsRepository,
   ) {}
 
   static hasLeft(node: NodeEntity): boolean {
@@ -57,11 +62,13 @@ export class ControlPlaneLeaver {
         nodeName: node.name,
         nodeAddress: node.address,
         port: bundle.manifest.endpoint.port,
-        otherMasters: async () =>
-          (await this.nodes.forCluster(cluster.id))
-            .filter((n) => n.role === 'master' && n.id !== node.id && n.address && !n.deleteRequestedAt)
-            .sort((a, b) => Number(b.phase === 'Ready') - Number(a.phase === 'Ready'))
-            .map((n) => n.address!),
+        // The cluster's endpoint: its load balancer sends the call to a live master. No VPC
+        // address is reachable from the platform's side.
+        otherMasters: async () => {
+          const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+          if (!fip) throw new Error('the cluster has no floating IP, so its control plane cannot be reached');
+          return [fip.address];
+        },
         tls: async () => {
           const secrets = await this.secrets.get(cluster.id);
           return secrets && { caPem: secrets.caCertPem, certPem: secrets.adminCertPem, keyPem: secrets.adminKeyPem };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NetworksModule } from '../networks/networks.module.js';
 import { EventsModule } from '../events/events.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { BundlesService } from './bundles.service.js';
@@ -11,7 +12,7 @@ import { ControlPlanesController } from './control-planes.controller.js';
  * cluster PKI and its sealed secrets, each node's boot configuration, and a node's leave.
  */
 @Module({
-  imports: [EventsModule, NodesModule],
+  imports: [EventsModule, NetworksModule, NodesModule],
   controllers: [ControlPlanesController],
   providers: [BundlesService, ClusterSecretsStore, ControlPlaneLeaver],
   exports: [BundlesService, ClusterSecretsStore, ControlPlaneLeaver],

@@ -19,8 +19,8 @@ const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
  * lease in Redis: it alone keeps the libvirt connection, consumes the host's queue and, for a
  * simulated host, holds its in-process state. A worker that dies loses its leases within
  * KAAS_HOST_LEASE_MS and another one takes the hosts over. A worker started with
- * KAAS_WORKER_HOSTS holds only the hosts named there (the worker running on a hypervisor host,
- * which alone reaches that host's VPC bridges); the other workers leave those hosts alone.
+ * KAAS_WORKER_HOSTS holds only the hosts named there (optional: say, to keep a remote site's
+ * hosts with a worker near them); the other workers leave those hosts alone.
  */
 @Injectable()
 export class HostLeases implements OnApplicationShutdown {
@@ -179,7 +179,9 @@ export class HostLeases implements OnApplicationShutdown {
       host,
       {
         connected: async (id) => {
-          await this.hosts.update(id, { state: 'Ready', lastSeenAt: new Date(), lastError: null });
+          // A real host is Ready once its sweep (queued now) finds its chassis in OVN's Southbound.
+          const state = host.simulated || !this.config.ovn.southbound ? 'Ready' : 'Pending';
+          await this.hosts.update(id, { state, lastSeenAt: new Date(), lastError: null });
           // Back (or new): sweep at once, so stale VMs of replaced nodes are fenced first thing.
           await this.jobs
             .enqueue('host.sweep', { hostId: id }, { hostId: id, resourceKey: `sweep-${id}` })

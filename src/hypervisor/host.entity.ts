@@ -14,6 +14,10 @@ export class HostEntity {
   @Column({ type: 'varchar', length: 1024 })
   uri: string;
 
+  /** Its Open vSwitch chassis name (`external_ids:system-id`) when it is not the host's name. */
+  @Column({ type: 'varchar', length: 253, nullable: true })
+  chassis: string | null;
+
   @Column({ name: 'domain_type', type: 'varchar', length: 8 })
   domainType: DomainType;
 

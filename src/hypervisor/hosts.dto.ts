@@ -49,6 +49,17 @@ export class CreateHostRequest {
   @Min(256)
   @Max(64 * 1024 * 1024)
   memoryMiB?: number;
+
+  @ApiPropertyOptional({
+    example: 'kvm-01.example.net',
+    description: "its Open vSwitch chassis name (external_ids:system-id), when it is not the host's name",
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    message: 'chassis must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  })
+  chassis?: string;
 }
 
 export const NODE_FAULTS = ['crash', 'hang', 'unready', 'cpu-load'] as const;
@@ -138,6 +149,7 @@ export class HostResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty() uri: string;
+  @ApiProperty({ description: 'its Open vSwitch chassis name (system-id)' }) chassis: string;
   @ApiProperty({ enum: ['kvm', 'qemu'] }) domainType: string;
   @ApiProperty({ description: 'true for test:/// hosts driven by the guest simulator' }) simulated: boolean;
   @ApiProperty({ enum: ['Pending', 'Ready', 'Unreachable', 'Draining', 'Drained'] }) state: string;
@@ -157,6 +169,7 @@ export function toHostResponse(h: HostEntity, allocated: HostAllocation): HostRe
     id: h.id,
     name: h.name,
     uri: h.uri,
+    chassis: h.chassis ?? h.name,
     domainType: h.domainType,
     simulated: h.simulated,
     state: hostState(h, allocated),

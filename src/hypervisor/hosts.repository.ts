@@ -14,8 +14,14 @@ export class HostsRepository {
     return (tx ?? this.db.manager).getRepository(ImageEntity);
   }
 
-  insert(row: Omit<HostEntity, 'id' | 'createdAt' | 'lastSeenAt' | 'lastError' | 'drained'>): Promise<HostEntity> {
-    return this.repo().save(this.repo().create({ ...row, drained: false, lastSeenAt: null, lastError: null }));
+  insert(
+    row: Omit<HostEntity, 'id' | 'createdAt' | 'lastSeenAt' | 'lastError' | 'drained' | 'chassis'> & {
+      chassis?: string | null;
+    },
+  ): Promise<HostEntity> {
+    return this.repo().save(
+      this.repo().create({ chassis: null, ...row, drained: false, lastSeenAt: null, lastError: null }),
+    );
   }
 
   findById(id: string, tx?: Tx): Promise<HostEntity | null> {

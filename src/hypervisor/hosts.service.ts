@@ -82,6 +82,7 @@ export class HostsService {
         state: 'Pending',
         cpus: body.cpus ?? capacity.cpus,
         memoryMiB: body.memoryMiB ?? capacity.memoryMiB,
+        chassis: body.chassis ?? null,
       });
       return toHostResponse(host, EMPTY);
     } catch (err) {

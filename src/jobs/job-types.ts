@@ -34,6 +34,8 @@ export interface JobPayloads {
     cpuPercent?: number;
   };
   'host.inventory': { hostId: string };
+  /** Removes the network rows nothing owns any more, and repairs the ports live nodes lack. */
+  'network.collect': Record<string, never>;
   /** Only used by tests of the job machinery itself. */
   'test.flaky': { key: string; failTimes: number };
 }
@@ -50,6 +52,7 @@ export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'host.sweep': HOST_QUEUE,
   'host.fault': HOST_QUEUE,
   'host.inventory': HOST_QUEUE,
+  'network.collect': QueueName.Maintenance,
   'test.flaky': QueueName.Maintenance,
 };
 

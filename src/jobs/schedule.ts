@@ -13,6 +13,9 @@ export function scheduleTable(config: AppConfig): ScheduledJob[] {
       everyMs: config.healthIntervalSeconds * 1000,
       payload: {},
     },
+    // Network rows of what was deleted while no worker ran, or by hand, go at this pace; deletions
+    // the platform makes queue their own collection at once.
+    { id: 'network-collect', name: 'network.collect', everyMs: 60 * 1000, payload: {} },
     {
       id: 'prune-idempotency',
       name: 'maintenance.prune-idempotency',

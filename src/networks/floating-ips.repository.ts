@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { IsNull } from 'typeorm';
 import { Database, type Tx } from '../common/database.js';
 import { FloatingIpEntity, FloatingIpRangeEntity } from './network.entities.js';
 
@@ -69,76 +70,70 @@ export class FloatingIpsRepository {
     await this.ranges(tx).delete({ id });
   }
 
+  /** Tenants' addresses in the range (VPC routers' are not counted). */
   async countInRange(tx: Tx, rangeId: string): Promise<number> {
-    return this.ips(tx).countBy({ rangeId });
+    return this.ips(tx).countBy({ rangeId, vpcId: IsNull() });
   }
 
-  /** Takes the lowest free address of any range; call with the address space locked. */
-  async allocate(tx: Tx, tenantId: string): Promise<FloatingIpEntity | undefined> {
+  async removeRouterAddresses(tx: Tx, rangeId: string): Promise<void> {
+    await tx.query(`DELETE FROM floating_ips WHERE range_id = $1 AND vpc_id IS NOT NULL`, [rangeId]);
+  }
+
+  /**
+   * Takes the lowest free address of any range (or of the ranges on one provider network); call
+   * with the address space locked. With `vpcId`, the address is that VPC's router's.
+   */
+  async allocate(
+    tx: Tx,
+    tenantId: string,
+    options: { vpcId?: string; providerCidr?: string } = {},
+  ): Promise<FloatingIpEntity | undefined> {
     const rows: { id: string }[] = await tx.query(
-      `INSERT INTO floating_ips (tenant_id, range_id, address)
-       SELECT $1, r.id, r.start_address + s.o
+      `INSERT INTO floating_ips (tenant_id, range_id, address, vpc_id)
+       SELECT $1, r.id, r.start_address + s.o, $2::uuid
          FROM floating_ip_ranges r
          CROSS JOIN LATERAL generate_series(0::bigint, r.end_address - r.start_address) AS s(o)
         WHERE NOT EXISTS (SELECT 1 FROM floating_ips f WHERE f.address = r.start_address + s.o)
+          AND ($3::cidr IS NULL OR r.provider_cidr = $3::cidr)
         ORDER BY r.start_address, s.o
         LIMIT 1
        RETURNING id`,
-      [tenantId],
+      [tenantId, options.vpcId ?? null, options.providerCidr ?? null],
     );
     return rows[0] ? ((await this.ips(tx).findOneBy({ id: rows[0].id })) ?? undefined) : undefined;
   }
 
-  findForTenant(tenantId: string, id: string, tx?: Tx): Promise<FloatingIpEntity | null> {
-    return this.ips(tx).findOneBy({ tenantId, id });
+  /** A tenant's floating IP (never a VPC router's address). */
+  findForTenant(tenantId: string, id: string | null, tx?: Tx): Promise<FloatingIpEntity | null> {
+    if (id === null) return Promise.resolve(null);
+    return this.ips(tx).findOneBy({ tenantId, id, vpcId: IsNull() });
   }
 
-  /** The floating IPs that reach one of these nodes. */
-  heldBy(nodeIds: string[]): Promise<FloatingIpEntity[]> {
-    if (nodeIds.length === 0) return Promise.resolve([]);
-    return this.ips().createQueryBuilder('f').where('f.holder_node_id IN (:...nodeIds)', { nodeIds }).getMany();
-  }
-
-  findByAddresses(addresses: string[]): Promise<FloatingIpEntity[]> {
-    if (addresses.length === 0) return Promise.resolve([]);
-    return this.ips().createQueryBuilder('f').where('f.address = ANY(:addresses::inet[])', { addresses }).getMany();
+  /** The address of a VPC's router on the provider network, if it has one. */
+  routerAddressOf(vpcId: string, tx?: Tx): Promise<FloatingIpEntity | null> {
+    return this.ips(tx).findOneBy({ vpcId });
   }
 
   lockForTenant(tx: Tx, tenantId: string, id: string): Promise<FloatingIpEntity | null> {
     return this.ips(tx)
       .createQueryBuilder('f')
       .setLock('pessimistic_write')
-      .where('f.id = :id AND f.tenant_id = :tenantId', { id, tenantId })
+      .where('f.id = :id AND f.tenant_id = :tenantId AND f.vpc_id IS NULL', { id, tenantId })
       .getOne();
   }
 
   list(tenantId: string, limit: number, afterId?: string): Promise<FloatingIpEntity[]> {
-    const qb = this.ips().createQueryBuilder('f').where('f.tenant_id = :tenantId', { tenantId });
+    const qb = this.ips().createQueryBuilder('f').where('f.tenant_id = :tenantId AND f.vpc_id IS NULL', { tenantId });
     if (afterId !== undefined) qb.andWhere('f.id > :afterId', { afterId });
     return qb.orderBy('f.id', 'ASC').limit(limit).getMany();
   }
 
   async setCluster(tx: Tx, id: string, clusterId: string | null): Promise<void> {
-    await this.ips(tx).update({ id }, { clusterId, ...(clusterId === null ? { holderNodeId: null } : {}) });
-  }
-
-  async setHolder(id: string, holderNodeId: string | null): Promise<void> {
-    await this.ips().update({ id }, { holderNodeId });
+    await this.ips(tx).update({ id }, { clusterId });
   }
 
   findRangeById(id: string, tx?: Tx): Promise<FloatingIpRangeEntity | null> {
     return this.ranges(tx).findOneBy({ id });
-  }
-
-  /** Which of these floating-IP ranges exist. */
-  async existingRangeIds(ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const rows = await this.ranges()
-      .createQueryBuilder('r')
-      .select('r.id')
-      .where('r.id = ANY(:ids::uuid[])', { ids })
-      .getMany();
-    return new Set(rows.map((r) => r.id));
   }
 
   async remove(tx: Tx, id: string): Promise<void> {
@@ -146,6 +141,6 @@ export class FloatingIpsRepository {
   }
 
   async countForTenant(tenantId: string, tx?: Tx): Promise<number> {
-    return this.ips(tx).countBy({ tenantId });
+    return this.ips(tx).countBy({ tenantId, vpcId: IsNull() });
   }
 }

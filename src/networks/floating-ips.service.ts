@@ -4,6 +4,7 @@ import { Database, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
 import { CURSOR_SHAPE, decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { JobQueue } from '../jobs/job-types.js';
 import { QuotaService } from '../tenants/quota.service.js';
 import { broadcast, formatCidr, formatIpv4, parseCidr, parseIpv4 } from '../common/cidr.js';
 import { FloatingIpsRepository } from './floating-ips.repository.js';
@@ -27,6 +28,7 @@ export class FloatingIpsService implements OnModuleInit {
     private readonly quotas: QuotaService,
     private readonly idempotency: IdempotencyEffects,
     private readonly vpcs: VpcsRepository,
+    private readonly jobs: JobQueue,
   ) {}
 
   onModuleInit(): void {
@@ -113,8 +115,11 @@ export class FloatingIpsService implements OnModuleInit {
       if (!range) throw DomainError.notFound('floating-IP range', id);
       const used = await this.ips.countInRange(tx, id);
       if (used > 0) throw DomainError.conflict(`range still has ${used} allocated address(es)`);
+      // VPC routers' addresses are the platform's: they move to another range on the routers' next pass.
+      await this.ips.removeRouterAddresses(tx, id);
       await this.ips.removeRange(tx, id);
     });
+    await this.jobs.nudge('network.collect', {}, { resourceKey: 'network-collect' });
   }
 
   async allocate(auth: AuthContext): Promise<FloatingIpResponse> {

@@ -96,9 +96,12 @@ export class FloatingIpEntity {
   @Column({ name: 'cluster_id', type: 'uuid', nullable: true })
   clusterId: string | null;
 
-  /** The master whose provider NIC currently receives this address. */
-  @Column({ name: 'holder_node_id', type: 'uuid', nullable: true })
-  holderNodeId: string | null;
+  /**
+   * Set on the address of a VPC's router on the provider network (its SNAT and gateway address):
+   * such a row is the platform's, not the tenant's, and is never listed to it nor counted in quota.
+   */
+  @Column({ name: 'vpc_id', type: 'uuid', nullable: true })
+  vpcId: string | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -22,17 +22,6 @@ export class VpcsRepository {
     return this.repo(tx).findOneBy({ id });
   }
 
-  /** Which of these VPCs exist. */
-  async existingIds(ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const rows = await this.repo()
-      .createQueryBuilder('v')
-      .select('v.id')
-      .where('v.id = ANY(:ids::uuid[])', { ids })
-      .getMany();
-    return new Set(rows.map((r) => r.id));
-  }
-
   lockForTenant(tx: Tx, tenantId: string, id: string): Promise<VpcEntity | null> {
     return this.repo(tx)
       .createQueryBuilder('v')

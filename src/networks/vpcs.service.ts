@@ -4,6 +4,7 @@ import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { APP_CONFIG } from '../common/tokens.js';
+import { JobQueue } from '../jobs/job-types.js';
 import type { AppConfig } from '../config/config.js';
 import { formatCidr, formatIpv4, overlaps, parseCidr, validateVpcCidr, vpcHostRange } from '../common/cidr.js';
 import { FloatingIpsRepository } from './floating-ips.repository.js';
@@ -24,6 +25,7 @@ export class VpcsService {
     private readonly vpcs: VpcsRepository,
     private readonly ipam: IpamRepository,
     private readonly floatingIps: FloatingIpsRepository,
+    private readonly jobs: JobQueue,
   ) {}
 
   registerInUseCheck(check: VpcInUseCheck): void {
@@ -102,6 +104,8 @@ export class VpcsService {
       }
       await this.vpcs.remove(tx, id);
     });
+    // Its switch, router and gateway in OVN go with the next collection, queued now.
+    await this.jobs.nudge('network.collect', {}, { resourceKey: 'network-collect' });
   }
 
   /**
@@ -114,11 +118,12 @@ export class VpcsService {
     const parsed = parseCidr(vpc.cidr);
     if (!parsed.ok) throw new Error(`stored VPC cidr ${vpc.cidr} is invalid`);
     const range = vpcHostRange(parsed.cidr);
+    // The last host address is not handed out: the load balancers' health checks come from it.
     const address = await this.ipam.allocate(
       tx,
       vpcId,
       range.first,
-      range.last,
+      range.last - 1,
       owner,
       this.config.ipQuarantineSeconds,
     );

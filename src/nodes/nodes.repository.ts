@@ -141,22 +141,6 @@ export class NodesRepository {
     );
   }
 
-  /**
-   * Hosts running nodes of another VPC whose CIDR overlaps this one: libvirt refuses two networks
-   * with one subnet on a host, and the host could not route to both.
-   */
-  async hostsWithOverlappingVpcs(tx: Tx, vpcId: string): Promise<Set<string>> {
-    const rows: { host_id: string }[] = await tx.query(
-      `SELECT DISTINCT n.host_id FROM nodes n
-         JOIN clusters c ON c.id = n.cluster_id
-         JOIN vpcs v ON v.id = c.vpc_id
-         JOIN vpcs me ON me.id = $1
-        WHERE n.host_id IS NOT NULL AND v.id <> me.id AND v.cidr && me.cidr`,
-      [vpcId],
-    );
-    return new Set(rows.map((r) => r.host_id));
-  }
-
   /** Per host, how many of this cluster's masters and workers run there. */
   async clusterSpread(tx: Tx, clusterId: string): Promise<Map<string, { masters: number; workers: number }>> {
     const rows = await this.repo(tx)

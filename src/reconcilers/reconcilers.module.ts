@@ -8,10 +8,9 @@ import { NodesModule } from '../nodes/nodes.module.js';
 import { StoragePoolsModule } from '../storage-pools/storage-pools.module.js';
 import { AutoscalerHandler } from './autoscaler.handler.js';
 import { ClusterReconciler } from './cluster/cluster.reconciler.js';
-import { FloatingIpHolderStep } from './cluster/floating-ip-holder.step.js';
+import { EndpointStep } from './cluster/endpoint.step.js';
 import { NodeFactory } from './cluster/node-factory.js';
 import { RemediationStep } from './cluster/remediation.step.js';
-import { DhcpAudit } from './host-sweep/dhcp-audit.js';
 import { DrainStep } from './host-sweep/drain.step.js';
 import { FencingStep } from './host-sweep/fencing.step.js';
 import { HostSweepHandler } from './host-sweep/host-sweep.handler.js';
@@ -19,6 +18,8 @@ import { NodeHealthStep } from './host-sweep/node-health.step.js';
 import { OrphanVmsCollector } from './host-sweep/orphan-vms.collector.js';
 import { UnreachableHostStep } from './host-sweep/unreachable-host.step.js';
 import { UnusedObjectsCollector } from './host-sweep/unused-objects.collector.js';
+import { NetworkCollector } from './network/network-collector.handler.js';
+import { TenantNetwork } from './network/tenant-network.service.js';
 import { NodeReconciler } from './node/node.reconciler.js';
 import { DomainPhase } from './node/phases/domain.phase.js';
 import { LeavePhase } from './node/phases/leave.phase.js';
@@ -45,7 +46,9 @@ import { TeardownPhase } from './node/phases/teardown.phase.js';
   providers: [
     ClusterReconciler,
     RemediationStep,
-    FloatingIpHolderStep,
+    EndpointStep,
+    TenantNetwork,
+    NetworkCollector,
     NodeFactory,
     NodeReconciler,
     NetworkPhase,
@@ -60,7 +63,6 @@ import { TeardownPhase } from './node/phases/teardown.phase.js';
     UnreachableHostStep,
     FencingStep,
     OrphanVmsCollector,
-    DhcpAudit,
     DrainStep,
     UnusedObjectsCollector,
     AutoscalerHandler,

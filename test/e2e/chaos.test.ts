@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/config/data-source.js';
 import { createLibvirtTestHost, type LibvirtTestHost } from '../../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { checkInvariants, type Ledger } from '../support/chaos-invariants.js';
+import { checkNetworkInvariants } from '../support/chaos-invariants.js';
 import { startOwnServices, type OwnServices } from '../support/own-services.js';
 import { FAST_SIMULATION } from '../support/platform.js';
 import { freePort, waitFor } from '../support/processes.js';
@@ -37,7 +38,7 @@ const CONVERGE_MS = 90000;
 /** The faults and every client's requests are over within this, or the test says who is late. */
 const CHAOS_DEADLINE_MS = 150000;
 
-type FaultKind = 'kill-worker' | 'kill-api' | 'restart-redis' | 'restart-postgres';
+type FaultKind = 'kill-worker' | 'kill-api' | 'restart-redis' | 'restart-postgres' | 'restart-northbound';
 interface Fault {
   atMs: number;
   kind: FaultKind;
@@ -48,7 +49,7 @@ interface Fault {
 }
 
 function faultSchedule(random: () => number): Fault[] {
-  const kinds: FaultKind[] = ['kill-worker', 'kill-api', 'restart-redis', 'restart-postgres'];
+  const kinds: FaultKind[] = ['kill-worker', 'kill-api', 'restart-redis', 'restart-postgres', 'restart-northbound'];
   const faults: Fault[] = [];
   for (const kind of kinds) {
     const lossy = Math.floor(random() * FAULTS_PER_KIND);
@@ -96,6 +97,8 @@ describe(`chaos: faults while 20 clusters change (seed ${SEED})`, () => {
       ...FAST_SIMULATION,
       DATABASE_URL: services.databaseUrl,
       REDIS_URL: services.redisUrl,
+      KAAS_OVN_NB: services.ovnNorthbound,
+      KAAS_OVN_SB: 'none',
       KAAS_PORT: String(await freePort()),
       KAAS_ADMIN_TOKEN: `admin-${randomBytes(16).toString('hex')}`,
       KAAS_SECRET_KEY: randomBytes(32).toString('hex'),
@@ -183,6 +186,7 @@ describe(`chaos: faults while 20 clusters change (seed ${SEED})`, () => {
         if (f.kind === 'kill-worker') await workers[f.arg].kill();
         else if (f.kind === 'kill-api') await api.kill();
         else if (f.kind === 'restart-redis') await services.restartRedis(f.arg, f.loseData);
+        else if (f.kind === 'restart-northbound') await services.restartNorthbound(f.arg);
         else await services.restartPostgres(f.arg);
         log(`${f.kind}(${f.arg}${f.loseData ? ', data lost' : ''}) at ${at} ms, done after ${Date.now() - t0 - at} ms`);
       }
@@ -275,7 +279,10 @@ describe(`chaos: faults while 20 clusters change (seed ${SEED})`, () => {
         const db = new pg.Client({ connectionString: services.databaseUrl });
         problems = await db
           .connect()
-          .then(() => checkInvariants(db, admin, ledger))
+          .then(async () => [
+            ...(await checkInvariants(db, admin, ledger)),
+            ...(await checkNetworkInvariants(db, services.ovnNorthbound)),
+          ])
           .catch((err: Error) => [`check failed: ${err.message}`])
           .finally(() => db.end().catch(() => undefined));
         if (problems.length === 0 || Date.now() > deadline) break;

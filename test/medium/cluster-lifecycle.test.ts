@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
+import { TenantNetwork } from '../../src/reconcilers/network/tenant-network.service.js';
+import { testNorthbound } from '../support/northbound-per-file.js';
 import { waitFor } from '../support/processes.js';
 import {
   clusterBody,
@@ -25,6 +27,22 @@ describe('cluster lifecycle on a simulated host', () => {
     }[];
   const libvirtDomains = async () =>
     (await p.worker.get(HostLeases).runtime(p.hostId)!.backend!.listOwnedDomains()).map((d) => d.owner?.nodeId);
+
+  /** Rows of a Northbound table, through ovn-nbctl (the operator's view). */
+  const nbRows = async (table: string, ...conditions: string[]) => {
+    const { stdout } = await testNorthbound().exec('ovn-nbctl', [
+      `--db=${testNorthbound().remote}`,
+      '--format=json',
+      conditions.length ? 'find' : 'list',
+      table,
+      ...conditions,
+    ]);
+    const parsed = JSON.parse(stdout) as { headings: string[]; data: unknown[][] };
+    return parsed.data.map((row) => Object.fromEntries(parsed.headings.map((h, i) => [h, row[i]]))) as Record<
+      string,
+      unknown
+    >[];
+  };
 
   beforeAll(async () => {
     p = await startPlatform();
@@ -59,6 +77,34 @@ describe('cluster lifecycle on a simulated host', () => {
     expect(list.map((n) => n.role).sort()).toEqual(['master', 'worker', 'worker']);
     expect(new Set(list.map((n) => n.address)).size).toBe(3);
     expect((await libvirtDomains()).sort()).toEqual(list.map((n) => n.id).sort());
+    // The network, as OVN has it: one port per node with its address and port security, and the
+    // endpoint as a load balancer on the floating IP over the Ready master.
+    const ports = await nbRows('Logical_Switch_Port', 'external_ids:kaas\\:kind=node-port');
+    expect(ports.map((r) => r.name).sort()).toEqual(list.map((n) => n.id).sort());
+    for (const n of list) {
+      const port = ports.find((r) => r.name === n.id)!;
+      expect(String(port.port_security)).toContain(n.address);
+    }
+    const fip = (await s.client.call('GET', `/v1/floating-ips/${s.floatingIpId}`)).body.address as string;
+    const master = list.find((n) => n.role === 'master')!;
+    await waitFor('the endpoint over the master', async () => {
+      const lbs = await nbRows('Load_Balancer', 'external_ids:kaas\\:kind=endpoint-lb');
+      return (
+        lbs.length === 1 &&
+        JSON.stringify(lbs[0].vips).includes(`${fip}:2379`) &&
+        JSON.stringify(lbs[0].vips).includes(`${master.address}:2379`)
+      );
+    });
+    // The bill in Northbound transactions: the provider network, the VPC and the endpoint once
+    // each, a port per node; passes that find their scope in place send nothing.
+    const txns = p.worker.get(TenantNetwork).controller.transactions;
+    console.log(
+      `Northbound transactions for a 1+2 cluster: ${JSON.stringify(txns)} (${(txns.writes / 3).toFixed(2)} writes per node)`,
+    );
+    // The nodes' first passes run at once and race to create the VPC: the losers plan again.
+    expect(txns.conflicts).toBeLessThanOrEqual(4);
+    expect(txns.writes - txns.conflicts).toBeLessThanOrEqual(1 + 1 + 3 + 2);
+    expect(txns.reads).toBeLessThanOrEqual(txns.writes + 6);
     const events = (await s.client.call('GET', `/v1/clusters/${clusterId}/events`)).body.items as { reason: string }[];
     expect(events[0].reason).toBe('PhaseRunning');
     expect(events.map((e) => e.reason)).toEqual(
@@ -151,17 +197,22 @@ describe('cluster lifecycle on a simulated host', () => {
     expect(await driver.listVolumes('kaas-platform')).toEqual([
       expect.stringMatching(/^kaas-bundle-etcd-v3\.4\.23-[0-9a-f]{12}\.iso$/),
     ]);
-    // No network hands an address to a node that is gone (VPC or floating-IP provider network).
-    expect((await driver.inventory()).networks.flatMap((n) => n.dhcpHosts)).toEqual([]);
-    // Deleting the tenant's VPC and pool removes their libvirt network and pool at the next sweep.
+    // No port of a node that is gone, and no endpoint; the VPC's own rows stay while it exists.
+    expect(await nbRows('Logical_Switch_Port', 'external_ids:kaas\\:kind=node-port')).toEqual([]);
+    expect(await nbRows('Load_Balancer')).toEqual([]);
+    expect(await nbRows('Logical_Switch', `name=kaas-vpc-${s.vpcId}`)).toHaveLength(1);
+    // Deleting the tenant's VPC and pool removes its OVN rows and the libvirt pool.
     expect((await s.client.call('DELETE', `/v1/vpcs/${s.vpcId}`)).status).toBe(204);
     expect((await s.client.call('DELETE', `/v1/storage-pools/${s.poolId}`)).status).toBe(204);
     await waitFor(
-      'the VPC network and pool to leave the host',
+      "the VPC's rows to leave OVN and the pool to leave the host",
       async () =>
-        (await driver.listNetworks()).filter((n) => n.startsWith('kaas-vpc-')).length === 0 &&
+        (await nbRows('Logical_Switch', `name=kaas-vpc-${s.vpcId}`)).length === 0 &&
+        (await nbRows('Logical_Router')).length === 0 &&
         (await driver.listPools()).every((x) => x === 'kaas-platform'),
       10000,
     );
+    // What is left is the provider network of the floating-IP range, which still exists.
+    expect((await nbRows('Logical_Switch')).map((r) => r.name)).toEqual([expect.stringMatching(/^kaas-provider-/)]);
   });
 });

@@ -14,11 +14,9 @@ describe('The simulated host backend on the real binding and libvirt test driver
     tenantId: randomUUID(),
     clusterId: randomUUID(),
     nodeId: randomUUID(),
-    vpcId: randomUUID(),
     poolId: randomUUID(),
   };
   const pool = libvirtNames.storagePool(ids.poolId);
-  const network = libvirtNames.vpcNetwork(ids.vpcId);
   const domain = libvirtNames.domain(ids.nodeId);
 
   function spec(): DomainSpec {
@@ -38,7 +36,16 @@ describe('The simulated host backend on the real binding and libvirt test driver
           target: 'vda',
         },
       ],
-      nics: [{ network, mac: macFor(ids.nodeId) }],
+      // The node's NIC as the platform makes it: a port of OVN's integration bridge.
+      nics: [
+        {
+          bridge: 'br-int',
+          mac: macFor(ids.nodeId),
+          openvswitch: { interfaceId: ids.nodeId },
+          mtu: 1442,
+          checksumOffload: false,
+        },
+      ],
       owner: { ...ids, role: 'worker', clusterName: `evil"'<>&`, nodeName: 'w-0' },
     };
   }
@@ -54,7 +61,7 @@ describe('The simulated host backend on the real binding and libvirt test driver
     await host.cleanup();
   });
 
-  it('creates pools, volumes (with copy-on-write backing), networks and domains idempotently', async () => {
+  it('creates pools, volumes (with copy-on-write backing) and domains idempotently', async () => {
     expect(await driver.ensurePool({ type: 'dir', name: pool, path: `${host.dir}/pool` })).toEqual({ created: true });
     expect(await driver.ensurePool({ type: 'dir', name: pool, path: `${host.dir}/pool` })).toEqual({ created: false });
     const base = await driver.ensureVolume(pool, { name: 'base.qcow2', capacityBytes: 2 ** 30, format: 'qcow2' });
@@ -70,19 +77,12 @@ describe('The simulated host backend on the real binding and libvirt test driver
     expect(await conn.getVolumeXML(pool, overlay.name)).toContain('<backingStore>');
     expect((await conn.getVolumeInfo(pool, overlay.name)).capacity).toBe(10 * 2 ** 30);
 
-    const net = {
-      name: network,
-      bridge: libvirtNames.vpcBridge(ids.vpcId),
-      gateway: '10.20.0.1',
-      prefix: 24,
-      hosts: [],
-    };
-    expect(await driver.ensureNetwork(net)).toEqual({ created: true });
-    expect(await driver.ensureNetwork(net)).toEqual({ created: false });
-    expect(await conn.getNetworkBridgeName(network)).toBe(net.bridge);
-
     expect(await driver.ensureDomain(spec())).toEqual({ created: true });
     expect(await driver.ensureDomain(spec())).toEqual({ created: false });
+    // libvirt keeps the NIC as given: on the integration bridge, bound to the node's OVN port.
+    expect(await conn.getDomainXML(domain)).toMatch(
+      new RegExp(`<virtualport type='openvswitch'>\\s*<parameters interfaceid='${ids.nodeId}'/>`),
+    );
     expect(await driver.domainState(domain)).toBe('shutoff');
     expect(await driver.startDomain(domain)).toEqual({ started: true });
     expect(await driver.startDomain(domain)).toEqual({ started: false });
@@ -95,52 +95,22 @@ describe('The simulated host backend on the real binding and libvirt test driver
     });
   });
 
-  it('keeps one static DHCP entry per MAC, live, and removes it', async () => {
-    const mac = macFor(ids.nodeId);
-    await driver.setDhcpHost(network, { mac, ip: '10.20.0.5', name: 'w-0' });
-    await driver.setDhcpHost(network, { mac, ip: '10.20.0.5', name: 'w-0' });
-    let xml = await conn.getNetworkXML(network);
-    expect(xml.match(new RegExp(mac, 'g'))).toHaveLength(1);
-    expect(xml).toContain("ip='10.20.0.5'");
-    await driver.setDhcpHost(network, { mac, ip: '10.20.0.6', name: 'w-0' });
-    xml = await conn.getNetworkXML(network);
-    expect(xml).toContain("ip='10.20.0.6'");
-    expect(xml).not.toContain("ip='10.20.0.5'");
-    await driver.removeDhcpHost(network, { mac, ip: '10.20.0.6' });
-    await driver.removeDhcpHost(network, { mac, ip: '10.20.0.6' });
-    expect(await conn.getNetworkXML(network)).not.toContain(mac);
-  });
-
-  it('ensures one pool and one network from several jobs at once', async () => {
-    const other = { pool: libvirtNames.storagePool(randomUUID()), vpcId: randomUUID() };
-    const net = {
-      name: libvirtNames.vpcNetwork(other.vpcId),
-      bridge: libvirtNames.vpcBridge(other.vpcId),
-      gateway: '10.21.0.1',
-      prefix: 24,
-      hosts: [],
-    };
+  it('ensures one pool from several jobs at once', async () => {
+    const other = libvirtNames.storagePool(randomUUID());
     const pools = await Promise.all(
-      Array.from({ length: 4 }, () => driver.ensurePool({ type: 'dir', name: other.pool, path: `${host.dir}/p2` })),
+      Array.from({ length: 4 }, () => driver.ensurePool({ type: 'dir', name: other, path: `${host.dir}/p2` })),
     );
-    const networks = await Promise.all(Array.from({ length: 4 }, () => driver.ensureNetwork(net)));
     expect(pools.filter((r) => r.created).length).toBeLessThanOrEqual(1);
-    expect(networks.filter((r) => r.created).length).toBeLessThanOrEqual(1);
-    expect(await conn.isPoolActive(other.pool)).toBe(true);
-    expect(await conn.isNetworkActive(net.name)).toBe(true);
-    await driver.removeNetwork(net.name);
-    await driver.removePool(other.pool);
+    expect(await conn.isPoolActive(other)).toBe(true);
+    await driver.removePool(other);
   });
 
-  it('reports its inventory: domains with owners, volumes by pool, DHCP entries by network', async () => {
-    await driver.setDhcpHost(network, { mac: macFor(ids.nodeId), ip: '10.20.0.7', name: 'w-0' });
+  it('reports its inventory: domains with owners, volumes by pool', async () => {
     const inventory = await driver.inventory();
-    expect(inventory.domains.map((d) => d.owner?.nodeId)).toEqual([ids.nodeId]);
-    expect(inventory.pools).toEqual([
-      { name: pool, volumes: expect.arrayContaining([libvirtNames.nodeVolume(ids.nodeId)]) },
-    ]);
-    expect(inventory.networks).toEqual([{ name: network, dhcpHosts: [{ mac: macFor(ids.nodeId), ip: '10.20.0.7' }] }]);
-    await driver.removeDhcpHost(network, { mac: macFor(ids.nodeId), ip: '10.20.0.7' });
+    expect(inventory).toEqual({
+      domains: [expect.objectContaining({ name: domain, owner: expect.objectContaining({ nodeId: ids.nodeId }) })],
+      pools: [{ name: pool, volumes: expect.arrayContaining([libvirtNames.nodeVolume(ids.nodeId)]) }],
+    });
   });
 
   it('finds its domains by metadata, with hostile names escaped', async () => {
@@ -166,12 +136,10 @@ describe('The simulated host backend on the real binding and libvirt test driver
       await driver.removeDomain(domain);
       await driver.removeVolume(pool, libvirtNames.nodeVolume(ids.nodeId));
       await driver.removeVolume(pool, 'base.qcow2');
-      await driver.removeNetwork(network);
       await driver.removePool(pool);
     }
     expect(await driver.domainState(domain)).toBe('absent');
     expect(await driver.listOwnedDomains()).toEqual([]);
-    expect(await driver.listNetworks()).toEqual([]);
     expect(await driver.listPools()).toEqual([]);
     expect(await driver.shutdownDomain(domain, 100)).toBe('absent');
   });

@@ -122,6 +122,7 @@ describe('background jobs on real Redis', () => {
     expect(schedulers.map((s) => s.key).sort()).toEqual([
       'clusters-autoscale',
       'clusters-resync',
+      'network-collect',
       'prune-audit',
       'prune-events',
       'prune-idempotency',

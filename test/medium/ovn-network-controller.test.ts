@@ -15,8 +15,8 @@ import { map, type OvsdbOperation } from '../../src/networks/ovn/ovsdb-types.js'
 import { type OvnCentral, startOvnCentral } from '../support/ovn-central.js';
 import { ownedBy, rowByUuid, rowsNamed, snapshotModelTables } from '../support/ovn-northbound-rows.js';
 
-/** The rows one VPC with a two-chassis gateway and egress consists of. */
-const VPC_ROWS = 10;
+/** The rows one VPC with a two-chassis gateway, egress and a default route consists of. */
+const VPC_ROWS = 11;
 
 describe('OvnNetworkController against a real Northbound database and ovn-northd', () => {
   let central: OvnCentral;
@@ -353,6 +353,7 @@ describe('OvnNetworkController against a real Northbound database and ovn-northd
         'node-port',
         'provider-localnet',
         'provider-switch',
+        'vpc-default-route',
         'vpc-dhcp',
         'vpc-gateway-chassis',
         'vpc-gateway-chassis',

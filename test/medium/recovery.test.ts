@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { NetworkCollector } from '../../src/reconcilers/network/network-collector.handler.js';
+import { testNorthbound } from '../support/northbound-per-file.js';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { FactoryProvider, INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -8,7 +11,6 @@ import { AppModule } from '../../src/app.module.js';
 import { ClusterReconciler } from '../../src/reconcilers/cluster/cluster.reconciler.js';
 import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { HostsRepository } from '../../src/hypervisor/hosts.repository.js';
-import { HostSweepHandler } from '../../src/reconcilers/host-sweep/host-sweep.handler.js';
 import { createLogger } from '../../src/common/logger.js';
 import type { AppConfig } from '../../src/config/config.js';
 import { BullJobQueue } from '../../src/jobs/bull-job-queue.js';
@@ -57,38 +59,65 @@ describe('what a lost job or a lost lease leaves behind (simulated host)', () =>
     );
   });
 
-  it('the sweep removes DHCP entries of nobody and has missing ones put back', async () => {
-    const s = await tenantWithInfra(p, 'orphan-dhcp');
+  it('the network collection removes rows of nobody and puts back a missing port', async () => {
+    const s = await tenantWithInfra(p, 'orphan-rows');
     const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 1 }));
     await waitForPhase(s.client, created.body.id, 'Running');
-    const driver = p.worker.get(HostLeases).runtime(p.hostId)!.backend!;
-    const networks = (await driver.listNetworks()).filter((n) => n.startsWith('kaas-'));
-    const entries = async () =>
-      (await Promise.all(networks.map(async (n) => (await driver.dhcpHosts(n)).map((h) => `${n} ${h.ip} ${h.mac}`))))
-        .flat()
+    const nb = testNorthbound();
+    const nbctl = async (...args: string[]) =>
+      (await nb.exec('ovn-nbctl', [`--db=${nb.remote}`, ...args])).stdout.trim();
+    const ports = async () =>
+      (
+        await nbctl(
+          '--bare',
+          '--columns=name',
+          'find',
+          'Logical_Switch_Port',
+          `external_ids:kaas\\:vpc-id=${s.vpcId}`,
+          'external_ids:kaas\\:kind=node-port',
+        )
+      )
+        .split(/\s+/)
+        .filter(Boolean)
         .sort();
-    const before = await entries();
-    const vpcNetwork = networks.find((n) => n.startsWith('kaas-vpc-'))!;
-    const fipNetwork = networks.find((n) => n.startsWith('kaas-fip-'))!;
-    const [worker] = await driver.dhcpHosts(vpcNetwork);
-    const [endpoint] = await driver.dhcpHosts(fipNetwork);
-    // What work run against another worker's view of the host leaves: entries of nobody here, and
-    // a node's and the floating IP's own entries gone.
-    await driver.setDhcpHost(vpcNetwork, { mac: '52:54:00:ee:ee:01', ip: '10.20.0.250' });
-    await driver.setDhcpHost(fipNetwork, { mac: '52:54:00:ee:ee:02', ip: '10.99.99.99' });
-    await driver.removeDhcpHost(vpcNetwork, worker);
-    await driver.removeDhcpHost(fipNetwork, endpoint);
-    expect((await entries()).length).toBe(before.length);
-    const sweep = p.worker.get(HostSweepHandler);
-    await waitFor(
-      'the entries of nobody to go and the missing ones to come back',
-      async () => {
-        await sweep.sweep({ hostId: p.hostId });
-        return JSON.stringify(await entries()) === JSON.stringify(before);
-      },
-      10000,
-      300,
+    const before = await ports();
+    expect(before).toHaveLength(2);
+    // What a crash between a teardown's steps, or a hand, leaves: a port of a node that does not
+    // exist, a switch of a VPC that does not exist; and a live node's port gone.
+    const ghost = randomUUID();
+    const ghostVpc = randomUUID();
+    await nbctl(
+      'lsp-add',
+      `kaas-vpc-${s.vpcId}`,
+      ghost,
+      '--',
+      'set',
+      'Logical_Switch_Port',
+      ghost,
+      `external_ids:kaas\\:kind=node-port`,
+      `external_ids:kaas\\:node-id=${ghost}`,
+      `external_ids:kaas\\:vpc-id=${s.vpcId}`,
+      `external_ids:kaas\\:tenant-id=${s.tenantId}`,
+      `external_ids:kaas\\:cluster-id=${created.body.id}`,
     );
+    await nbctl(
+      'ls-add',
+      `kaas-vpc-${ghostVpc}`,
+      '--',
+      'set',
+      'Logical_Switch',
+      `kaas-vpc-${ghostVpc}`,
+      `external_ids:kaas\\:kind=vpc-switch`,
+      `external_ids:kaas\\:vpc-id=${ghostVpc}`,
+      `external_ids:kaas\\:tenant-id=${s.tenantId}`,
+    );
+    await nbctl('lsp-del', before[0]);
+    const collector = p.worker.get(NetworkCollector);
+    const first = await collector.collect({});
+    expect(first).toEqual({ removed: 2, repaired: 1 });
+    await waitFor('the port to be back', async () => JSON.stringify(await ports()) === JSON.stringify(before), 10000);
+    expect(await nbctl('--bare', '--columns=name', 'find', 'Logical_Switch', `name=kaas-vpc-${ghostVpc}`)).toBe('');
+    expect(await collector.collect({})).toEqual({ removed: 0, repaired: 0 });
   });
 });
 

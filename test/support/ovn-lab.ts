@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { type OvnCentral, startOvnCentral } from './ovn-central.js';
 
 /*
- * OVN on two "hosts" that are network namespaces, as `../shared/reference/ovn-two-hosts.sh`
- * measured it: each host has its own ovsdb-server, ovs-vswitchd (userspace datapath, since the
+ * OVN on two "hosts" that are network namespaces: each host has its own ovsdb-server, ovs-vswitchd (userspace datapath, since the
  * kernel here has no openvswitch module) and ovn-controller; hosts reach each other over a veth
  * underlay carrying Geneve; guests are namespaces with a veth into a host's br-int. The central
  * databases and ovn-northd run in the test's own namespace: ovn-controller reaches the

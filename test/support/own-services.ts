@@ -23,6 +23,10 @@ export interface OwnServices {
    * unless `loseData`: then it comes back empty, as after a failover to a replica that lagged.
    */
   restartRedis(downMs?: number, loseData?: boolean): Promise<void>;
+  /** Its OVN Northbound database (`KAAS_OVN_NB`). */
+  ovnNorthbound: string;
+  /** Kills the Northbound ovsdb-server with SIGKILL (what it committed is on disk), then starts it. */
+  restartNorthbound(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -71,6 +75,22 @@ export async function startOwnServices(): Promise<OwnServices> {
         await sleep(20);
       }
       if (loseData) await rm(join(dataDir, 'redis'), { recursive: true, force: true });
+      await sleep(downMs);
+      await services('up');
+    },
+    ovnNorthbound: `unix:${join(dataDir, 'ovn', 'ovnnb_db.sock')}`,
+    async restartNorthbound(downMs = 0) {
+      const pidFile = join(dataDir, 'ovn', 'ovnnb_db.pid');
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await sleep(20);
+      }
       await sleep(downMs);
       await services('up');
     },

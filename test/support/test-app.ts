@@ -16,8 +16,16 @@ export function testConfig(databaseUrl: string, overrides: Record<string, string
     KAAS_QUEUE_PREFIX: `kaas-t-${randomBytes(4).toString('hex')}`,
     KAAS_LOG_LEVEL: 'info',
     KAAS_DATA_DIR: '/tmp/kaas-test-data',
+    ...ovnEnv(),
     ...overrides,
   });
+}
+
+/** The Northbound database of this test file (test/support/northbound-per-file.ts), when it has one. */
+export function ovnEnv(): Record<string, string> {
+  return process.env.KAAS_OVN_NB
+    ? { KAAS_OVN_NB: process.env.KAAS_OVN_NB, KAAS_OVN_SB: process.env.KAAS_OVN_SB ?? 'none' }
+    : {};
 }
 
 /** Collects JSON log lines in memory so tests can assert on them. */

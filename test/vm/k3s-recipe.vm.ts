@@ -8,7 +8,16 @@ import { ClusterSecretsStore } from '../../src/control-plane/cluster-secrets.sto
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ROOT, waitFor } from '../support/processes.js';
 import { createTenant, type Client } from '../support/test-app.js';
-import { run, useRealHosts, vmEnv } from './vm-support.js';
+import {
+  type OvnHosts,
+  ovnSettings,
+  run,
+  startOvnHosts,
+  useRealHosts,
+  vmEnv,
+  vpcProbe,
+  type VpcProbe,
+} from './vm-support.js';
 
 jest.setTimeout(900000);
 
@@ -85,6 +94,9 @@ describe('the k3s recipe on real VMs (stand-in k3s)', () => {
   let clusterId: string;
   let floatingIp: string;
   let bundlesDir: string;
+  let ovn: OvnHosts;
+  let vpcId: string;
+  let probe: VpcProbe | undefined;
   const imagesTar = randomBytes(256 * 1024);
 
   beforeAll(async () => {
@@ -101,7 +113,9 @@ describe('the k3s recipe on real VMs (stand-in k3s)', () => {
     );
 
     mkdirSync(join(dataDir, 'host'), { recursive: true });
+    ovn = await startOvnHosts();
     p = await startPlatform({
+      ...ovnSettings(ovn),
       KAAS_BUNDLES_DIR: bundlesDir,
       KAAS_HOST_DATA_DIR: join(dataDir, 'host'),
       KAAS_SIM_BOOT_MS: '0',
@@ -109,30 +123,30 @@ describe('the k3s recipe on real VMs (stand-in k3s)', () => {
       KAAS_HEALTH_INTERVAL_SECONDS: '5',
       KAAS_RESYNC_SECONDS: '5',
       KAAS_JOB_LOCK_MS: '120000',
-      // Longer than the 2-minute DHCP leases, as in production (300 s), so a released address is
-      // never handed to a new VM while dnsmasq still holds a lease for the old one.
-      KAAS_IP_QUARANTINE_SECONDS: '150',
     });
-    await useRealHosts(p, [{ name: 'real-k3s', uri: 'qemu:///system' }], imageDir);
-    await p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.251.9.0/29' });
+    await useRealHosts(p, [{ name: 'real-k3s', uri: 'qemu:///system', chassis: ovn.hosts[0].chassis }], imageDir);
+    await p.admin.call('POST', '/v1/floating-ip-ranges', { start: '10.250.0.40', end: '10.250.0.47' });
     tenant = (await createTenant(p, 'k3s')).client;
   });
 
   afterAll(async () => {
+    await probe?.remove();
     await p?.close();
+    if (ovn?.startedHere) await ovn.stop();
     if (bundlesDir) rmSync(bundlesDir, { recursive: true, force: true });
   });
 
+  // The guests' recorder is read from inside the VPC: the platform's side has no route into it.
   const fetchText = async (address: string, path: string) => {
-    const res = await fetch(`http://${address}:8099${path}`, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`GET ${path} from ${address}: ${res.status}`);
-    return res.text();
+    probe ??= await vpcProbe(ovn, ovn.hosts[0], vpcId, '10.62.0.200');
+    return probe.fetchText(`http://${address}:8099${path}`);
   };
   const lines = (text: string) => text.split('\n').filter(Boolean);
   const after = (argv: string[], flag: string) => argv.filter((_, i) => argv[i - 1] === flag);
 
   it('boots a k3s-bundle cluster of 1 master + 1 worker to Running', async () => {
     const vpc = (await tenant.call('POST', '/v1/vpcs', { name: 'net', cidr: '10.62.0.0/24' })).body;
+    vpcId = vpc.id;
     const pool = (await tenant.call('POST', '/v1/storage-pools', { name: 'disks', capacityGiB: 50 })).body;
     const fip = (await tenant.call('POST', '/v1/floating-ips', {})).body;
     floatingIp = fip.address;

@@ -46,19 +46,6 @@ export async function waitForConsole(path: string, pattern: RegExp, timeoutMs = 
   );
 }
 
-export async function bridges(): Promise<string[]> {
-  const { stdout } = await run('ip', ['-o', 'link', 'show', 'type', 'bridge']);
-  return stdout
-    .split('\n')
-    .map((l) => l.split(':')[1]?.trim())
-    .filter((x): x is string => Boolean(x));
-}
-
-export async function dnsmasqFor(network: string): Promise<number> {
-  const { stdout } = await run('ps', ['-eo', 'args']).catch(() => ({ stdout: '' }));
-  return stdout.split('\n').filter((l) => l.includes('dnsmasq') && l.includes(`${network}.conf`)).length;
-}
-
 /**
  * Relays TCP connections from 127.0.0.1:<port> inside a network namespace to unix sockets (the
  * namespace's loopback is its own): `port=socket` pairs.
@@ -146,12 +133,17 @@ export function secondHost(): SecondHost {
  */
 export async function useRealHosts(
   p: { admin: Client; hostId: string },
-  hosts: { name: string; uri: string }[],
+  hosts: { name: string; uri: string; chassis?: string }[],
   imageDir: string,
 ): Promise<Record<string, string>> {
   const ids: Record<string, string> = {};
-  for (const { name, uri } of hosts) {
-    const host = await p.admin.call('POST', '/v1/hosts', { name, uri, domainType: 'qemu' });
+  for (const { name, uri, chassis } of hosts) {
+    const host = await p.admin.call('POST', '/v1/hosts', {
+      name,
+      uri,
+      domainType: 'qemu',
+      ...(chassis ? { chassis } : {}),
+    });
     if (host.status !== 201 || host.body.simulated !== false)
       throw new Error(`host ${name}: ${host.status} ${JSON.stringify(host.body)}`);
     ids[name] = host.body.id;
@@ -264,6 +256,133 @@ export async function startOvnHosts(): Promise<OvnHosts> {
     async stop() {
       await run(VMENV, ['ovn-down'], { env: envOf.second });
       await run(VMENV, ['ovn-down'], { env: envOf.first });
+    },
+  };
+}
+
+/** The platform's settings for the suite's OVN (its Northbound and Southbound, the provider network's name). */
+export function ovnSettings(ovn: OvnHosts): Record<string, string> {
+  return { KAAS_OVN_NB: ovn.nb, KAAS_OVN_SB: ovn.sb, KAAS_OVN_PHYSNET: ovn.physnet };
+}
+
+/** Rows the platform owns in the Northbound database, as `table name` lines (ovn-nbctl, the operator's view). */
+export async function ownedNorthboundRows(ovn: OvnHosts): Promise<string[]> {
+  const rows: string[] = [];
+  const tables = [
+    'Logical_Switch',
+    'Logical_Switch_Port',
+    'Logical_Router',
+    'Logical_Router_Port',
+    'Load_Balancer',
+    'NAT',
+    'DHCP_Options',
+    'Gateway_Chassis',
+  ];
+  for (const table of tables) {
+    const { stdout } = await run('ovn-nbctl', [
+      `--db=${ovn.nb}`,
+      '--format=json',
+      '--columns=_uuid,external_ids',
+      'list',
+      table,
+    ]);
+    const parsed = JSON.parse(stdout) as { data: [unknown, ['map', [string, string][]]][] };
+    for (const [uuid, ids] of parsed.data) {
+      const map = Object.fromEntries(ids[1]);
+      if (map['kaas:kind']) rows.push(`${table} ${map['kaas:kind']} ${JSON.stringify(uuid)}`);
+    }
+  }
+  return rows;
+}
+
+/** Ports on a host's integration bridge other than OVN's own (tunnels, patches): guests' NICs. */
+export async function guestPortsOn(host: OvnHost): Promise<string[]> {
+  const { stdout } = await run('ovs-vsctl', [`--db=${host.ovsDb}`, 'list-ports', 'br-int']);
+  return stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('ovn-') && !l.startsWith('patch-'));
+}
+
+/** A namespace plugged into a VPC's switch the way a guest's NIC is, for looking at the VPC from inside. */
+export interface VpcProbe {
+  readonly netns: string;
+  exec(...args: string[]): Promise<{ stdout: string; stderr: string }>;
+  ping(ip: string): Promise<boolean>;
+  /** `ip neigh` of the probe's NIC. */
+  neighbours(): Promise<string>;
+  /** An HTTP GET from inside the VPC (curl, 5 s). */
+  fetchText(url: string): Promise<string>;
+  remove(): Promise<void>;
+}
+
+let probes = 0;
+
+/**
+ * Plugs a probe into the VPC's OVN switch on `host`: a logical port of the switch with `address`,
+ * bound to a veth in br-int whose other end is in a namespace of its own. The probe carries no
+ * owner, so the platform's collection leaves it alone; `remove()` takes it away.
+ */
+export async function vpcProbe(
+  ovn: OvnHosts,
+  host: OvnHost,
+  vpcId: string,
+  address: string,
+  prefix = 24,
+): Promise<VpcProbe> {
+  const n = ++probes;
+  const netns = `kaas-probe-${process.pid}-${n}`;
+  const hostSide = `kp${process.pid % 10000}-${n}`.slice(0, 15);
+  const port = `kaas-probe-${process.pid}-${n}`;
+  const mac = `0a:00:00:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+  await run('ovn-nbctl', [
+    `--db=${ovn.nb}`,
+    'lsp-add',
+    `kaas-vpc-${vpcId}`,
+    port,
+    '--',
+    'lsp-set-addresses',
+    port,
+    `${mac} ${address}`,
+  ]);
+  await run('ip', ['netns', 'add', netns]);
+  await run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'e0', 'netns', netns]);
+  await run('ip', ['link', 'set', hostSide, 'up']);
+  await run('ovs-vsctl', [
+    `--db=${host.ovsDb}`,
+    'add-port',
+    'br-int',
+    hostSide,
+    '--',
+    'set',
+    'interface',
+    hostSide,
+    `external_ids:iface-id=${port}`,
+  ]);
+  const exec = (...args: string[]) => run('ip', ['netns', 'exec', netns, ...args], { timeout: 30000 });
+  await exec('ip', 'link', 'set', 'lo', 'up');
+  await exec('ip', 'link', 'set', 'e0', 'address', mac, 'mtu', '1442', 'up');
+  await exec('ip', 'addr', 'add', `${address}/${prefix}`, 'dev', 'e0');
+  // The userspace datapath forwards what a veth leaves to the NIC's checksum offload unfinished:
+  // TCP needs whole checksums.
+  await exec('ethtool', '-K', 'e0', 'tx', 'off');
+  await run('ethtool', ['-K', hostSide, 'tx', 'off']);
+  return {
+    netns,
+    exec,
+    ping: (ip) =>
+      exec('ping', '-c', '1', '-W', '1', ip).then(
+        () => true,
+        () => false,
+      ),
+    neighbours: async () => (await exec('ip', 'neigh', 'show', 'dev', 'e0')).stdout,
+    fetchText: async (url) => (await exec('curl', '-sSf', '--max-time', '5', url)).stdout,
+    async remove() {
+      await run('ovs-vsctl', [`--db=${host.ovsDb}`, '--if-exists', 'del-port', 'br-int', hostSide]).catch(
+        () => undefined,
+      );
+      await run('ip', ['netns', 'del', netns]).catch(() => undefined);
+      await run('ovn-nbctl', [`--db=${ovn.nb}`, '--if-exists', 'lsp-del', port]).catch(() => undefined);
     },
   };
 }

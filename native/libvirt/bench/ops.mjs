@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 const addon = require(join(here, '..', 'build', 'Release', 'kaas_libvirt.node'));
-const C = addon.constants;
 const N = Number(process.argv[2] ?? 200);
 
 const dir = mkdtempSync(join(tmpdir(), 'kaas-libvirt-bench-'));
@@ -61,11 +60,6 @@ try {
   await conn.storagePoolDefineXML(`<pool type='dir'><name>p</name><target><path>${dir}/p</path></target></pool>`);
   await conn.storagePoolBuild('p');
   await conn.storagePoolCreate('p');
-  await conn.networkDefineXML(
-    "<network><name>n</name><bridge name='kbench0'/><ip address='10.77.0.1' netmask='255.255.255.0'>" +
-      "<dhcp><range start='10.77.0.100' end='10.77.0.200'/></dhcp></ip></network>",
-  );
-  await conn.networkCreate('n');
 
   results.push(await measure('getNodeInfo', () => conn.getNodeInfo()));
   results.push(await measure('isAlive', () => conn.isAlive()));
@@ -107,31 +101,6 @@ try {
       await conn.storageVolDelete('p', `v${i}.qcow2`);
     }),
   );
-  results.push(
-    await measure('networkUpdate add+delete dhcp host (live+config)', async (i) => {
-      const mac = `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
-      const host = `<host mac='${mac}' ip='10.77.0.${10 + (i % 80)}'/>`;
-      const flags = C.VIR_NETWORK_UPDATE_AFFECT_LIVE | C.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
-      await conn.networkUpdate(
-        'n',
-        C.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
-        C.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-        -1,
-        host,
-        flags,
-      );
-      await conn.networkUpdate(
-        'n',
-        C.VIR_NETWORK_UPDATE_COMMAND_DELETE,
-        C.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-        -1,
-        host,
-        flags,
-      );
-    }),
-  );
-  results.push(await measure('networkGetXMLDesc', () => conn.networkGetXMLDesc('n')));
-
   // throughput: 50 concurrent calls on the one connection
   const rounds = Math.max(1, Math.floor(N / 10));
   const t0 = process.hrtime.bigint();

@@ -70,18 +70,8 @@ Napi::Function Connection::Define(Napi::Env env) {
           InstanceMethod<&Connection::StorageVolDelete>("storageVolDelete"),
           InstanceMethod<&Connection::StorageVolUpload>("storageVolUpload"),
 
-          InstanceMethod<&Connection::NetworkDefineXML>("networkDefineXML"),
-          InstanceMethod<&Connection::NetworkCreate>("networkCreate"),
-          InstanceMethod<&Connection::NetworkDestroy>("networkDestroy"),
-          InstanceMethod<&Connection::NetworkUndefine>("networkUndefine"),
-          InstanceMethod<&Connection::NetworkLookupByName>("networkLookupByName"),
           InstanceMethod<&Connection::ListAllNetworks>("listAllNetworks"),
           InstanceMethod<&Connection::NetworkGetXMLDesc>("networkGetXMLDesc"),
-          InstanceMethod<&Connection::NetworkIsActive>("networkIsActive"),
-          InstanceMethod<&Connection::NetworkGetBridgeName>("networkGetBridgeName"),
-          InstanceMethod<&Connection::NetworkSetAutostart>("networkSetAutostart"),
-          InstanceMethod<&Connection::NetworkUpdate>("networkUpdate"),
-          InstanceMethod<&Connection::NetworkGetDHCPLeases>("networkGetDHCPLeases"),
       });
 }
 

@@ -88,19 +88,9 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value StorageVolDelete(const Napi::CallbackInfo& info);
   Napi::Value StorageVolUpload(const Napi::CallbackInfo& info);
 
-  // networks (network.cc)
-  Napi::Value NetworkDefineXML(const Napi::CallbackInfo& info);
-  Napi::Value NetworkCreate(const Napi::CallbackInfo& info);
-  Napi::Value NetworkDestroy(const Napi::CallbackInfo& info);
-  Napi::Value NetworkUndefine(const Napi::CallbackInfo& info);
-  Napi::Value NetworkLookupByName(const Napi::CallbackInfo& info);
+  // networks, read only (network.cc)
   Napi::Value ListAllNetworks(const Napi::CallbackInfo& info);
   Napi::Value NetworkGetXMLDesc(const Napi::CallbackInfo& info);
-  Napi::Value NetworkIsActive(const Napi::CallbackInfo& info);
-  Napi::Value NetworkGetBridgeName(const Napi::CallbackInfo& info);
-  Napi::Value NetworkSetAutostart(const Napi::CallbackInfo& info);
-  Napi::Value NetworkUpdate(const Napi::CallbackInfo& info);
-  Napi::Value NetworkGetDHCPLeases(const Napi::CallbackInfo& info);
 
   // Registrations that must be undone before the connection is released.
   struct Registrations {

@@ -1,6 +1,5 @@
 import type { DomainLifecycleEvent, DomainStateName } from '../libvirt/libvirt-types.js';
 import type { DomainSpec } from '../xml/domain-xml.js';
-import type { DhcpHost, NetworkSpec } from '../xml/network-xml.js';
 import type { PoolSpec, VolumeSpec } from '../xml/storage-xml.js';
 import type { GuestProbeTarget, ProbeResult } from './guest-status.js';
 
@@ -16,7 +15,6 @@ export interface OwnedDomain {
 export interface HostInventory {
   domains: OwnedDomain[];
   pools: { name: string; volumes: string[] }[];
-  networks: { name: string; dhcpHosts: { mac: string; ip: string }[] }[];
 }
 
 export interface DomainStats {
@@ -37,10 +35,11 @@ export interface HostFaults {
 }
 
 /**
- * What the platform can do on one hypervisor host: storage, networks, domains, boot seeds, guest
- * status and, where supported, injected faults. Every `ensure` observes before it acts and every
- * `remove` takes "already gone" as done, so a pass that died between two calls is finished by
- * running it again. Two implementations, chosen once when a host's runtime connects
+ * What the platform can do on one hypervisor host: storage, domains, boot seeds, guest status
+ * and, where supported, injected faults. Tenant networks are OVN's, not the host's: a domain's
+ * NIC is a port of the host's integration bridge. Every `ensure` observes before it acts and
+ * every `remove` takes "already gone" as done, so a pass that died between two calls is finished
+ * by running it again. Two implementations, chosen once when a host's runtime connects
  * (`createHostBackend`): libvirt with real guests, and the simulator (libvirt's test driver with
  * guests played in memory). Nothing above this interface asks which one it has.
  */
@@ -60,14 +59,6 @@ export interface HostBackend {
   listVolumes(pool: string): Promise<string[]>;
   /** Volumes (by name) that some domain on the host has as a disk. */
   volumesInUse(): Promise<Set<string>>;
-
-  ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }>;
-  removeNetwork(name: string): Promise<void>;
-  listNetworks(): Promise<string[]>;
-  setDhcpHost(network: string, host: DhcpHost): Promise<void>;
-  pointDhcpAddress(network: string, ip: string, mac: string): Promise<{ moved: boolean }>;
-  removeDhcpHost(network: string, host: DhcpHost): Promise<void>;
-  dhcpHosts(network: string): Promise<{ mac: string; ip: string }[]>;
 
   ensureDomain(spec: DomainSpec): Promise<{ created: boolean }>;
   startDomain(name: string): Promise<{ started: boolean }>;

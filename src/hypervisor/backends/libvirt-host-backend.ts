@@ -2,7 +2,6 @@ import { type LibvirtConnection, LIBVIRT, isAlreadyExists, isNotFound, isOperati
 import type { DomainLifecycleEvent } from '../libvirt/libvirt-types.js';
 import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from '../xml/domain-xml.js';
 import { LIBVIRT_PREFIX } from '../xml/names.js';
-import { dhcpHostXml, type DhcpHost, networkXml, type NetworkSpec } from '../xml/network-xml.js';
 import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from '../xml/storage-xml.js';
 import type { GuestProbe, GuestProbeTarget, ProbeResult } from './guest-status.js';
 import { ChannelGuestProbe } from './guest-status-channel.js';
@@ -122,91 +121,6 @@ export class LibvirtHostBackend implements HostBackend {
       if (isNotFound(err)) return [];
       throw err;
     }
-  }
-
-  async ensureNetwork(spec: NetworkSpec): Promise<{ created: boolean }> {
-    let created = false;
-    try {
-      await this.conn.lookupNetwork(spec.name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      created = await this.conn.defineNetwork(networkXml(spec)).then(
-        () => true,
-        (e: unknown) => {
-          if (!isAlreadyExists(e)) throw e;
-          return false;
-        },
-      );
-    }
-    if (!(await this.conn.isNetworkActive(spec.name))) {
-      await this.conn.startNetwork(spec.name).catch(async (err: unknown) => {
-        if (!isOperationInvalid(err) || !(await this.conn.isNetworkActive(spec.name))) throw err;
-      });
-      await this.conn.setNetworkAutostart(spec.name, true).catch(() => undefined);
-    }
-    return { created };
-  }
-
-  async removeNetwork(name: string): Promise<void> {
-    try {
-      if (await this.conn.isNetworkActive(name)) await this.conn.destroyNetwork(name);
-      await this.conn.undefineNetwork(name);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
-  /** Adds (or corrects) the static DHCP entry of one MAC, live and in the saved config. */
-  async setDhcpHost(network: string, host: DhcpHost): Promise<void> {
-    const xml = await this.conn.getNetworkXML(network);
-    const existing = new RegExp(`<host[^>]*mac=['"]${host.mac}['"][^>]*>`, 'i').exec(xml)?.[0];
-    const flags = LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_LIVE | LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
-    if (existing && new RegExp(`ip=['"]${host.ip.replace(/\./g, '\\.')}['"]`).test(existing)) return;
-    const command = existing ? LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_MODIFY : LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST;
-    await this.conn.updateNetwork(
-      network,
-      command,
-      LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-      -1,
-      dhcpHostXml(host),
-      flags,
-    );
-  }
-
-  /**
-   * Makes one address go to one MAC (the floating IP to its current holder): an entry for the
-   * address with another MAC is removed first. Live and persistent.
-   */
-  async pointDhcpAddress(network: string, ip: string, mac: string): Promise<{ moved: boolean }> {
-    const xml = await this.conn.getNetworkXML(network);
-    const entries = [...xml.matchAll(/<host\b[^>]*>/g)].map((m) => m[0]);
-    const ipRe = new RegExp(`ip=['"]${ip.replace(/\./g, '\\.')}['"]`);
-    const current = entries.find((e) => ipRe.test(e));
-    const currentMac = current ? /mac=['"]([^'"]+)['"]/.exec(current)?.[1] : undefined;
-    if (currentMac?.toLowerCase() === mac.toLowerCase()) return { moved: false };
-    if (currentMac) await this.removeDhcpHost(network, { mac: currentMac, ip });
-    await this.setDhcpHost(network, { mac, ip });
-    return { moved: true };
-  }
-
-  async removeDhcpHost(network: string, host: DhcpHost): Promise<void> {
-    let xml: string;
-    try {
-      xml = await this.conn.getNetworkXML(network);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
-    if (!new RegExp(`mac=['"]${host.mac}['"]`, 'i').test(xml)) return;
-    const flags = LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_LIVE | LIBVIRT.VIR_NETWORK_UPDATE_AFFECT_CONFIG;
-    await this.conn.updateNetwork(
-      network,
-      LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_DELETE,
-      LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST,
-      -1,
-      dhcpHostXml({ mac: host.mac, ip: host.ip }),
-      flags,
-    );
   }
 
   async ensureDomain(spec: DomainSpec): Promise<{ created: boolean }> {
@@ -334,33 +248,11 @@ export class LibvirtHostBackend implements HostBackend {
     return used;
   }
 
-  /** Domains, pools with their volumes and networks with their static DHCP entries. */
+  /** Domains with their owners, and pools with their volumes. */
   async inventory(): Promise<HostInventory> {
     const pools: HostInventory['pools'] = [];
     for (const name of await this.listPools()) pools.push({ name, volumes: await this.listVolumes(name) });
-    const networks: HostInventory['networks'] = [];
-    for (const name of await this.listNetworks()) networks.push({ name, dhcpHosts: await this.dhcpHosts(name) });
-    return { domains: await this.listOwnedDomains(), pools, networks };
-  }
-
-  /** The static DHCP entries of a network (none when the network is gone). */
-  async dhcpHosts(network: string): Promise<{ mac: string; ip: string }[]> {
-    let xml: string;
-    try {
-      xml = await this.conn.getNetworkXML(network);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
-    const dhcp = /<dhcp>([\s\S]*?)<\/dhcp>/.exec(xml)?.[1] ?? '';
-    return [...dhcp.matchAll(/<host\b[^>]*>/g)].map((m) => ({
-      mac: /mac=['"]([^'"]+)['"]/.exec(m[0])?.[1] ?? '',
-      ip: /ip=['"]([^'"]+)['"]/.exec(m[0])?.[1] ?? '',
-    }));
-  }
-
-  async listNetworks(): Promise<string[]> {
-    return (await this.conn.listNetworks()).map((n) => n.name).filter((n) => n.startsWith(LIBVIRT_PREFIX));
+    return { domains: await this.listOwnedDomains(), pools };
   }
 
   async listPools(): Promise<string[]> {

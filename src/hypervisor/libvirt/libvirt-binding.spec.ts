@@ -36,12 +36,12 @@ describe('libvirt binding: loading', () => {
     for (const key of Object.keys(LIBVIRT) as LibvirtConstantName[]) {
       expect([key, native[key]]).toEqual([key, LIBVIRT[key]]);
     }
-    // spot checks against virterror.h / libvirt-network.h
+    // spot checks against virterror.h / libvirt-storage.h
     expect(LIBVIRT.VIR_ERR_NO_DOMAIN).toBe(42);
     expect(LIBVIRT.VIR_ERR_NO_NETWORK).toBe(43);
     expect(LIBVIRT.VIR_ERR_OPERATION_INVALID).toBe(55);
-    expect(LIBVIRT.VIR_NETWORK_SECTION_IP_DHCP_HOST).toBe(4);
-    expect(LIBVIRT.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST).toBe(3);
+    expect(LIBVIRT.VIR_ERR_NO_STORAGE_POOL).toBe(49);
+    expect(LIBVIRT.VIR_CONNECT_LIST_STORAGE_POOLS_DIR).toBe(64);
     expect(Object.isFrozen(native)).toBe(true);
   });
 });

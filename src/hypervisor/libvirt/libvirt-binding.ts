@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import type { LibvirtConstantName } from './libvirt-constants.js';
 import type {
   ConnectionCloseEvent,
-  DhcpLease,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
@@ -92,25 +91,8 @@ export interface NativeConnection {
   /** Resolves with the number of bytes sent. */
   storageVolUpload(poolName: string, volName: string, data: Buffer, offset?: number, flags?: number): Promise<number>;
 
-  networkDefineXML(xml: string, flags?: number): Promise<NetworkRef>;
-  networkCreate(name: string): Promise<void>;
-  networkDestroy(name: string): Promise<void>;
-  networkUndefine(name: string): Promise<void>;
-  networkLookupByName(name: string): Promise<NetworkRef>;
   listAllNetworks(flags?: number): Promise<NetworkRef[]>;
   networkGetXMLDesc(name: string, flags?: number): Promise<string>;
-  networkIsActive(name: string): Promise<boolean>;
-  networkGetBridgeName(name: string): Promise<string>;
-  networkSetAutostart(name: string, autostart: boolean): Promise<void>;
-  networkUpdate(
-    name: string,
-    command: number,
-    section: number,
-    parentIndex: number,
-    xml: string,
-    flags?: number,
-  ): Promise<void>;
-  networkGetDHCPLeases(name: string, mac?: string): Promise<DhcpLease[]>;
 }
 
 export interface NativeBinding {

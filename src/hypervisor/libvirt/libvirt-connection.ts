@@ -5,7 +5,6 @@ import { LIBVIRT } from './libvirt-constants.js';
 import { LibvirtError, toLibvirtError } from './libvirt-error.js';
 import type {
   ConnectionCloseEvent,
-  DhcpLease,
   DomainInfo,
   DomainLifecycleEvent,
   DomainRef,
@@ -420,67 +419,18 @@ export class LibvirtConnection {
     return call('uploadVolume', () => this.native.storageVolUpload(poolName, volName, buf, offset, 0));
   }
 
-  // --- networks ---------------------------------------------------------
-
-  defineNetwork(xml: string, flags = 0): Promise<NetworkRef> {
-    return call('defineNetwork', () => this.native.networkDefineXML(xml, flags));
-  }
-
-  startNetwork(name: string): Promise<void> {
-    return call('startNetwork', () => this.native.networkCreate(name));
-  }
-
-  destroyNetwork(name: string): Promise<void> {
-    return call('destroyNetwork', () => this.native.networkDestroy(name));
-  }
-
-  undefineNetwork(name: string): Promise<void> {
-    return call('undefineNetwork', () => this.native.networkUndefine(name));
-  }
-
-  lookupNetwork(name: string): Promise<NetworkRef> {
-    return call('lookupNetwork', () => this.native.networkLookupByName(name));
-  }
-
-  listNetworks(flags = 0): Promise<NetworkRef[]> {
-    return call('listNetworks', () => this.native.listAllNetworks(flags));
-  }
-
-  getNetworkXML(name: string, flags = 0): Promise<string> {
-    return call('getNetworkXML', () => this.native.networkGetXMLDesc(name, flags));
-  }
-
-  isNetworkActive(name: string): Promise<boolean> {
-    return call('isNetworkActive', () => this.native.networkIsActive(name));
-  }
-
-  getNetworkBridgeName(name: string): Promise<string> {
-    return call('getNetworkBridgeName', () => this.native.networkGetBridgeName(name));
-  }
-
-  setNetworkAutostart(name: string, autostart: boolean): Promise<void> {
-    return call('setNetworkAutostart', () => this.native.networkSetAutostart(name, autostart));
-  }
+  // --- networks (read-only) ---------------------------------------------
 
   /**
-   * virNetworkUpdate: `command` VIR_NETWORK_UPDATE_COMMAND_*, `section`
-   * VIR_NETWORK_SECTION_*, `parentIndex` -1 for "any/first", `flags`
-   * VIR_NETWORK_UPDATE_AFFECT_*.
+   * The host's libvirt networks. The platform defines none (tenant networks are OVN's), so only
+   * reading them is offered: enough to see what a host holds beside the platform's objects.
    */
-  updateNetwork(
-    name: string,
-    command: number,
-    section: number,
-    parentIndex: number,
-    xml: string,
-    flags: number,
-  ): Promise<void> {
-    return call('updateNetwork', () => this.native.networkUpdate(name, command, section, parentIndex, xml, flags));
+  listNetworks(): Promise<NetworkRef[]> {
+    return call('listNetworks', () => this.native.listAllNetworks(0));
   }
 
-  /** virNetworkGetDHCPLeases, optionally for one MAC address. */
-  getDhcpLeases(name: string, mac?: string): Promise<DhcpLease[]> {
-    return call('getDhcpLeases', () => this.native.networkGetDHCPLeases(name, mac));
+  getNetworkXML(name: string): Promise<string> {
+    return call('getNetworkXML', () => this.native.networkGetXMLDesc(name, 0));
   }
 
   // --- internals --------------------------------------------------------

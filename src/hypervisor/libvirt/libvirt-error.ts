@@ -76,16 +76,12 @@ export function isNotFound(err: unknown): err is LibvirtError {
 
 /**
  * An object with that name or UUID exists already. libvirt reports this with
- * VIR_ERR_DOM_EXIST / VIR_ERR_NETWORK_EXIST / VIR_ERR_STORAGE_VOL_EXIST in
- * most drivers; for storage pools it uses VIR_ERR_OPERATION_FAILED with a
- * message, which is matched here too.
+ * VIR_ERR_DOM_EXIST / VIR_ERR_STORAGE_VOL_EXIST in most drivers; for storage
+ * pools it uses VIR_ERR_OPERATION_FAILED with a message, which is matched here
+ * too.
  */
 export function isAlreadyExists(err: unknown): err is LibvirtError {
-  if (
-    hasLibvirtCode(err, LIBVIRT.VIR_ERR_DOM_EXIST, LIBVIRT.VIR_ERR_NETWORK_EXIST, LIBVIRT.VIR_ERR_STORAGE_VOL_EXIST)
-  ) {
-    return true;
-  }
+  if (hasLibvirtCode(err, LIBVIRT.VIR_ERR_DOM_EXIST, LIBVIRT.VIR_ERR_STORAGE_VOL_EXIST)) return true;
   return (
     hasLibvirtCode(err, LIBVIRT.VIR_ERR_OPERATION_FAILED, LIBVIRT.VIR_ERR_INTERNAL_ERROR) &&
     /already exists/i.test(err.libvirtMessage)

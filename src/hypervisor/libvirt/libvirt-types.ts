@@ -121,17 +121,3 @@ export interface NetworkRef {
   active: boolean;
   persistent: boolean;
 }
-
-/** One entry of virNetworkGetDHCPLeases. */
-export interface DhcpLease {
-  iface: string;
-  /** Seconds since the epoch. */
-  expiryTime: number;
-  type: 'ipv4' | 'ipv6';
-  mac: string;
-  iaid: string | null;
-  ipaddr: string;
-  prefix: number;
-  hostname: string | null;
-  clientid: string | null;
-}

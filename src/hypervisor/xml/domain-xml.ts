@@ -23,12 +23,6 @@ export interface DomainDisk {
   readonly?: boolean;
 }
 
-/** A NIC on a libvirt network. */
-export interface NetworkNic {
-  network: string;
-  mac: string;
-}
-
 /** A NIC on a bridge of the host: a Linux bridge, or Open vSwitch's integration bridge. */
 export interface BridgeNic {
   bridge: string;
@@ -49,8 +43,6 @@ export interface BridgeNic {
   checksumOffload?: boolean;
 }
 
-export type DomainNic = NetworkNic | BridgeNic;
-
 export interface OwnerMetadata {
   tenantId: string;
   clusterId: string;
@@ -70,7 +62,7 @@ export interface DomainSpec {
   /** Direct kernel boot (the small test image) or boot from the first disk (cloud images). */
   boot: { kind: 'disk' } | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string };
   disks: DomainDisk[];
-  nics: DomainNic[];
+  nics: BridgeNic[];
   /** Serial console written to this file on the host. */
   consoleLog?: string;
   owner: OwnerMetadata;
@@ -82,9 +74,8 @@ const TARGET = /^(vd|sd|hd)[a-z]$/;
 const BRIDGE = /^[A-Za-z0-9_.-]{1,15}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function checkNic(nic: DomainNic): void {
+function checkNic(nic: BridgeNic): void {
   if (!MAC.test(nic.mac)) throw new Error(`invalid MAC ${nic.mac}`);
-  if (!('bridge' in nic)) return;
   if (!BRIDGE.test(nic.bridge)) throw new Error(`invalid bridge name ${nic.bridge}`);
   if (nic.openvswitch && !UUID.test(nic.openvswitch.interfaceId))
     throw new Error(`invalid Open vSwitch interfaceid ${nic.openvswitch.interfaceId} (libvirt wants a UUID)`);
@@ -92,16 +83,7 @@ function checkNic(nic: DomainNic): void {
     throw new Error(`invalid MTU ${nic.mtu}`);
 }
 
-function interfaceElement(nic: DomainNic): XmlElement {
-  if (!('bridge' in nic)) {
-    return el(
-      'interface',
-      { type: 'network' },
-      el('source', { network: nic.network }),
-      el('mac', { address: nic.mac }),
-      el('model', { type: 'virtio' }),
-    );
-  }
+function interfaceElement(nic: BridgeNic): XmlElement {
   const guestOffload = { csum: 'off', tso4: 'off', tso6: 'off', ecn: 'off', ufo: 'off' };
   const hostOffload = { csum: 'off', gso: 'off', tso4: 'off', tso6: 'off', ecn: 'off', ufo: 'off' };
   return el(

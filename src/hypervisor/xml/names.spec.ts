@@ -8,15 +8,13 @@ describe('platform names and the owners they carry', () => {
   it('reads back the id of each kind from the name made for it', () => {
     expect(ownerOf.domain(libvirtNames.domain(id))).toBe(id);
     expect(ownerOf.storagePool(libvirtNames.storagePool(id))).toBe(id);
-    expect(ownerOf.vpcNetwork(libvirtNames.vpcNetwork(id))).toBe(id);
-    expect(ownerOf.providerNetwork(libvirtNames.providerNetwork(id))).toBe(id);
     expect(ownerOf.isBundleVolume(libvirtNames.bundleVolume('etcd', '3.4', 'abc'))).toBe(true);
   });
 
   it('names of another kind, or not the platform\u2019s, carry no owner', () => {
-    expect(ownerOf.vpcNetwork(libvirtNames.providerNetwork(id))).toBeUndefined();
+    expect(ownerOf.domain(libvirtNames.storagePool(id))).toBeUndefined();
     expect(ownerOf.domain(libvirtNames.nodeVolume(id))).toBeUndefined();
-    expect(ownerOf.vpcNetwork('kaas-vpc-not-an-id')).toBeUndefined();
+    expect(ownerOf.storagePool('kaas-pool-not-an-id')).toBeUndefined();
     expect(ownerOf.storagePool('default')).toBeUndefined();
     expect(ownerOf.isBundleVolume(libvirtNames.seedVolume(id))).toBe(false);
   });

@@ -17,8 +17,6 @@ export const LIBVIRT_PREFIX = 'kaas-';
 const PREFIX = {
   domain: 'kaas-node-',
   storagePool: 'kaas-pool-',
-  vpcNetwork: 'kaas-vpc-',
-  providerNetwork: 'kaas-fip-',
   bundleVolume: 'kaas-bundle-',
 } as const;
 
@@ -27,12 +25,6 @@ export const libvirtNames = {
   nodeVolume: (nodeId: string) => `kaas-node-${checkId(nodeId)}.qcow2`,
   seedVolume: (nodeId: string) => `kaas-seed-${checkId(nodeId)}.iso`,
   storagePool: (poolId: string) => `${PREFIX.storagePool}${checkId(poolId)}`,
-  vpcNetwork: (vpcId: string) => `${PREFIX.vpcNetwork}${checkId(vpcId)}`,
-  /** Linux limits interface names to 15 characters. */
-  vpcBridge: (vpcId: string) => `kv${createHash('sha256').update(checkId(vpcId)).digest('hex').slice(0, 12)}`,
-  /** The provider network of a floating-IP range: it carries floating addresses to masters. */
-  providerNetwork: (rangeId: string) => `${PREFIX.providerNetwork}${checkId(rangeId)}`,
-  providerBridge: (rangeId: string) => `kf${createHash('sha256').update(checkId(rangeId)).digest('hex').slice(0, 12)}`,
   platformPool: () => 'kaas-platform',
   /** A bundle's artifacts as a read-only disk, shared by the nodes of a host. */
   bundleVolume: (bundle: string, version: string, digest: string) =>
@@ -49,8 +41,6 @@ function idAfter(prefix: string, name: string): string | undefined {
 export const ownerOf = {
   domain: (name: string) => idAfter(PREFIX.domain, name),
   storagePool: (name: string) => idAfter(PREFIX.storagePool, name),
-  vpcNetwork: (name: string) => idAfter(PREFIX.vpcNetwork, name),
-  providerNetwork: (name: string) => idAfter(PREFIX.providerNetwork, name),
   isBundleVolume: (name: string) => name.startsWith(PREFIX.bundleVolume),
 };
 

@@ -9,7 +9,6 @@ import {
   parseOwnerMetadata,
 } from './domain-xml.js';
 import { libvirtNames, macFor } from './names.js';
-import { dhcpHostXml, networkXml } from './network-xml.js';
 import { poolXml, volumeXml } from './storage-xml.js';
 import { el, escapeXml, renderXml } from './xml-builder.js';
 
@@ -26,7 +25,6 @@ const ids = {
   tenantId: '11111111-1111-4111-8111-111111111111',
   clusterId: '22222222-2222-4222-8222-222222222222',
   nodeId: '33333333-3333-4333-8333-333333333333',
-  vpcId: '44444444-4444-4444-8444-444444444444',
   poolId: '55555555-5555-4555-8555-555555555555',
 };
 
@@ -60,7 +58,16 @@ function spec(overrides: Partial<DomainSpec> = {}): DomainSpec {
         target: 'sda',
       },
     ],
-    nics: [{ network: libvirtNames.vpcNetwork(ids.vpcId), mac: macFor(ids.nodeId) }],
+    // The node's NIC as the platform makes it: a port of OVN's integration bridge.
+    nics: [
+      {
+        bridge: 'br-int',
+        mac: macFor(ids.nodeId),
+        openvswitch: { interfaceId: ids.nodeId },
+        mtu: 1442,
+        checksumOffload: false,
+      },
+    ],
     consoleLog: '/var/log/kaas/console/node.log',
     owner: {
       tenantId: ids.tenantId,
@@ -84,39 +91,12 @@ describe('libvirt XML', () => {
   });
 
   it('builds a domain whose NIC plugs into Open vSwitch for OVN, beside one on a Linux bridge (golden)', () => {
-    const xml = domainXml(
-      spec({
-        nics: [
-          {
-            bridge: 'br-int',
-            mac: macFor(ids.nodeId),
-            openvswitch: { interfaceId: ids.nodeId },
-            mtu: 1442,
-            checksumOffload: false,
-          },
-          { bridge: 'br0', mac: '52:54:00:aa:bb:02' },
-        ],
-      }),
-    );
+    const xml = domainXml(spec({ nics: [...spec().nics, { bridge: 'br0', mac: '52:54:00:aa:bb:02' }] }));
     golden('domain-qemu-openvswitch.xml', xml);
-    // The network form is unchanged, and a bridge NIC without the options adds nothing.
-    expect(domainXml(spec())).toContain(`<source network="${libvirtNames.vpcNetwork(ids.vpcId)}"/>`);
+    // A bridge NIC without the options adds nothing.
     expect(xml.match(/<virtualport /g)).toHaveLength(1);
     expect(xml.match(/<driver name="qemu">/g)).toHaveLength(1);
-  });
-
-  it('builds an isolated VPC network with static DHCP hosts (golden)', () => {
-    golden(
-      'network-vpc.xml',
-      networkXml({
-        name: libvirtNames.vpcNetwork(ids.vpcId),
-        bridge: libvirtNames.vpcBridge(ids.vpcId),
-        gateway: '10.20.0.1',
-        prefix: 24,
-        hosts: [{ mac: '52:54:00:aa:bb:01', ip: '10.20.0.2', name: 'web-master-0' }],
-        ownerNote: `kaas VPC ${ids.vpcId}`,
-      }),
-    );
+    expect(xml.match(/<mtu /g)).toHaveLength(1);
   });
 
   it('builds dir, logical and rbd pools and a copy-on-write volume (golden)', () => {
@@ -171,7 +151,6 @@ describe('libvirt XML', () => {
   it('refuses invalid structure instead of emitting it', () => {
     expect(() => el('bad tag')).toThrow(/invalid XML tag/);
     expect(() => el('x', { 'on"click': 1 })).toThrow(/invalid XML attribute/);
-    expect(() => domainXml(spec({ nics: [{ network: 'n', mac: 'zz:zz' }] }))).toThrow(/invalid MAC/);
     expect(() => domainXml(spec({ vcpus: 0 }))).toThrow(/invalid vcpus/);
     const ovs = { bridge: 'br-int', mac: macFor(ids.nodeId), openvswitch: { interfaceId: ids.nodeId } };
     expect(() => domainXml(spec({ nics: [{ ...ovs, openvswitch: { interfaceId: 'node-1' } }] }))).toThrow(
@@ -182,10 +161,6 @@ describe('libvirt XML', () => {
     expect(() => domainXml(spec({ nics: [{ ...ovs, mtu: 1442.5 }] }))).toThrow(/invalid MTU/);
     expect(() => domainXml(spec({ nics: [{ ...ovs, mac: 'zz' }] }))).toThrow(/invalid MAC/);
     expect(() => libvirtNames.domain('../../etc')).toThrow(/not a platform id/);
-    expect(() =>
-      networkXml({ name: 'n', bridge: 'way-too-long-bridge-name', gateway: '10.0.0.1', prefix: 24, hosts: [] }),
-    ).toThrow(/bridge/);
-    expect(() => dhcpHostXml({ mac: '52:54:00:00:00:01', ip: '10.0.0.2', name: 'Bad Name' })).toThrow(/DHCP host name/);
   });
 
   it('gives every domain, whatever its boot, one unix-socket virtio channel for guest status', () => {
@@ -206,11 +181,10 @@ describe('libvirt XML', () => {
     expect(parseOwnerMetadata('<domain/>')).toBeUndefined();
   });
 
-  it('derives stable, valid names and MACs', () => {
-    expect(libvirtNames.vpcBridge(ids.vpcId)).toMatch(/^kv[0-9a-f]{12}$/);
+  it('derives stable, valid MACs', () => {
     expect(macFor(ids.nodeId)).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
     expect(macFor(ids.nodeId)).toBe(macFor(ids.nodeId));
-    expect(macFor(ids.nodeId, 'provider')).not.toBe(macFor(ids.nodeId));
+    expect(macFor(ids.nodeId, 'salt')).not.toBe(macFor(ids.nodeId));
     expect(renderXml(el('a', {}, 'x', el('b')))).toBe('<a>\n  x\n  <b/>\n</a>');
   });
 });

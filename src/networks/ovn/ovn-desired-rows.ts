@@ -29,6 +29,8 @@ export const RowKind = {
   VpcProviderRouterPort: 'vpc-provider-router-port',
   VpcGatewayChassis: 'vpc-gateway-chassis',
   VpcSnat: 'vpc-snat',
+  /** The router's default route, to the provider network's gateway. */
+  VpcDefaultRoute: 'vpc-default-route',
   ProviderSwitch: 'provider-switch',
   ProviderLocalnet: 'provider-localnet',
   NodePort: 'node-port',
@@ -53,6 +55,7 @@ export const REQUIRED_OWNERS: Record<RowKind, (keyof typeof OwnerKey)[]> = {
   [RowKind.VpcProviderRouterPort]: ['vpc', 'tenant', 'range'],
   [RowKind.VpcGatewayChassis]: ['vpc', 'tenant'],
   [RowKind.VpcSnat]: ['vpc', 'tenant'],
+  [RowKind.VpcDefaultRoute]: ['vpc', 'tenant'],
   [RowKind.ProviderSwitch]: ['range'],
   [RowKind.ProviderLocalnet]: ['range'],
   [RowKind.NodePort]: ['node', 'vpc', 'tenant', 'cluster'],
@@ -152,6 +155,7 @@ export const HOLDERS: Partial<Record<NetworkTableName, readonly { table: Network
   Logical_Switch_Port: [{ table: 'Logical_Switch', column: 'ports' }],
   Logical_Router_Port: [{ table: 'Logical_Router', column: 'ports' }],
   NAT: [{ table: 'Logical_Router', column: 'nat' }],
+  Logical_Router_Static_Route: [{ table: 'Logical_Router', column: 'static_routes' }],
   Gateway_Chassis: [{ table: 'Logical_Router_Port', column: 'gateway_chassis' }],
   Load_Balancer_Health_Check: [{ table: 'Load_Balancer', column: 'health_check' }],
 };
@@ -164,6 +168,7 @@ export const MODEL_TABLES: readonly NetworkTableName[] = [
   'Logical_Router_Port',
   'Gateway_Chassis',
   'NAT',
+  'Logical_Router_Static_Route',
   'DHCP_Options',
   'Load_Balancer',
   'Load_Balancer_Health_Check',

@@ -18,6 +18,8 @@ export interface VpcGatewaySpec {
   networks: string[];
   /** Chassis that may carry the gateway, with priorities; at least one. */
   chassis: GatewayChassisSpec[];
+  /** The provider network's gateway: the router's default route leads there. Without it, only the provider subnet is reached. */
+  nexthop?: string;
 }
 
 export interface VpcNetworkSpec {

@@ -133,7 +133,7 @@ describe('the OVN network model', () => {
   it('removes everything that names a VPC, and an endpoint by its cluster', () => {
     const vpc = vpcRemovalScope(IDS.vpc);
     expect(vpc.desired).toEqual([]);
-    expect(new Set(vpc.queries.map((q) => q.table)).size).toBe(9);
+    expect(new Set(vpc.queries.map((q) => q.table)).size).toBe(10);
     expect(vpc.queries.every((q) => q.owner['kaas:vpc-id'] === IDS.vpc && !('kaas:kind' in q.owner))).toBe(true);
     expect(endpointRemovalScope(IDS.cluster).queries.map((q) => q.table)).toEqual([
       'Load_Balancer',

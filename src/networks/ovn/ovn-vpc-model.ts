@@ -37,6 +37,7 @@ const VPC_KINDS: [NetworkTableName, RowKind][] = [
   ['Logical_Switch_Port', RowKind.VpcProviderRouterPort],
   ['Gateway_Chassis', RowKind.VpcGatewayChassis],
   ['NAT', RowKind.VpcSnat],
+  ['Logical_Router_Static_Route', RowKind.VpcDefaultRoute],
 ];
 
 function providerExternal(rangeId: string): ExternalRow {
@@ -158,6 +159,29 @@ export function vpcScope(spec: VpcNetworkSpec): NetworkScope {
         parents: [{ table: 'Logical_Switch', column: 'ports', parent: { external: 'provider-switch' } }],
       },
     );
+    if (g.nexthop !== undefined) {
+      checkIpv4('gateway.nexthop', g.nexthop);
+      // Replies to clients beyond the provider subnet, and egress, leave through its gateway.
+      desired.push({
+        table: 'Logical_Router_Static_Route',
+        columns: {
+          ip_prefix: '0.0.0.0/0',
+          nexthop: g.nexthop,
+          output_port: names.gatewayPort,
+          policy: null,
+          route_table: '',
+          options: {},
+          external_ids: ownerIds(ids, RowKind.VpcDefaultRoute),
+        },
+        parents: [
+          {
+            table: 'Logical_Router',
+            column: 'static_routes',
+            parent: { row: `Logical_Router/name=${names.router}` },
+          },
+        ],
+      });
+    }
     if (spec.egress) {
       desired.push({
         table: 'NAT',

@@ -19,7 +19,7 @@ import { OnJob } from '../../jobs/on-job.decorator.js';
 import { FloatingIpsService } from '../../networks/floating-ips.service.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
-import { FloatingIpHolderStep } from './floating-ip-holder.step.js';
+import { EndpointStep } from './endpoint.step.js';
 import { NodeFactory } from './node-factory.js';
 import { RemediationStep } from './remediation.step.js';
 
@@ -61,7 +61,7 @@ export class ClusterReconciler {
     private readonly secrets: ClusterSecretsStore,
     private readonly leaver: ControlPlaneLeaver,
     private readonly remediation: RemediationStep,
-    private readonly floatingHolder: FloatingIpHolderStep,
+    private readonly endpoint: EndpointStep,
     private readonly nodeFactory: NodeFactory,
   ) {}
 
@@ -138,7 +138,7 @@ export class ClusterReconciler {
     }
 
     const current = await this.nodes.forCluster(cluster.id);
-    if (!cluster.deletingAt) plan.nodesToReconcile.push(...(await this.floatingHolder.run(cluster, current)));
+    if (!cluster.deletingAt) await this.endpoint.run(cluster, current);
     const byId = new Map(current.map((n) => [n.id, n]));
     for (const nodeId of new Set(plan.nodesToReconcile)) {
       const n = byId.get(nodeId);
@@ -190,8 +190,9 @@ export class ClusterReconciler {
 
   /** Everything is gone from the hosts: release what the cluster held and forget it. */
   private async finalize(cluster: ClusterEntity): Promise<void> {
+    await this.endpoint.remove(cluster.id);
     await this.db.transaction(async (tx) => {
-      await this.floatingIps.disassociate(tx, cluster.tenantId, cluster.floatingIpId);
+      if (cluster.floatingIpId) await this.floatingIps.disassociate(tx, cluster.tenantId, cluster.floatingIpId);
       await this.eventsRepo.removeForCluster(tx, cluster.id);
       await this.clusters.remove(tx, cluster.id);
     });

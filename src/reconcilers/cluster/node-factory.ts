@@ -44,11 +44,10 @@ export class NodeFactory {
         const hosts = await this.hosts.list(tx);
         const allocations = await this.nodes.hostAllocations(tx);
         const spread = await this.nodes.clusterSpread(tx, cluster.id);
-        const conflicting = await this.nodes.hostsWithOverlappingVpcs(tx, cluster.vpcId);
         const snapshot: HostSnapshot[] = hosts.map((h) => ({
           id: h.id,
           name: h.name,
-          schedulable: h.state === 'Ready' && !h.drained && !conflicting.has(h.id),
+          schedulable: h.state === 'Ready' && !h.drained,
           cpus: h.cpus,
           memoryMiB: h.memoryMiB,
           allocatedVcpus: allocations.get(h.id)?.vcpus ?? 0,

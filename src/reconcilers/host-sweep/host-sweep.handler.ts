@@ -8,7 +8,8 @@ import { JobQueue, type JobPayloads } from '../../jobs/job-types.js';
 import { OnJob } from '../../jobs/on-job.decorator.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
 import { MetricsService } from '../../platform/metrics.service.js';
-import { DhcpAudit } from './dhcp-audit.js';
+import type { HostEntity } from '../../hypervisor/host.entity.js';
+import { TenantNetwork } from '../network/tenant-network.service.js';
 import { DrainStep } from './drain.step.js';
 import { FencingStep } from './fencing.step.js';
 import { NodeHealthStep } from './node-health.step.js';
@@ -27,9 +28,10 @@ export interface SweepReport {
 
 /**
  * The sweep of one host (its own job on the host's queue, so hosts are swept in parallel by
- * whichever workers hold them), in steps of their own: fencing, node health, orphan VMs, the
- * DHCP audit, drain, and the collection of unused networks and pools. An unreachable host gets
- * only its own step: its nodes become unhealthy once the host has been away long enough.
+ * whichever workers hold them), in steps of their own: fencing, node health, orphan VMs, drain,
+ * the collection of unused pools and bundle volumes, and the host's network readiness (its OVN
+ * chassis). An unreachable host gets only its own step: its nodes become unhealthy once the host
+ * has been away long enough.
  */
 @Injectable()
 export class HostSweepHandler implements OnModuleInit {
@@ -46,9 +48,9 @@ export class HostSweepHandler implements OnModuleInit {
     private readonly fencing: FencingStep,
     private readonly health: NodeHealthStep,
     private readonly orphanVms: OrphanVmsCollector,
-    private readonly dhcpAudit: DhcpAudit,
     private readonly drain: DrainStep,
     private readonly unusedObjects: UnusedObjectsCollector,
+    private readonly network: TenantNetwork,
   ) {}
 
   onModuleInit(): void {
@@ -88,17 +90,37 @@ export class HostSweepHandler implements OnModuleInit {
     report.unhealthy = health.unhealthy;
     report.recreated = health.recreated;
     report.orphansDestroyed = await this.orphanVms.run(hostId, runtime, new Set(nodes.map((n) => n.id)));
-    for (const nodeId of await this.dhcpAudit.run(hostId, backend, nodes)) {
-      // Its VM is there but its address entry is not: its reconcile puts the entry back.
-      await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId, resourceKey: nodeId });
-    }
     await this.drain.run(hostId, nodes);
     await this.unusedObjects.run(hostId, backend);
     await this.nudgeClusters(health.touchedClusters);
-    await this.hosts.update(hostId, { lastSeenAt: new Date(), state: 'Ready' });
+    await this.hosts.update(hostId, { lastSeenAt: new Date(), ...(await this.networkReadiness(runtime.host)) });
     report.ms = Date.now() - started;
     this.sweeps.observe({ simulated: String(backend.kind === 'simulated') }, report.ms / 1000);
     return report;
+  }
+
+  /**
+   * A real host takes nodes only once its chassis is in the Southbound database: without its
+   * ovn-controller, guests there would have no network.
+   */
+  private async networkReadiness(
+    host: HostEntity,
+  ): Promise<Pick<HostEntity, 'state' | 'lastError'> | { state: 'Ready' }> {
+    if (host.simulated) return { state: 'Ready' };
+    const chassis = host.chassis ?? host.name;
+    let up: boolean | undefined;
+    try {
+      up = await this.network.chassisUp(chassis);
+    } catch (err) {
+      this.logger.warn({ hostId: host.id, err: (err as Error).message }, 'cannot read the Southbound database');
+      return { state: 'Ready' };
+    }
+    if (up === false)
+      return {
+        state: 'Pending',
+        lastError: `its Open vSwitch chassis "${chassis}" is not in OVN's Southbound database (is ovn-controller running, with external_ids:system-id=${chassis}?)`,
+      };
+    return { state: 'Ready', lastError: null };
   }
 
   private async nudgeClusters(ids: Set<string>): Promise<void> {

@@ -4,40 +4,24 @@ import { APP_LOGGER } from '../../common/tokens.js';
 import { BundlesService } from '../../control-plane/bundles.service.js';
 import type { HostBackend } from '../../hypervisor/backends/index.js';
 import { libvirtNames, ownerOf } from '../../hypervisor/xml/names.js';
-import { FloatingIpsRepository } from '../../networks/floating-ips.repository.js';
-import { VpcsRepository } from '../../networks/vpcs.repository.js';
 import { StoragePoolsRepository } from '../../storage-pools/storage-pools.repository.js';
 
-/** Networks and pools of VPCs, pools and ranges that no longer exist, once nothing uses them. */
+/**
+ * The libvirt pools of deleted storage pools, once they hold no volume, and the bundle volumes of
+ * replaced artifacts, once no VM has them attached.
+ */
 @Injectable()
 export class UnusedObjectsCollector {
   constructor(
     @Inject(APP_LOGGER) private readonly logger: Logger,
-    private readonly vpcs: VpcsRepository,
-    private readonly floatingIps: FloatingIpsRepository,
     private readonly pools: StoragePoolsRepository,
     private readonly bundles: BundlesService,
   ) {}
 
   async run(hostId: string, backend: HostBackend): Promise<void> {
-    const ids = (names: string[], of: (name: string) => string | undefined) => names.flatMap((n) => of(n) ?? []);
-    // One query per kind for every network and pool of the host, not one each.
-    const networks = await backend.listNetworks();
     const pools = await backend.listPools();
-    const [vpcs, ranges, storagePools] = await Promise.all([
-      this.vpcs.existingIds(ids(networks, ownerOf.vpcNetwork)),
-      this.floatingIps.existingRangeIds(ids(networks, ownerOf.providerNetwork)),
-      this.pools.existingIds(ids(pools, ownerOf.storagePool)),
-    ]);
-    for (const name of networks) {
-      const vpcId = ownerOf.vpcNetwork(name);
-      const rangeId = ownerOf.providerNetwork(name);
-      const gone = vpcId ? !vpcs.has(vpcId) : rangeId ? !ranges.has(rangeId) : false;
-      if (gone) {
-        await backend.removeNetwork(name);
-        this.logger.info({ hostId, network: name }, 'removed the network of a deleted VPC or range');
-      }
-    }
+    // One query for every pool of the host, not one each.
+    const storagePools = await this.pools.existingIds(pools.flatMap((n) => ownerOf.storagePool(n) ?? []));
     if (pools.includes(libvirtNames.platformPool())) await this.collectStaleBundleVolumes(hostId, backend);
     for (const name of pools) {
       const poolId = ownerOf.storagePool(name);

@@ -36,6 +36,7 @@ export function networkSpecs(ids: Record<keyof typeof IDS, string> = IDS): Netwo
         { name: 'host-1', priority: 20 },
         { name: 'host-2', priority: 10 },
       ],
+      nexthop: '10.250.0.1',
     },
   };
   const port = (nodeId: string, n: number): NodePortSpec => ({

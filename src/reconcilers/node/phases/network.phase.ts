@@ -1,73 +1,45 @@
-import { Injectable } from '@nestjs/common';
-import { libvirtNames, macFor } from '../../../hypervisor/xml/names.js';
-import { parseCidr } from '../../../common/cidr.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../../../common/tokens.js';
+import type { AppConfig } from '../../../config/config.js';
 import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
 import { VpcsRepository } from '../../../networks/vpcs.repository.js';
+import { TenantNetwork } from '../../network/tenant-network.service.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
 
 /**
- * The node's NICs: one on its VPC's network with a static DHCP entry for its address, and for
- * masters one on the provider network of their floating IP's range, where the master holding
- * the floating IP gets the entry that hands it that address.
+ * The node's one NIC: a port of its VPC's OVN switch (with its address, MAC and port security,
+ * DHCP from OVN), plugged into the host's integration bridge by its port name. The VPC's switch,
+ * router and gateway are ensured first; they span every host, so nothing here is per host.
  */
 @Injectable()
 export class NetworkPhase implements NodePhaseStep {
   readonly name = 'network';
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly vpcs: VpcsRepository,
     private readonly floatingIps: FloatingIpsRepository,
+    private readonly network: TenantNetwork,
   ) {}
 
   async run(scope: NodeScope): Promise<PhaseResult> {
-    const { node, backend } = scope;
+    const { node } = scope;
     const cluster = scope.liveCluster;
     const vpc = await this.vpcs.findById(cluster.vpcId);
     if (!vpc) throw new Error(`VPC ${cluster.vpcId} of cluster ${cluster.id} is missing`);
     scope.vpc = vpc;
-    const cidr = parseCidr(vpc.cidr);
-    if (!cidr.ok) throw new Error(`VPC ${vpc.id} has an invalid CIDR`);
-    const network = libvirtNames.vpcNetwork(vpc.id);
-    await backend.ensureNetwork({
-      name: network,
-      bridge: libvirtNames.vpcBridge(vpc.id),
-      gateway: vpc.gateway,
-      prefix: cidr.cidr.prefix,
-      hosts: [],
-      ownerNote: `kaas VPC ${vpc.id} of tenant ${vpc.tenantId}`,
-    });
-    if (!node.address) throw new Error(`node ${node.id} has no address`);
-    await backend.setDhcpHost(network, { mac: node.mac, ip: node.address, name: node.name });
-    scope.domainParts.nics.push({ network, mac: node.mac });
-    if (node.role === 'master') await this.ensureProviderNic(scope);
-    return CONTINUE;
-  }
-
-  private async ensureProviderNic(scope: NodeScope): Promise<void> {
-    const { node, backend } = scope;
-    const cluster = scope.liveCluster;
+    // The router's provider address is taken on the provider network of the cluster's floating IP.
     const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
-    if (!fip) return;
-    const range = await this.floatingIps.findRangeById(fip.rangeId);
-    if (!range) return;
-    const providerCidr = parseCidr(range.providerCidr);
-    if (!providerCidr.ok) throw new Error(`range ${range.id} has an invalid provider CIDR`);
-    const network = libvirtNames.providerNetwork(range.id);
-    await backend.ensureNetwork({
-      name: network,
-      bridge: libvirtNames.providerBridge(range.id),
-      gateway: range.gateway,
-      prefix: providerCidr.cidr.prefix,
-      hosts: [],
-      ownerNote: `kaas floating-IP range ${range.id}`,
+    const interfaceId = await this.network.ensurePort(node, vpc, fip?.rangeId);
+    scope.domainParts.nics.push({
+      bridge: this.config.ovn.integrationBridge,
+      mac: node.mac,
+      openvswitch: { interfaceId },
+      mtu: this.config.ovn.mtu,
+      // The userspace datapath does not complete checksums a guest leaves to the NIC: TCP
+      // through a load balancer or a tunnel breaks without this.
+      checksumOffload: false,
     });
-    const mac = macFor(node.id, 'provider');
-    if (fip.holderNodeId === node.id) {
-      const { moved } = await backend.pointDhcpAddress(network, fip.address, mac);
-      if (moved) scope.event('normal', 'FloatingIpAssociated', `floating IP ${fip.address} now reaches ${node.name}`);
-    } else {
-      await backend.removeDhcpHost(network, { mac, ip: fip.address });
-    }
-    scope.domainParts.nics.push({ network, mac });
+    return CONTINUE;
   }
 }

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '../../../common/database.js';
-import { libvirtNames, macFor } from '../../../hypervisor/xml/names.js';
-import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
+import { libvirtNames } from '../../../hypervisor/xml/names.js';
 import { VpcsService } from '../../../networks/vpcs.service.js';
 import { NodesRepository } from '../../../nodes/nodes.repository.js';
+import { TenantNetwork } from '../../network/tenant-network.service.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
 
-/** Removes the VM, its volumes, its DHCP entries and its address, then the node row. Idempotent. */
+/** Removes the VM, its volumes, its network port and its address, then the node row. Idempotent. */
 @Injectable()
 export class TeardownPhase implements NodePhaseStep {
   readonly name = 'teardown';
@@ -15,7 +15,7 @@ export class TeardownPhase implements NodePhaseStep {
     private readonly db: Database,
     private readonly nodes: NodesRepository,
     private readonly vpcs: VpcsService,
-    private readonly floatingIps: FloatingIpsRepository,
+    private readonly network: TenantNetwork,
   ) {}
 
   async run(scope: NodeScope): Promise<PhaseResult> {
@@ -27,17 +27,9 @@ export class TeardownPhase implements NodePhaseStep {
       const pool = libvirtNames.storagePool(cluster.storagePoolId);
       await backend.removeVolume(pool, names.seed);
       await backend.removeVolume(pool, names.disk);
-      if (node.address)
-        await backend.removeDhcpHost(libvirtNames.vpcNetwork(cluster.vpcId), { mac: node.mac, ip: node.address });
-      // A master may hold the floating IP on its provider NIC: that entry goes with the node.
-      const fip =
-        node.role === 'master' ? await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId) : null;
-      if (fip)
-        await backend.removeDhcpHost(libvirtNames.providerNetwork(fip.rangeId), {
-          mac: macFor(node.id, 'provider'),
-          ip: fip.address,
-        });
     }
+    // After the VM: a port removed first would leave a running guest cut off, not gone.
+    await this.network.removePort(node.id);
     await this.db.transaction(async (tx) => {
       await this.vpcs.releaseAddresses(tx, node.id);
       await tx.query(`DELETE FROM volumes WHERE owner_id = $1`, [node.id]);
