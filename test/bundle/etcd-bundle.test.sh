@@ -13,9 +13,10 @@
 #  - m2 joins with `member add`; member list shows both, started; same leader on both;
 #  - every node's status JSON reaches ready:true; KAAS_STAGE lines on the consoles;
 #  - masters keep etcd's data on their formatted data disk (/dev/vda);
-#  - m1 picks up the floating IP on its second NIC by DHCP (no default route there), m2 gets no
-#    lease; TLS with the admin certificate works on the floating IP; a client without a
-#    certificate is refused;
+#  - the endpoint as the platform's load balancer uses it: both masters answer on 2379 at their
+#    VPC address from the VPC's last host address (the health checks' source), and a tenant's
+#    request to https://FLOATING_IP:2379 delivered to a master's VPC address passes TLS with the
+#    admin certificate (the floating IP is on no NIC); a client without a certificate is refused;
 #  - a key written through w1's gateway (inside w1, with its certificate) reads back from m2,
 #    and the other way round; the gateway passes TLS through (no certificate, no access);
 #  - running the user-data again changes nothing; killing etcd: the supervisor restarts it and
@@ -30,9 +31,10 @@
 # before the guests boot (data-disk handling, etcd through the loader; a few seconds).
 #
 # Network: namespace kaas-bt-<pid> with bridge kbt-vpc 10.77.0.1/24 (the VPC: masters .11/.12,
-# worker .21) and bridge kbt-prov 10.78.0.1/24 (provider network: floating IP 10.78.0.100, leased
-# only to m1's second NIC). dnsmasq (DHCP only) and a trigger HTTP server run in the namespace;
-# nothing is sent outside it.
+# worker .21; .254, the health checks' source, also on the bridge), one NIC per guest. The
+# floating IP 10.78.0.100 is only named (certificates, KAAS_FLOATING_IP, the TLS name of the
+# endpoint checks). dnsmasq (DHCP only) and a trigger HTTP server run in the namespace; nothing is
+# sent outside it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -192,22 +194,22 @@ seed m1 master 10.77.0.11 1 10.77.0.11
 seed m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12
 seed w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12
 
-# ---- network namespace: VPC + provider bridges, DHCP, trigger server ---------------------------------
+# ---- network namespace: VPC bridge, DHCP, trigger server ---------------------------------------------
 ip netns add "$NS"
 N() { ip -n "$NS" "$@"; }
 X() { ip netns exec "$NS" "$@"; }
 N link set lo up
 N link add kbt-vpc type bridge && N addr add 10.77.0.1/24 dev kbt-vpc && N link set kbt-vpc up
-N link add kbt-prov type bridge && N addr add 10.78.0.1/24 dev kbt-prov && N link set kbt-prov up
+HC_SRC=10.77.0.254 # the VPC's last host address: where the platform's load balancer health-checks from
+N addr add $HC_SRC/24 dev kbt-vpc
 tap() { N tuntap add dev "$1" mode tap && N link set "$1" master "$2" && N link set "$1" up; }
-tap kbt-m1-0 kbt-vpc; tap kbt-m1-1 kbt-prov
-tap kbt-m2-0 kbt-vpc; tap kbt-m2-1 kbt-prov
+tap kbt-m1-0 kbt-vpc
+tap kbt-m2-0 kbt-vpc
 tap kbt-w1-0 kbt-vpc
 ip netns exec "$NS" dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
-  --interface=kbt-vpc --interface=kbt-prov --dhcp-authoritative \
-  --dhcp-range=10.77.0.0,static,255.255.255.0,1h --dhcp-range=10.78.0.0,static,255.255.255.0,1h \
+  --interface=kbt-vpc --dhcp-authoritative --dhcp-range=10.77.0.0,static,255.255.255.0,1h \
   --dhcp-host=52:54:00:77:00:11,10.77.0.11 --dhcp-host=52:54:00:77:00:12,10.77.0.12 \
-  --dhcp-host=52:54:00:77:00:21,10.77.0.21 --dhcp-host=52:54:00:78:00:11,$FIP \
+  --dhcp-host=52:54:00:77:00:21,10.77.0.21 \
   --dhcp-leasefile="$W/dnsmasq.leases" --pid-file= --log-dhcp --log-facility="$W/dnsmasq.log" &
 DNSMASQ_PID=$!
 mkdir -p "$W/www"
@@ -215,7 +217,7 @@ ip netns exec "$NS" busybox httpd -f -p 10.77.0.1:8098 -h "$W/www" &
 HTTPD_PID=$!
 
 # ---- guests ----------------------------------------------------------------------------------------
-boot() { # NAME MAC0 [MAC1]
+boot() { # NAME MAC: one NIC, on the VPC
   local n=$1 args
   args=(-name "kbt-$n" -machine pc -accel tcg -cpu qemu64 -m 384 -smp 1 -nodefaults -no-user-config
     -display none -serial "file:$W/$n.console" -no-reboot
@@ -225,15 +227,13 @@ boot() { # NAME MAC0 [MAC1]
     -drive "file=$W/bundle.iso,if=virtio,format=raw,readonly=on"
     -device virtio-rng-pci
     -netdev "tap,id=n0,ifname=kbt-$n-0,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$2")
-  [ -n "${3:-}" ] && args+=(-netdev "tap,id=n1,ifname=kbt-$n-1,script=no,downscript=no"
-    -device "virtio-net-pci,netdev=n1,mac=$3")
   ip netns exec "$NS" qemu-system-x86_64 "${args[@]}" & # ip netns exec execs: $! is qemu
   QEMU_PIDS+=($!)
 }
 log "booting m1 (initial master), m2 (joining master), w1 (worker) under TCG"
 T_BOOT=$(date +%s.%N)
-boot m1 52:54:00:77:00:11 52:54:00:78:00:11
-boot m2 52:54:00:77:00:12 52:54:00:78:00:12
+boot m1 52:54:00:77:00:11
+boot m2 52:54:00:77:00:12
 boot w1 52:54:00:77:00:21
 
 status() { X curl -s --max-time 3 "http://$1:8099/status" 2>/dev/null || true; }
@@ -302,15 +302,29 @@ done
 check "client certificate required: a TLS client without one is refused" \
   bash -c "! ip netns exec $NS $HOST_ETCDCTL --cacert $P/ca.crt --endpoints=https://10.77.0.11:2379 --dial-timeout 3s --command-timeout 5s get x >/dev/null 2>&1"
 
-echo "== floating IP (second NIC, DHCP lease only for the master that holds it)"
-check "m1 holds the floating IP $FIP" test "$(status 10.77.0.11 | jq -r .details.floatingIpBound)" = "$FIP"
-check "m2 got no lease on its second NIC" test "$(status 10.77.0.12 | jq -r '.details.floatingIpBound // "none"')" = none
-check "tenant access: etcdctl with the admin certificate through https://$FIP:2379" \
-  quiet ctl --endpoints="https://$FIP:2379" put /tenant/hello world
-guest_run m1 10.77.0.11 'n=$(cat /run/kaas/bundle/fip-nic); ip -4 -o addr show dev $n; ip route' || true
+echo "== the endpoint (the floating IP: a load balancer in front of the masters' VPC addresses)"
+# lb MASTER_IP PATH BODY: a POST to https://$FIP:2379/PATH (etcd's v3 JSON gateway) with the admin
+# certificate, TLS checking the name $FIP, carried to the master's VPC address as the load
+# balancer carries it
+lb() { X curl -s --max-time 10 --connect-to "$FIP:2379:$1:2379" --cacert "$P/ca.crt" --cert "$P/admin.crt" \
+  --key "$P/admin.key" "https://$FIP:2379$2" -d "$3" 2>&1 || true; }
+b64() { printf %s "$1" | base64 -w0; }
+for n in m1:10.77.0.11 m2:10.77.0.12; do
+  ip=${n#*:} n=${n%%:*}
+  out=$(X curl -s --max-time 10 --interface $HC_SRC --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" \
+    "https://$ip:2379/health" 2>&1 || true)
+  check "$n answers on $ip:2379 to the health checks' source $HC_SRC ($out)" jqe '.health == "true"' "$out"
+done
+out=$(lb 10.77.0.11 /v3/kv/put "{\"key\":\"$(b64 /tenant/hello)\",\"value\":\"$(b64 world)\"}")
+check "tenant access: a put to https://$FIP:2379 with the admin certificate, delivered to m1 ($out)" \
+  jqe '.header.revision != null' "$out"
+out=$(lb 10.77.0.12 /v3/kv/range "{\"key\":\"$(b64 /tenant/hello)\"}")
+check "... reads back through https://$FIP:2379 delivered to m2 (its certificate names $FIP too)" \
+  jqe '.kvs[0].value | @base64d == "world"' "$out"
+guest_run m1 10.77.0.11 'ip -4 -o addr show; ip route' || true
 echo "$GOUT" | sed 's/^/     m1| /'
-check "m1: the floating IP sits on its second NIC, with no default route through that NIC" \
-  bash -c "grep -q 'eth1 .*inet $FIP/' <<<'$GOUT' && grep -q '^default via 10.77.0.1 dev eth0' <<<'$GOUT' && ! grep -q 'default.*eth1' <<<'$GOUT'"
+check "m1 has one NIC, eth0 with its VPC address and the default route; the floating IP is on no NIC" \
+  bash -c "grep -q 'eth0 .*inet 10.77.0.11/24' <<<'$GOUT' && grep -q '^default via 10.77.0.1 dev eth0' <<<'$GOUT' && ! grep -q ' $FIP/' <<<'$GOUT' && ! grep -q 'eth1' <<<'$GOUT'"
 
 echo "== data through the worker's gateway (inside w1, with w1's certificate)"
 WCTL='/run/kaas/bundle/bin/etcdctl --endpoints=https://127.0.0.1:23790'
@@ -320,7 +334,7 @@ got=$(ctl --endpoints=https://10.77.0.12:2379 get /bt/through-worker --print-val
 check "reads back from master m2 over TLS (got: ${got:0:20}...)" test "$got" = "v-$TOKEN"
 guest_run w1 10.77.0.21 "$WCTL get /tenant/hello --print-value-only" || true
 got=$GOUT
-check "a key written on the floating IP reads back through w1's gateway (got: $got)" test "$got" = world
+check "a key written through the floating IP reads back through w1's gateway (got: $got)" test "$got" = world
 check "the gateway passes TLS through: without a client certificate the masters refuse" \
   bash -c "! ip netns exec $NS $HOST_ETCDCTL --insecure-skip-tls-verify --endpoints=https://10.77.0.21:23790 --dial-timeout 3s --command-timeout 5s get x >/dev/null 2>&1"
 
@@ -396,7 +410,7 @@ mv "$W/m2.console" "$W/m2.console.1"
 rm -f "$W/www/hook-m2-"* # the new boot's hook poller starts counting at 1 again
 HOOK_N[m2]=0
 T_REBOOT=$(date +%s.%N)
-boot m2 52:54:00:77:00:12 52:54:00:78:00:12
+boot m2 52:54:00:77:00:12
 for _ in $(seq 60); do
   jqe '.ready == true and .details.startedMembers == 2' "$(status 10.77.0.12)" && break
   sleep 2

@@ -9,9 +9,10 @@
 #
 # Sandbox: `unshare --mount --net --pid --fork --mount-proc` with copy-on-write overlays over
 # /etc /var /opt /run /usr/local /root: the scripts run unmodified, at their real paths, and
-# nothing they write reaches the host; the network namespace has only loopback (the status
-# server on :8099 and the stand-in kubelet's healthz on 127.0.0.1:10248 live there); leaving the
-# PID namespace ends every process a scenario started.
+# nothing they write reaches the host; the network namespace has loopback (the status server on
+# :8099 and the stand-in kubelet's healthz on 127.0.0.1:10248 live there) and, where a scenario
+# gives it one, the node's one NIC (a veth end holding the node's VPC address); leaving the PID
+# namespace ends every process a scenario started.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -29,7 +30,6 @@ if [ "${1:-}" = --inside ]; then
     mount -t overlay overlay -o "lowerdir=$d,upperdir=$O/$n.up,workdir=$O/$n.work" "$d"
   done
   ip link set lo up
-  mount -t sysfs sysfs /sys # this network namespace's view of /sys/class/net
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   mkdir -p /opt/bundle /var/www
   cp "$S/../k3s-standin" /opt/bundle/k3s
@@ -52,9 +52,6 @@ if [ "${1:-}" = --inside ]; then
     done
     [ "$i" -lt "$runs" ] && sleep 3
   done
-  if [ -f "$S/until" ]; then # a scenario's own condition, up to 15 s
-    for _ in $(seq 75); do sh "$S/until" && break; sleep 0.2; done
-  fi
   cp /var/www/status "$S/status.json" 2>/dev/null || true
   curl -s --max-time 3 http://127.0.0.1:8099/status >"$S/status.http" 2>/dev/null || true
   tls=/var/lib/rancher/k3s/server/tls
@@ -64,7 +61,7 @@ if [ "${1:-}" = --inside ]; then
   cp /etc/kaas/k3s/run.sh "$S/run.sh" 2>/dev/null || true
   cp /etc/systemd/system/k3s*.service "$S/" 2>/dev/null || true
   ls -l /var/lib/rancher/k3s/agent/images/ >"$S/images.ls" 2>/dev/null || true
-  { ip -4 -o addr show; ip route; } >"$S/net.out" 2>&1
+  ip -4 -o addr show >"$S/addrs.out" 2>&1
   exit 0
 fi
 
@@ -163,6 +160,13 @@ scenario() {
   # tunables for a quick test: no wait for reachable servers, 1 s status refresh
   printf 'KAAS_SERVER_PROBE_SECONDS=0\nKAAS_STATUS_INTERVAL=1\nKAAS_INIT=supervise\n' >"$d/env"
 }
+one_nic() { # NAME IP: the sandbox gets the node's one NIC, eth0, holding IP (MTU as on OVN)
+  cat >>"$W/$1/pre.sh" <<EOF
+ip link add eth0 type veth peer name eth0-peer
+ip addr add $2/24 dev eth0
+ip link set eth0 mtu 1442 up
+EOF
+}
 run() { # NAME: runs the scenario in its sandbox
   unshare --mount --net --pid --fork --mount-proc --kill-child "$0" --inside "$W/$1" >"$W/$1/sandbox.log" 2>&1 ||
     echo "sandbox of $1 exited $?" >>"$W/$1/sandbox.log"
@@ -173,8 +177,10 @@ arg_after() { argv "$1" | awk -v f="$2" 'p {print; exit} $0 == f {p = 1}'; } # N
 all_after() { argv "$1" | awk -v f="$2" 'p {print; p = 0; next} $0 == f {p = 1}'; }
 
 scenario m1 m1 master 10.77.0.11 1 10.77.0.11,10.77.0.12 $FIP
+one_nic m1 10.77.0.11
 scenario m2 m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
 scenario w1 w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
+one_nic w1 10.77.0.21
 scenario w2 w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 ""
 scenario sd m1 master 10.77.0.11 1 10.77.0.11 $FIP
 sed -i 's/^KAAS_INIT=.*/KAAS_INIT=auto/' "$W/sd/env"
@@ -203,20 +209,6 @@ scenario bb w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bb/shell"
 scenario bbm m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bbm/shell"
-scenario fip m1 master 10.77.0.11 1 10.77.0.11 $FIP
-# a "provider network" inside the sandbox: veth pair, dnsmasq leasing the floating IP to the
-# master's "second NIC" (kfip1) only
-cat >"$W/fip/pre.sh" <<'EOF'
-ip link add kfip0 type veth peer name kfip1
-ip addr add 10.78.0.1/24 dev kfip0
-ip link set kfip0 up
-dnsmasq --keep-in-foreground --user=root --port=0 --no-resolv --no-hosts --bind-interfaces \
-  --interface=kfip0 --dhcp-range=10.78.0.0,static,255.255.255.0,1h \
-  --dhcp-host="$(cat /sys/class/net/kfip1/address),10.78.0.100" --dhcp-leasefile="$S/leases" \
-  --pid-file= >"$S/dnsmasq.log" 2>&1 &
-EOF
-echo KAAS_FIP_NIC=kfip1 >>"$W/fip/env"
-echo 'ip -4 -o addr show dev kfip1 | grep -q " 10.78.0.100/"' >"$W/fip/until"
 scenario rerun m1 master 10.77.0.11 1 10.77.0.11 $FIP
 echo 2 >"$W/rerun/runs"
 scenario crash m1 master 10.77.0.11 1 10.77.0.11 $FIP
@@ -229,7 +221,7 @@ mkdir -p /var/lib/rancher/k3s/server/tls /var/lib/rancher/k3s/server/db
 echo "-----BEGIN CERTIFICATE----- another CA" >/var/lib/rancher/k3s/server/tls/server-ca.crt
 EOF
 
-SCENARIOS="m1 m2 w1 w2 sd bb bbm fip rerun crash conflict"
+SCENARIOS="m1 m2 w1 w2 sd bb bbm rerun crash conflict"
 echo "running $(wc -w <<<"$SCENARIOS") scenarios in sandboxes (in parallel)"
 for s in $SCENARIOS; do run $s & done
 wait
@@ -258,6 +250,10 @@ check "status JSON served on :8099 (the scripts started a status server)" \
 check "console shows KAAS_STAGE installing -> ready" \
   bash -c "grep -q '^KAAS_STAGE installing bundle=k3s' '$W/m1/console' && grep -q '^KAAS_STAGE ready bundle=k3s ready=true' '$W/m1/console'"
 check "run.sh (holds the token) is root-only (700)" test "$(cat "$W/m1/run.sh.mode")" = "700 root"
+check "--flannel-iface eth0: the NIC that holds the node's address (its only NIC)" \
+  test "$(arg_after m1 --flannel-iface)" = eth0
+check "the floating IP is on no NIC (the endpoint is a load balancer): eth0 holds only 10.77.0.11" \
+  bash -c "! grep -q ' $FIP/' '$W/m1/addrs.out' && [ \"\$(grep -c ' inet ' '$W/m1/addrs.out')\" = 2 ] && grep -q 'eth0 *inet 10.77.0.11/24' '$W/m1/addrs.out'"
 
 echo "== joining master (m2)"
 check "k3s server with --server https://10.77.0.11:6443 (the other master)" \
@@ -285,6 +281,9 @@ check "node query used /var/lib/rancher/k3s/agent/kubelet.kubeconfig" \
   grep -q -- '--kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig --request-timeout=5s get node w1' "$W/w1/rec/kubectl.log"
 check "without a floating IP the agent joins through the first master" \
   test "$(arg_after w2 --server)" = https://10.77.0.11:6443
+check "--flannel-iface eth0 on the worker too" test "$(arg_after w1 --flannel-iface)" = eth0
+check "no NIC holds the node's address (w2): no --flannel-iface, k3s picks the interface itself" \
+  bash -c "[ -s '$W/w2/rec/argv.1' ] && ! grep -qx -- --flannel-iface '$W/w2/rec/argv.1'"
 
 echo "== systemd mode (systemd as PID 1)"
 check "unit k3s.service written: ExecStart=/etc/kaas/k3s/run.sh, Restart=always, Type=notify" \
@@ -302,10 +301,6 @@ for x in "bb agent https://$FIP:6443" "bbm server https://10.77.0.11:6443"; do
     test "$(argv $1 | head -1)|$(arg_after $1 --server)|$(cat "$W/$1/rec/token-file.1")|$(jq -r .ready "$W/$1/status.json" 2>/dev/null)" \
     = "$2|$3|600 root $TOKEN|true"
 done
-
-echo "== floating IP on a master's second NIC (busybox udhcpc, dnsmasq in the sandbox)"
-check "the master's second NIC got the floating IP $FIP by DHCP" grep -q "kfip1 *inet $FIP/24" "$W/fip/net.out"
-check "no default route through that NIC" bash -c "! grep -q 'default.*kfip1' '$W/fip/net.out'"
 
 echo "== robustness"
 check "user-data run twice: k3s started once, still ready" \

@@ -132,6 +132,18 @@ describe('two tenants with one CIDR on one host', () => {
     expect(neighboursOfB).not.toContain(a.nodes[0].mac);
   });
 
+  it('lets nothing through from a port that takes an address it was not given', async () => {
+    const [a] = tenants;
+    // Port security as on a node's port: 10.63.0.201 with this MAC only.
+    const probe = await vpcProbe(ovn, ovn.hosts[0], a.vpcId, '10.63.0.201', { portSecurity: true });
+    probes.push(probe);
+    await waitFor('the probe to reach the master with its own address', () => probe.ping('10.63.0.2'), 30000, 500);
+    await probe.readdress('10.63.0.202');
+    for (let i = 0; i < 3; i++) expect(await probe.ping('10.63.0.2')).toBe(false);
+    await probe.readdress('10.63.0.201');
+    await waitFor('the probe to get through again once back on its address', () => probe.ping('10.63.0.2'), 30000, 500);
+  });
+
   it('deletes both clusters and leaves nothing on the host', async () => {
     for (const t of tenants) await t.client.call('DELETE', `/v1/clusters/${t.clusterId}`);
     for (const t of tenants)

@@ -313,6 +313,8 @@ export interface VpcProbe {
   neighbours(): Promise<string>;
   /** An HTTP GET from inside the VPC (curl, 5 s). */
   fetchText(url: string): Promise<string>;
+  /** Takes another address on its NIC (one it was not given). */
+  readdress(address: string): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -328,8 +330,9 @@ export async function vpcProbe(
   host: OvnHost,
   vpcId: string,
   address: string,
-  prefix = 24,
+  options: { prefix?: number; portSecurity?: boolean } = {},
 ): Promise<VpcProbe> {
+  const prefix = options.prefix ?? 24;
   const n = ++probes;
   const netns = `kaas-probe-${process.pid}-${n}`;
   const hostSide = `kp${process.pid % 10000}-${n}`.slice(0, 15);
@@ -344,6 +347,8 @@ export async function vpcProbe(
     'lsp-set-addresses',
     port,
     `${mac} ${address}`,
+    // As the platform sets it on a node's port: only this MAC with this address gets through.
+    ...(options.portSecurity ? ['--', 'lsp-set-port-security', port, `${mac} ${address}`] : []),
   ]);
   await run('ip', ['netns', 'add', netns]);
   await run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'e0', 'netns', netns]);
@@ -377,6 +382,11 @@ export async function vpcProbe(
       ),
     neighbours: async () => (await exec('ip', 'neigh', 'show', 'dev', 'e0')).stdout,
     fetchText: async (url) => (await exec('curl', '-sSf', '--max-time', '5', url)).stdout,
+    async readdress(other) {
+      await exec('ip', 'addr', 'flush', 'dev', 'e0');
+      await exec('ip', 'addr', 'add', `${other}/${prefix}`, 'dev', 'e0');
+      await exec('ip', 'neigh', 'flush', 'dev', 'e0');
+    },
     async remove() {
       await run('ovs-vsctl', [`--db=${host.ovsDb}`, '--if-exists', 'del-port', 'br-int', hostSide]).catch(
         () => undefined,

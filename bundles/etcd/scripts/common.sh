@@ -9,8 +9,6 @@
 #   KAAS_STATUS_INTERVAL=5            seconds between status refreshes
 #   KAAS_ETCD_MAX_RESTARTS=5          restarts of a crashed etcd before the node reports "failed"
 #   KAAS_DATA_DEV=/dev/vda            the node's data disk (formatted only when blank)
-#   KAAS_FIP_NIC=                     NIC carrying the floating IP on masters (default: the
-#                                     first NIC that is not the VPC NIC)
 
 # ---- defaults ------------------------------------------------------------------------------------
 KAAS_PKI=${KAAS_PKI:-/etc/kaas/pki}
@@ -20,7 +18,6 @@ KAAS_STATE_DIR=${KAAS_STATE_DIR:-/run/kaas/bundle}
 KAAS_STATUS_INTERVAL=${KAAS_STATUS_INTERVAL:-5}
 KAAS_ETCD_MAX_RESTARTS=${KAAS_ETCD_MAX_RESTARTS:-5}
 KAAS_DATA_DEV=${KAAS_DATA_DEV:-/dev/vda}
-KAAS_FIP_NIC=${KAAS_FIP_NIC:-}
 KAAS_FLOATING_IP=${KAAS_FLOATING_IP:-}
 KAAS_MASTERS=${KAAS_MASTERS:-}
 KAAS_INITIAL_MASTER=${KAAS_INITIAL_MASTER:-0}
@@ -253,62 +250,6 @@ kaas_data_dir() {
   return 0
 }
 
-# ---- floating IP on masters ----------------------------------------------------------------------
-# The platform's DHCP serves the cluster's floating IP only to the second NIC of the master that
-# currently holds it; the other masters' second NICs get no lease. udhcpc keeps trying in the
-# background, so a master picks the address up whenever the platform moves it here, and drops it
-# when the lease is refused or lost. No default route is added on that NIC.
-kaas_fip_nic() {
-  local first= n
-  [ -n "$KAAS_FIP_NIC" ] && { echo "$KAAS_FIP_NIC"; return 0; }
-  [ -f /run/kaas/nic ] && read -r first </run/kaas/nic
-  for n in /sys/class/net/*; do
-    n=${n##*/}
-    case $n in lo | sit* | tun* | dummy* | bond* | br* | veth* | docker* | cni* | flannel* | kube*) continue ;; esac
-    [ "$n" = "$first" ] && continue
-    [ -z "$first" ] && ip -o -4 addr show dev "$n" 2>/dev/null | grep -q " $KAAS_NODE_IP/" && continue
-    echo "$n"
-    return 0
-  done
-  return 1
-}
-
-kaas_start_fip_dhcp() {
-  local nic script="$KAAS_STATE_DIR/fip-udhcpc.script" pidf="$KAAS_STATE_DIR/fip-udhcpc.pid"
-  if kaas_pid_alive "$pidf"; then return 0; fi
-  if ! nic=$(kaas_fip_nic); then
-    kaas_log "no second NIC: this master cannot carry the floating IP"
-    echo none >"$KAAS_STATE_DIR/fip-nic"
-    return 0
-  fi
-  echo "$nic" >"$KAAS_STATE_DIR/fip-nic"
-  cat >"$script" <<EOF
-#!/bin/sh
-# udhcpc event script for the floating-IP NIC: address only, no route, no resolv.conf
-state=$KAAS_STATE_DIR/fip
-case "\$1" in
-  deconfig|leasefail|nak)
-    [ "\$1" = deconfig ] && { ip -4 addr flush dev "\$interface" scope global; ip link set "\$interface" up; rm -f "\$state"; }
-    ;;
-  bound|renew)
-    old=\$(cat "\$state" 2>/dev/null)
-    if [ "\$1" = bound ] || [ "\$old" != "\$ip" ]; then
-      ip -4 addr flush dev "\$interface" scope global
-      ip addr add "\$ip/\${mask:-32}" dev "\$interface"
-      echo "KAAS_STAGE floating-ip-bound ip=\$ip nic=\$interface"
-    fi
-    echo "\$ip" >"\$state.tmp" && mv -f "\$state.tmp" "\$state"
-    ;;
-esac
-exit 0
-EOF
-  chmod 755 "$script"
-  ip link set "$nic" up
-  # -b: go to the background when no lease comes at once and keep trying (every -A seconds)
-  udhcpc -b -i "$nic" -s "$script" -p "$pidf" -t 3 -T 2 -A 5 -S >"$KAAS_STATE_DIR/fip-udhcpc.log" 2>&1 </dev/null &
-  kaas_log "floating IP: DHCP on $nic in the background"
-}
-
 # ---- one-time node set-up --------------------------------------------------------------------------
 # The node's facts for leave.sh and for people logging in later (quoted, sourced by leave.sh).
 kaas_shq() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
@@ -329,4 +270,3 @@ KAAS_SETUP_OK=1
 for f in ca.crt node.crt node.key; do
   [ -s "$KAAS_PKI/$f" ] || { kaas_fail "missing $KAAS_PKI/$f"; KAAS_SETUP_OK=0; }
 done
-if [ "$KAAS_SETUP_OK" = 1 ] && [ "${KAAS_ROLE:-}" = master ]; then kaas_start_fip_dhcp; fi

@@ -90,11 +90,17 @@ log "member $id ($KAAS_NODE_NAME) of $n; removing it through $others"
 [ $DRY = 1 ] && { log "dry run: not removing"; exit 0; }
 
 touch "$KAAS_STATE_DIR/left" 2>/dev/null # the supervisor must not restart etcd after this
-if ! out=$(ctl --endpoints="$others" member remove "$id" 2>&1); then
+# A member that (re)started within the last few seconds has not yet seen its peers long enough
+# for etcd's reconfiguration check: it answers "unhealthy cluster" for that while. Try again
+# for up to 20 s; any other refusal ends the attempt at once.
+tries=0
+while ! out=$(ctl --endpoints="$others" member remove "$id" 2>&1); do
+  tries=$((tries + 1))
+  case $out in *"unhealthy cluster"*) [ $tries -lt 10 ] && { sleep 2; continue; } ;; esac
   rm -f "$KAAS_STATE_DIR/left"
   log "member remove failed: $out"
   exit 1
-fi
+done
 log "$out"
 
 # stop the local etcd (it also stops by itself once it learns it was removed)

@@ -21,8 +21,6 @@ KAAS_CLIENT_URL=https://$KAAS_NODE_IP:$KAAS_ETCD_CLIENT_PORT
 
 kaas_storage_details() {
   printf '%s,%s' "$(kaas_jstr dataStorage "${KAAS_DATA_STORAGE:-}")" "$(kaas_jstr dataNote "${KAAS_DATA_NOTE:-}")"
-  [ -f "$KAAS_STATE_DIR/fip" ] && printf ',%s' "$(kaas_jstr floatingIpBound "$(cat "$KAAS_STATE_DIR/fip")")"
-  return 0
 }
 
 # ---- membership --------------------------------------------------------------------------------------
@@ -93,6 +91,9 @@ kaas_etcd_prepare() {
     mv -f "$KAAS_ETCD_CONF.tmp" "$KAAS_ETCD_CONF"
 }
 
+# Client port on every address: the cluster's endpoint (the floating IP) is a load balancer in
+# front of the masters that connects to KAAS_NODE_IP:2379 and health-checks it from another VPC
+# address; the floating IP itself is on no NIC of this node.
 kaas_etcd_start() { # starts etcd in the background, PID in $KAAS_ETCD_PIDFILE
   local p="$KAAS_PKI"
   mkdir -p "$KAAS_ETCD_DATA"

@@ -14,7 +14,6 @@
 #   KAAS_K3S_MAX_RESTARTS=5            restarts (supervise mode) before reporting "failed"
 #   KAAS_STATUS_SERVER=auto|0          start a status server on :8099 when nothing listens there
 #   KAAS_SERVER_PROBE_SECONDS=60       how long to look for a reachable server (joiners, agents)
-#   KAAS_FIP_NIC=                      NIC that carries the floating IP on masters
 
 KAAS_PKI=${KAAS_PKI:-/etc/kaas/pki}
 KAAS_BUNDLE_DIR=${KAAS_BUNDLE_DIR:-/opt/bundle}
@@ -25,7 +24,6 @@ KAAS_INIT=${KAAS_INIT:-auto}
 KAAS_K3S_MAX_RESTARTS=${KAAS_K3S_MAX_RESTARTS:-5}
 KAAS_STATUS_SERVER=${KAAS_STATUS_SERVER:-auto}
 KAAS_SERVER_PROBE_SECONDS=${KAAS_SERVER_PROBE_SECONDS:-60}
-KAAS_FIP_NIC=${KAAS_FIP_NIC:-}
 KAAS_FLOATING_IP=${KAAS_FLOATING_IP:-}
 KAAS_MASTERS=${KAAS_MASTERS:-}
 KAAS_INITIAL_MASTER=${KAAS_INITIAL_MASTER:-0}
@@ -98,72 +96,6 @@ kaas_ensure_status_server() {
 # ---- network ----------------------------------------------------------------------------------------
 kaas_nic_of_ip() { # IP -> name of the interface holding it
   ip -o -4 addr show 2>/dev/null | awk -v ip="$1" '{split($4, a, "/"); if (a[1] == ip) {print $2; exit}}'
-}
-
-# Floating IP on masters: the platform's DHCP leases it only to the second NIC of the master that
-# currently holds it. A DHCP client keeps trying in the background on that NIC; the address is
-# added without a default route. busybox udhcpc when present, else dhclient.
-kaas_fip_nic() {
-  local first n
-  [ -n "$KAAS_FIP_NIC" ] && { echo "$KAAS_FIP_NIC"; return 0; }
-  first=$(kaas_nic_of_ip "$KAAS_NODE_IP")
-  for n in /sys/class/net/*; do
-    n=${n##*/}
-    case $n in lo | sit* | tun* | dummy* | bond* | br* | veth* | docker* | cni* | flannel* | kube* | vxlan* | cali*) continue ;; esac
-    [ "$n" = "$first" ] && continue
-    [ -e "/sys/class/net/$n/device" ] || continue # physical (virtio) NICs only
-    echo "$n"
-    return 0
-  done
-  return 1
-}
-kaas_start_fip_dhcp() {
-  local nic s="$KAAS_STATE_DIR/fip-dhcp.script" pidf="$KAAS_STATE_DIR/fip-dhcp.pid" udhcpc=
-  kaas_pid_alive "$pidf" && return 0
-  if ! nic=$(kaas_fip_nic); then
-    kaas_log "no second NIC: this master cannot carry the floating IP"
-    return 0
-  fi
-  echo "$nic" >"$KAAS_STATE_DIR/fip-nic"
-  if command -v udhcpc >/dev/null 2>&1; then udhcpc=udhcpc
-  elif command -v busybox >/dev/null 2>&1 && busybox --list 2>/dev/null | grep -qx udhcpc; then udhcpc="busybox udhcpc"
-  fi
-  # one script for both clients: udhcpc passes $1/$ip/$mask, dhclient $reason/$new_ip_address/...
-  cat >"$s" <<EOF
-#!/bin/sh
-state=$KAAS_STATE_DIR/fip
-ev=\${1:-\${reason:-}}
-ifc=\${interface:-$nic}
-addr=\${ip:-\${new_ip_address:-}}
-plen=\${mask:-}
-if [ -z "\$plen" ] && [ -n "\${new_subnet_mask:-}" ]; then
-  plen=0; for o in \$(echo "\$new_subnet_mask" | tr . ' '); do
-    while [ "\$o" -gt 0 ]; do plen=\$((plen + (o & 1))); o=\$((o >> 1)); done; done
-fi
-case "\$ev" in
-  deconfig|EXPIRE|FAIL|RELEASE|STOP|PREINIT)
-    ip -4 addr flush dev "\$ifc" scope global 2>/dev/null; ip link set "\$ifc" up; rm -f "\$state" ;;
-  bound|renew|BOUND|RENEW|REBIND|REBOOT)
-    if [ "\$(cat "\$state" 2>/dev/null)" != "\$addr" ]; then
-      ip -4 addr flush dev "\$ifc" scope global
-      ip addr add "\$addr/\${plen:-32}" dev "\$ifc"
-    fi
-    echo "\$addr" >"\$state.tmp" && mv -f "\$state.tmp" "\$state" ;;
-esac
-exit 0
-EOF
-  chmod 755 "$s"
-  ip link set "$nic" up
-  if [ -n "$udhcpc" ]; then
-    $udhcpc -b -i "$nic" -s "$s" -p "$pidf" -t 3 -T 2 -A 5 -S >"$KAAS_STATE_DIR/fip-dhcp.log" 2>&1 </dev/null &
-  elif command -v dhclient >/dev/null 2>&1; then
-    dhclient -nw -sf "$s" -pf "$pidf" -lf "$KAAS_STATE_DIR/fip-dhclient.leases" "$nic" \
-      >"$KAAS_STATE_DIR/fip-dhcp.log" 2>&1 </dev/null
-  else
-    kaas_log "WARNING: no DHCP client (udhcpc, dhclient): the floating IP will not be configured"
-    return 0
-  fi
-  kaas_log "floating IP: DHCP on $nic in the background"
 }
 
 # ---- k3s preparation --------------------------------------------------------------------------------
@@ -383,4 +315,3 @@ done
 if [ "$KAAS_SETUP_OK" = 1 ]; then
   kaas_k3s_check_bundle && kaas_k3s_install_images || KAAS_SETUP_OK=0
 fi
-if [ "$KAAS_SETUP_OK" = 1 ] && [ "${KAAS_ROLE:-}" = master ]; then kaas_start_fip_dhcp; fi

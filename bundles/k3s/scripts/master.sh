@@ -68,12 +68,16 @@ kaas_k3s_master_main() {
     set -- "$@" --server "$KAAS_K3S_JOIN"
     wait=joining
   fi
+  # the floating IP is the cluster's endpoint: a load balancer in front of the masters' :6443 (it
+  # is on no NIC of this node), so only the certificate has to name it
   [ -n "$KAAS_FLOATING_IP" ] && set -- "$@" --tls-san "$KAAS_FLOATING_IP"
   set -- "$@" --tls-san "$KAAS_NODE_IP" --tls-san "$KAAS_NODE_NAME" \
     --node-ip "$KAAS_NODE_IP" --advertise-address "$KAAS_NODE_IP" --node-name "$KAAS_NODE_NAME" \
     --disable-cloud-controller --write-kubeconfig "$K3S_KUBECONFIG" --write-kubeconfig-mode 0600
+  # flannel on the NIC that holds KAAS_NODE_IP (the node's only NIC), found by its address rather
+  # than by the default route: VXLAN then always runs on the address k3s advertises
   iface=$(kaas_nic_of_ip "$KAAS_NODE_IP")
-  [ -n "$iface" ] && set -- "$@" --flannel-iface "$iface" # masters have a second NIC: pin the VPC one
+  [ -n "$iface" ] && set -- "$@" --flannel-iface "$iface"
   kaas_k3s_write_run "$@"
   kaas_status "$wait" false "starting k3s server (${KAAS_K3S_JOIN:-new cluster})"
   kaas_k3s_launch k3s kaas_k3s_master_check "$wait"

@@ -44,7 +44,7 @@ kaas_k3s_worker_main() {
   kaas_k3s_write_token || { kaas_fail "cannot write the join token file"; return 1; }
   set -- agent --server "$KAAS_K3S_JOIN" --token-file "$KAAS_K3S_TOKEN_FILE" \
     --node-ip "$KAAS_NODE_IP" --node-name "$KAAS_NODE_NAME"
-  iface=$(kaas_nic_of_ip "$KAAS_NODE_IP")
+  iface=$(kaas_nic_of_ip "$KAAS_NODE_IP") # as on masters: flannel on the NIC with the node's address
   [ -n "$iface" ] && set -- "$@" --flannel-iface "$iface"
   kaas_k3s_write_run "$@"
   kaas_status joining false "starting k3s agent ($KAAS_K3S_JOIN)"
