@@ -27,6 +27,7 @@ run: build
 
 lint: deps
 	@npx eslint . --max-warnings 0
+	@npx tsc -p tsconfig.bench.json --noEmit # the benchmarks compile against today's code
 
 fmt: deps
 	@npx prettier --write --log-level warn .

@@ -3,6 +3,7 @@
  * and worker processes started from the build (dist/), against the PostgreSQL and Redis of
  * `make bench`, with a database and a queue prefix of their own.
  */
+import { OVN_NB_SCHEMA, startOvsdbServer } from '../test/support/ovsdb-server.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -58,6 +59,8 @@ export function processStats(pid: number): ProcessStats {
 }
 
 export interface BenchPlatform {
+  /** The run's own Northbound database (absent when KAAS_OVN_NB was given). */
+  northbound?: { pid: number; writes(): Promise<number> };
   db: TestDatabase;
   env: Record<string, string>;
   baseUrl: string;
@@ -156,8 +159,12 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
   const db = await createTestDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'kaas-bench-'));
   const port = await freePort();
+  // A Northbound database of the run's own: the run's network collection must never see (and
+  // remove) the rows of a platform that shares the machine's, and its cost is measured alone.
+  const northbound = overrides.KAAS_OVN_NB ? undefined : await startOvsdbServer({ schema: OVN_NB_SCHEMA });
   const env: Record<string, string> = {
     ...randomEnv(db.url, port),
+    ...(northbound ? { KAAS_OVN_NB: northbound.remote, KAAS_OVN_SB: 'none' } : {}),
     KAAS_QUEUE_PREFIX: `kaas-bench-${randomBytes(4).toString('hex')}`,
     KAAS_DATA_DIR: dir,
     KAAS_LOG_LEVEL: process.env.KAAS_BENCH_LOG_LEVEL ?? 'warn',
@@ -180,6 +187,7 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     }
     await dropRedisPrefix(env.REDIS_URL, env.KAAS_QUEUE_PREFIX).catch(() => undefined);
     await db.drop();
+    await northbound?.stop();
     await rm(dir, { recursive: true, force: true });
     for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => undefined);
     process.off('SIGINT', onSignal);
@@ -218,5 +226,23 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     await stop();
     throw err;
   }
-  return { db, env, baseUrl, admin, api, workers: started, dir, onStop: (c) => cleanups.push(c), stop };
+  return {
+    db,
+    env,
+    baseUrl,
+    admin,
+    api,
+    workers: started,
+    dir,
+    northbound: northbound && {
+      pid: Number(readFileSync(join(northbound.dir, 'ovsdb-server.pid'), 'utf8').trim()),
+      // Every committed transaction is one record of the database's log (the first is the schema).
+      async writes() {
+        const { stdout } = await northbound.exec('ovsdb-tool', ['show-log', join(northbound.dir, 'db.db')]);
+        return stdout.split('\n').filter((l) => /^record \d+:/.test(l)).length - 1;
+      },
+    },
+    onStop: (c) => cleanups.push(c),
+    stop,
+  };
 }

@@ -132,11 +132,13 @@ async function runScale(workers: number): Promise<void> {
     const hostsPerWorker = Object.values(
       holders.reduce<Record<string, number>>((acc, h) => ({ ...acc, [h]: (acc[h] ?? 0) + 1 }), {}),
     );
-    // Floating-IP ranges of /24 (253 addresses each) until every cluster has its endpoint.
-    for (let r = 0; r * 253 < CLUSTERS; r++)
+    // Floating-IP ranges of /21 (2,045 addresses each) until every cluster has its endpoint and
+    // every VPC's router its provider address: a VPC's router sits on one provider network, so
+    // one range serves a tenant's clusters as one provider network does in an installation.
+    for (let r = 0; r * 2045 < CLUSTERS + TENANTS; r++)
       await must(
         'range',
-        p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: `10.${250 + (r >> 8)}.${r & 255}.0/24` }),
+        p.admin.call('POST', '/v1/floating-ip-ranges', { cidr: `10.${250 + (r >> 5)}.${(r & 31) * 8}.0/21` }),
       );
     const share = (i: number) => Math.floor(CLUSTERS / TENANTS) + (i < CLUSTERS % TENANTS ? 1 : 0);
     const setupStart = Date.now();
@@ -144,6 +146,9 @@ async function runScale(workers: number): Promise<void> {
     const setupSeconds = (Date.now() - setupStart) / 1000;
     const loadAtStart = machineLoad();
     const cpuAtStart = [p.api, ...p.workers].map((proc) => processStats(proc.child.pid!).cpuSeconds);
+    const northboundAtStart = p.northbound
+      ? { cpu: processStats(p.northbound.pid).cpuSeconds, writes: await p.northbound.writes() }
+      : undefined;
 
     // The measured part: 32 clients, one per tenant, each posting its clusters one after another.
     const t0 = Date.now();
@@ -203,6 +208,18 @@ async function runScale(workers: number): Promise<void> {
       round(processStats(proc.child.pid!).cpuSeconds - cpuAtStart[i], 1),
     );
     const loadAfterCreate = machineLoad();
+    const northbound =
+      p.northbound && northboundAtStart
+        ? await (async () => {
+            const writes = (await p.northbound!.writes()) - northboundAtStart.writes;
+            return {
+              writeTransactions: writes,
+              writesPerNode: round(writes / (CLUSTERS * 3), 2),
+              cpuSecondsDuringCreate: round(processStats(p.northbound!.pid).cpuSeconds - northboundAtStart.cpu, 1),
+              peakRssMiB: processStats(p.northbound!.pid).peakRssMiB,
+            };
+          })()
+        : null;
 
     // What tenants see agrees with the database.
     const listed = await Promise.all(
@@ -257,6 +274,7 @@ async function runScale(workers: number): Promise<void> {
       logLevel: p.env.KAAS_LOG_LEVEL,
       rateLimits: 'per key and per address raised to 1,000,000/s (still checked in Redis on every request)',
       setupSeconds: round(setupSeconds),
+      northbound,
       create: {
         secondsToAllRunning,
         targetSeconds: 120,

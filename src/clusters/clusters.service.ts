@@ -77,6 +77,12 @@ export class ClustersService {
           throw DomainError.conflict(`floating IP ${fip.address} is already the endpoint of another cluster`, {
             field: 'floatingIpId',
           });
+        const routerNetwork = await this.floatingIpsRepo.otherProviderNetwork(tx, vpc.id, fip);
+        if (routerNetwork)
+          throw DomainError.unprocessable(
+            `floatingIpId: ${fip.address} is not on the provider network of VPC "${vpc.name}" (${routerNetwork}); take a floating IP from a range on that network`,
+            { field: 'floatingIpId', providerNetwork: routerNetwork },
+          );
         const image = await this.hostsRepo.defaultImage(tx);
         const created = await this.clusters.insert(tx, {
           tenantId,

@@ -44,6 +44,12 @@ export class FloatingIpAssociationService {
         const from = ip.clusterId ? locked.get(ip.clusterId) : undefined;
         const to = target ? locked.get(target) : undefined;
         if (target) this.checkTarget(tenantId, target, to, ip.address);
+        const routerNetwork = to ? await this.floatingIps.otherProviderNetwork(tx, to.vpcId, ip) : undefined;
+        if (routerNetwork)
+          throw DomainError.unprocessable(
+            `clusterId: ${ip.address} is not on the provider network of the cluster's VPC (${routerNetwork})`,
+            { field: 'clusterId', providerNetwork: routerNetwork },
+          );
         if (from?.deletingAt) {
           throw DomainError.conflict(
             `floating IP ${ip.address} belongs to cluster "${from.name}", which is being deleted; it is released when the cluster is gone`,

@@ -109,6 +109,23 @@ export class FloatingIpsRepository {
     return this.ips(tx).findOneBy({ tenantId, id, vpcId: IsNull() });
   }
 
+  /**
+   * The provider network of the VPC's router when the floating IP is on another one (its
+   * endpoint could not be built: a VPC's router sits on one provider network); else undefined.
+   */
+  async otherProviderNetwork(tx: Tx, vpcId: string, fip: FloatingIpEntity): Promise<string | undefined> {
+    const rows: { router: string; wanted: string }[] = await tx.query(
+      `SELECT rr.provider_cidr::text AS router, fr.provider_cidr::text AS wanted
+         FROM floating_ips r
+         JOIN floating_ip_ranges rr ON rr.id = r.range_id
+         JOIN floating_ip_ranges fr ON fr.id = $2
+        WHERE r.vpc_id = $1`,
+      [vpcId, fip.rangeId],
+    );
+    const row = rows[0];
+    return row && row.router !== row.wanted ? row.router : undefined;
+  }
+
   /** The address of a VPC's router on the provider network, if it has one. */
   routerAddressOf(vpcId: string, tx?: Tx): Promise<FloatingIpEntity | null> {
     return this.ips(tx).findOneBy({ vpcId });

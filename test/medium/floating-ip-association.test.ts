@@ -316,4 +316,41 @@ describe('PATCH /v1/floating-ips/:id: a cluster endpoint moves between clusters'
     }
     await expectLinksAgree();
   });
+
+  it("refuses an address on another provider network than the VPC's router (422 naming the field)", async () => {
+    // The VPC's router took its address on the provider network of the tenant's first cluster
+    // (as the worker does); a second range is a provider network of its own.
+    const near = await floatingIp(a.client);
+    const [{ range_id: nearRange }] = await db.query(`SELECT range_id FROM floating_ips WHERE id = $1`, [near.id]);
+    const [{ address: routerAddress }] = await db.query(
+      `SELECT host(r.end_address) AS address FROM floating_ip_ranges r WHERE r.id = $1`,
+      [nearRange],
+    );
+    await db.query(`INSERT INTO floating_ips (tenant_id, range_id, address, vpc_id) VALUES ($1, $2, $3, $4)`, [
+      a.tenantId,
+      nearRange,
+      routerAddress,
+      a.vpcId,
+    ]);
+    const range = await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.253.7.0/24' });
+    expect(range.status).toBe(201);
+    const [far] = await db.query(
+      `INSERT INTO floating_ips (tenant_id, range_id, address) VALUES ($1, $2, '10.253.7.2') RETURNING id`,
+      [a.tenantId, range.body.id],
+    );
+    const refused = await a.client.call(
+      'POST',
+      '/v1/clusters',
+      clusterBody(a, { name: 'far', workers: 0, floatingIpId: far.id }),
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/^floatingIpId: 10\.253\.7\.2 is not on the provider network of VPC /);
+    const id = await cluster(a, 'near', near.id);
+    await patch(a.client, near.id, { clusterId: null });
+    const moved = await patch(a.client, far.id, { clusterId: id });
+    expect(moved.status).toBe(422);
+    expect(moved.body.message).toMatch(/^clusterId: 10\.253\.7\.2 is not on the provider network/);
+    expect(await fipCluster(a.client, far.id)).toBeNull();
+    expect(await clusterFip(a.client, id)).toBeNull();
+  });
 });

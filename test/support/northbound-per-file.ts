@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import { OVN_NB_SCHEMA, type OvsdbServer, startOvsdbServer } from './ovsdb-server.js';
 
 /*
