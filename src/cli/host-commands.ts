@@ -40,11 +40,12 @@ export function hostCommands(): Command[] {
     .option('--cpus <n>', 'override the CPU count', intOption('cpus'))
     .option('--memory-mib <n>', 'override the memory', intOption('memory-mib'))
     .option('--chassis <name>', "its Open vSwitch system-id, when it is not the host's name")
+    .option('--disk-gib <n>', "disk for nodes' volumes (default: measured from the host)", intOption('disk-gib'))
     .action(
       async (
         name: string,
         uri: string,
-        o: { domainType: string; cpus?: number; memoryMib?: number; chassis?: string },
+        o: { domainType: string; cpus?: number; memoryMib?: number; chassis?: string; diskGib?: number },
         command: Command,
       ) => {
         const ctx = CliContext.from(command);
@@ -55,6 +56,7 @@ export function hostCommands(): Command[] {
           ...(o.cpus ? { cpus: o.cpus } : {}),
           ...(o.memoryMib ? { memoryMiB: o.memoryMib } : {}),
           ...(o.chassis ? { chassis: o.chassis } : {}),
+          ...(o.diskGib ? { diskGiB: o.diskGib } : {}),
         };
         ctx.print(await ctx.client.request<Host>('POST', '/v1/hosts', body), hostColumns);
       },

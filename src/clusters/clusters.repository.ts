@@ -161,18 +161,30 @@ export class ClustersRepository {
   }
 
   /** Declared sizes of the tenant's clusters, for quota usage. */
+  /**
+   * What a tenant's clusters hold against its quota: per cluster the larger of its declared size
+   * and the nodes that exist (nodes still leaving after a scale-down, a surge replacement, a
+   * cluster being deleted whose VMs still run all hold real resources). Clusters being deleted
+   * count their nodes, not themselves.
+   */
   async declaredUsage(
     tenantId: string,
     tx?: Tx,
   ): Promise<{ clusters: number; nodes: number; vcpus: number; memoryMiB: number }> {
-    const row = await this.repo(tx)
-      .createQueryBuilder('c')
-      .select('count(*)', 'clusters')
-      .addSelect('COALESCE(SUM(c.masters + c.workers), 0)', 'nodes')
-      .addSelect('COALESCE(SUM((c.masters + c.workers) * c.vcpus), 0)', 'vcpus')
-      .addSelect('COALESCE(SUM((c.masters + c.workers) * c.memory_mib), 0)', 'memory')
-      .where('c.tenant_id = :tenantId AND c.deleting_at IS NULL', { tenantId })
-      .getRawOne<{ clusters: string; nodes: string; vcpus: string; memory: string }>();
+    const [row]: { clusters: string; nodes: string; vcpus: string; memory: string }[] = await (
+      tx ?? this.db.manager
+    ).query(
+      `SELECT count(*) FILTER (WHERE c.deleting_at IS NULL) AS clusters,
+              COALESCE(SUM(GREATEST(d.nodes, COALESCE(n.nodes, 0))), 0) AS nodes,
+              COALESCE(SUM(GREATEST(d.nodes * c.vcpus, COALESCE(n.vcpus, 0))), 0) AS vcpus,
+              COALESCE(SUM(GREATEST(d.nodes * c.memory_mib, COALESCE(n.memory, 0))), 0) AS memory
+         FROM clusters c
+         CROSS JOIN LATERAL (SELECT CASE WHEN c.deleting_at IS NULL THEN c.masters + c.workers ELSE 0 END AS nodes) d
+         LEFT JOIN (SELECT cluster_id, count(*) AS nodes, SUM(vcpus) AS vcpus, SUM(memory_mib) AS memory
+                      FROM nodes WHERE tenant_id = $1 GROUP BY cluster_id) n ON n.cluster_id = c.id
+        WHERE c.tenant_id = $1`,
+      [tenantId],
+    );
     return {
       clusters: Number(row?.clusters ?? 0),
       nodes: Number(row?.nodes ?? 0),

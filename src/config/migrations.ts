@@ -7,6 +7,7 @@ import { Audit1764219600000 } from '../../migrations/1764219600000-Audit.js';
 import { StatusPatches1764223200000 } from '../../migrations/1764223200000-StatusPatches.js';
 import { EventsRetention1764226800000 } from '../../migrations/1764226800000-EventsRetention.js';
 import { OvnNetworks1764230400000 } from '../../migrations/1764230400000-OvnNetworks.js';
+import { HostDisk1764234000000 } from '../../migrations/1764234000000-HostDisk.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   StatusPatches1764223200000,
   EventsRetention1764226800000,
   OvnNetworks1764230400000,
+  HostDisk1764234000000,
 ];

@@ -14,6 +14,10 @@ export class HostEntity {
   @Column({ type: 'varchar', length: 1024 })
   uri: string;
 
+  /** Disk for nodes' volumes (GiB): given at registration or measured; null while unknown. */
+  @Column({ name: 'disk_gib', type: 'integer', nullable: true })
+  diskGiB: number | null;
+
   /** Its Open vSwitch chassis name (`external_ids:system-id`) when it is not the host's name. */
   @Column({ type: 'varchar', length: 253, nullable: true })
   chassis: string | null;

@@ -51,6 +51,15 @@ export class CreateHostRequest {
   memoryMiB?: number;
 
   @ApiPropertyOptional({
+    description: "disk for nodes' volumes, GiB; measured from the host's platform pool when not given",
+  })
+  @IsOptional()
+  @IsInt({ message: 'diskGiB must be a whole number' })
+  @Min(1)
+  @Max(1024 * 1024)
+  diskGiB?: number;
+
+  @ApiPropertyOptional({
     example: 'kvm-01.example.net',
     description: "its Open vSwitch chassis name (external_ids:system-id), when it is not the host's name",
   })
@@ -137,11 +146,13 @@ export class CreateImageRequest {
 export class HostCapacity {
   @ApiProperty() cpus: number;
   @ApiProperty() memoryMiB: number;
+  @ApiProperty({ nullable: true, type: Number, description: 'null while not known' }) diskGiB: number | null;
 }
 
 export class HostAllocation {
   @ApiProperty() vcpus: number;
   @ApiProperty() memoryMiB: number;
+  @ApiProperty() diskGiB: number;
   @ApiProperty() nodes: number;
 }
 
@@ -173,7 +184,7 @@ export function toHostResponse(h: HostEntity, allocated: HostAllocation): HostRe
     domainType: h.domainType,
     simulated: h.simulated,
     state: hostState(h, allocated),
-    capacity: { cpus: h.cpus, memoryMiB: h.memoryMiB },
+    capacity: { cpus: h.cpus, memoryMiB: h.memoryMiB, diskGiB: h.diskGiB },
     allocated,
     lastSeenAt: h.lastSeenAt?.toISOString() ?? null,
     lastError: h.lastError,

@@ -15,12 +15,13 @@ export class HostsRepository {
   }
 
   insert(
-    row: Omit<HostEntity, 'id' | 'createdAt' | 'lastSeenAt' | 'lastError' | 'drained' | 'chassis'> & {
+    row: Omit<HostEntity, 'id' | 'createdAt' | 'lastSeenAt' | 'lastError' | 'drained' | 'chassis' | 'diskGiB'> & {
       chassis?: string | null;
+      diskGiB?: number | null;
     },
   ): Promise<HostEntity> {
     return this.repo().save(
-      this.repo().create({ chassis: null, ...row, drained: false, lastSeenAt: null, lastError: null }),
+      this.repo().create({ chassis: null, diskGiB: null, ...row, drained: false, lastSeenAt: null, lastError: null }),
     );
   }
 

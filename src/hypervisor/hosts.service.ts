@@ -22,7 +22,7 @@ export interface HostAllocationSource {
   allocations(tx?: Tx): Promise<Map<string, HostAllocation>>;
 }
 
-const EMPTY: HostAllocation = { vcpus: 0, memoryMiB: 0, nodes: 0 };
+const EMPTY: HostAllocation = { vcpus: 0, memoryMiB: 0, diskGiB: 0, nodes: 0 };
 
 export async function probeHost(uri: string, timeoutMs: number): Promise<{ cpus: number; memoryMiB: number }> {
   let timer: NodeJS.Timeout | undefined;
@@ -83,6 +83,7 @@ export class HostsService {
         cpus: body.cpus ?? capacity.cpus,
         memoryMiB: body.memoryMiB ?? capacity.memoryMiB,
         chassis: body.chassis ?? null,
+        diskGiB: body.diskGiB ?? null,
       });
       return toHostResponse(host, EMPTY);
     } catch (err) {

@@ -22,6 +22,23 @@ const master: PlacementRequest = { vcpus: 2, memoryMiB: 2048, role: 'master' };
 const worker: PlacementRequest = { vcpus: 2, memoryMiB: 2048, role: 'worker' };
 
 describe('placement', () => {
+  it('counts disk where a host knows its own, and refuses when no host has the disk left', () => {
+    const small = host('small', { diskGiB: 10, allocatedDiskGiB: 8 });
+    const unknown = host('unknown', { memoryMiB: 1024 });
+    const req = { vcpus: 1, memoryMiB: 512, diskGiB: 5, role: 'worker' as const };
+    // 'small' has more free memory but only 2 GiB of disk left.
+    expect(placeNode([{ ...small, memoryMiB: 65536 }, unknown], req, settings)).toEqual({
+      ok: true,
+      hostId: 'unknown',
+    });
+    const refused = placeNode([small], req, settings);
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.reason).toBe('no host has 1 vCPUs, 512 MiB and 5 GiB of disk free');
+    // Placed one after another: the second 5 GiB volume no longer fits a 12 GiB host.
+    const results = placeNodes([host('h', { diskGiB: 12 })], [req, req, req], settings);
+    expect(results.map((r) => r.ok)).toEqual([true, true, false]);
+  });
+
   it('spreads three masters over three hosts', () => {
     const results = placeNodes([host('a'), host('b'), host('c')], [master, master, master], settings);
     expect(results.map((r) => (r.ok ? r.hostId : r.reason)).sort()).toEqual(['a', 'b', 'c']);

@@ -9,6 +9,9 @@ export interface HostSnapshot {
   memoryMiB: number;
   allocatedVcpus: number;
   allocatedMemoryMiB: number;
+  /** Disk for volumes (GiB); null: unknown, no limit. Volumes are thin, but may all fill up. */
+  diskGiB?: number | null;
+  allocatedDiskGiB?: number;
   /** How many nodes of the cluster being placed already run here, by role. */
   clusterMasters: number;
   clusterWorkers: number;
@@ -22,6 +25,7 @@ export interface PlacementSettings {
 export interface PlacementRequest {
   vcpus: number;
   memoryMiB: number;
+  diskGiB?: number;
   role: 'master' | 'worker';
 }
 
@@ -35,6 +39,11 @@ function freeMemory(h: HostSnapshot, s: PlacementSettings): number {
   return h.memoryMiB * s.memoryOvercommit - h.allocatedMemoryMiB;
 }
 
+/** Disk is not overcommitted: thin volumes that all fill up would pause every VM of the host. */
+function freeDisk(h: HostSnapshot): number {
+  return h.diskGiB == null ? Infinity : h.diskGiB - (h.allocatedDiskGiB ?? 0);
+}
+
 /**
  * Masters go to hosts without a master of the same cluster while any such host has room (so one
  * host failure cannot take quorum); workers spread over the hosts with the fewest of the
@@ -44,9 +53,14 @@ export function placeNode(hosts: HostSnapshot[], req: PlacementRequest, s: Place
   const schedulable = hosts.filter((h) => h.schedulable);
   if (schedulable.length === 0)
     return { ok: false, reason: 'no schedulable host (all are drained, unreachable or absent)' };
-  const fitting = schedulable.filter((h) => freeVcpus(h, s) >= req.vcpus && freeMemory(h, s) >= req.memoryMiB);
+  const fitting = schedulable.filter(
+    (h) => freeVcpus(h, s) >= req.vcpus && freeMemory(h, s) >= req.memoryMiB && freeDisk(h) >= (req.diskGiB ?? 0),
+  );
   if (fitting.length === 0) {
-    return { ok: false, reason: `no host has ${req.vcpus} vCPUs and ${req.memoryMiB} MiB free` };
+    const what = req.diskGiB
+      ? `${req.vcpus} vCPUs, ${req.memoryMiB} MiB and ${req.diskGiB} GiB of disk`
+      : `${req.vcpus} vCPUs and ${req.memoryMiB} MiB`;
+    return { ok: false, reason: `no host has ${what} free` };
   }
   let candidates = fitting;
   if (req.role === 'master') {
@@ -72,6 +86,7 @@ export function placeNodes(hosts: HostSnapshot[], reqs: PlacementRequest[], s: P
       const h = state.find((x) => x.id === result.hostId)!;
       h.allocatedVcpus += req.vcpus;
       h.allocatedMemoryMiB += req.memoryMiB;
+      h.allocatedDiskGiB = (h.allocatedDiskGiB ?? 0) + (req.diskGiB ?? 0);
       if (req.role === 'master') h.clusterMasters++;
       else h.clusterWorkers++;
     }

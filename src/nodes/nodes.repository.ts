@@ -132,12 +132,16 @@ export class NodesRepository {
       .select('n.host_id', 'hostId')
       .addSelect('SUM(n.vcpus)', 'vcpus')
       .addSelect('SUM(n.memory_mib)', 'memory')
+      .addSelect('SUM(n.disk_gib)', 'disk')
       .addSelect('count(*)', 'nodes')
       .where('n.host_id IS NOT NULL')
       .groupBy('n.host_id')
-      .getRawMany<{ hostId: string; vcpus: string; memory: string; nodes: string }>();
+      .getRawMany<{ hostId: string; vcpus: string; memory: string; disk: string; nodes: string }>();
     return new Map(
-      rows.map((r) => [r.hostId, { vcpus: Number(r.vcpus), memoryMiB: Number(r.memory), nodes: Number(r.nodes) }]),
+      rows.map((r) => [
+        r.hostId,
+        { vcpus: Number(r.vcpus), memoryMiB: Number(r.memory), diskGiB: Number(r.disk), nodes: Number(r.nodes) },
+      ]),
     );
   }
 

@@ -144,6 +144,12 @@ describe('an etcd cluster on real VMs over OVN, across two hosts', () => {
     expect(running.endpoint).toBe(`https://${floatingIp}:2379`);
     const masters = (await nodes()).filter((n) => n.role === 'master');
     expect(new Set(masters.map((m) => m.hostId))).toEqual(new Set(Object.values(hostIds)));
+    // Each real host's disk was measured from its platform pool, and its nodes' volumes counted.
+    for (const id of Object.values(hostIds)) {
+      const host = (await p.admin.call('GET', `/v1/hosts/${id}`)).body;
+      expect(host.capacity.diskGiB).toBeGreaterThan(0);
+      expect(host.allocated.diskGiB).toBe(2 * host.allocated.nodes);
+    }
   });
 
   let etcdDir = '';

@@ -49,6 +49,8 @@ export interface HostBackend {
   ensurePool(spec: PoolSpec): Promise<{ created: boolean }>;
   removePool(name: string): Promise<void>;
   listPools(): Promise<string[]>;
+  /** The size (GiB) of the file system under the platform's pool, once that pool exists. */
+  storageCapacityGiB(): Promise<number | undefined>;
   ensureVolume(pool: string, spec: VolumeSpec): Promise<{ created: boolean; path: string }>;
   /**
    * A raw volume holding generated content (a boot seed, a bundle's artifacts). `build` runs only

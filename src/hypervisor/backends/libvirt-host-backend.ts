@@ -1,7 +1,7 @@
 import { type LibvirtConnection, LIBVIRT, isAlreadyExists, isNotFound, isOperationInvalid } from '../libvirt/index.js';
 import type { DomainLifecycleEvent } from '../libvirt/libvirt-types.js';
 import { domainXml, type DomainSpec, KAAS_METADATA_NS, parseOwnerMetadata } from '../xml/domain-xml.js';
-import { LIBVIRT_PREFIX } from '../xml/names.js';
+import { LIBVIRT_PREFIX, libvirtNames } from '../xml/names.js';
 import { poolXml, type PoolSpec, volumeXml, type VolumeSpec } from '../xml/storage-xml.js';
 import type { GuestProbe, GuestProbeTarget, ProbeResult } from './guest-status.js';
 import { ChannelGuestProbe } from './guest-status-channel.js';
@@ -257,5 +257,13 @@ export class LibvirtHostBackend implements HostBackend {
 
   async listPools(): Promise<string[]> {
     return (await this.conn.listPools()).map((p) => p.name).filter((n) => n.startsWith(LIBVIRT_PREFIX));
+  }
+
+  async storageCapacityGiB(): Promise<number | undefined> {
+    const pool = libvirtNames.platformPool();
+    if (!(await this.listPools()).includes(pool)) return undefined;
+    // A directory pool reports its file system: what every pool of the host shares.
+    const { capacity } = await this.conn.getPoolInfo(pool);
+    return capacity > 0 ? Math.floor(capacity / 2 ** 30) : undefined;
   }
 }

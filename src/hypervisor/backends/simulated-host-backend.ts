@@ -15,6 +15,11 @@ const PLACEHOLDER_BYTES = 2048;
  * and the scale benchmarks.
  */
 export class SimulatedHostBackend extends LibvirtHostBackend implements HostFaults {
+  /** The test driver's pools are fiction: a simulated host has the disk it was registered with. */
+  override storageCapacityGiB(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   override readonly kind = 'simulated' as const;
   readonly simulator: GuestSimulator;
   readonly faults: HostFaults = this;

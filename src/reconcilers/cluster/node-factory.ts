@@ -52,12 +52,14 @@ export class NodeFactory {
           memoryMiB: h.memoryMiB,
           allocatedVcpus: allocations.get(h.id)?.vcpus ?? 0,
           allocatedMemoryMiB: allocations.get(h.id)?.memoryMiB ?? 0,
+          diskGiB: h.diskGiB,
+          allocatedDiskGiB: allocations.get(h.id)?.diskGiB ?? 0,
           clusterMasters: spread.get(h.id)?.masters ?? 0,
           clusterWorkers: spread.get(h.id)?.workers ?? 0,
         }));
         const placed = placeNode(
           snapshot,
-          { vcpus: cluster.vcpus, memoryMiB: cluster.memoryMiB, role },
+          { vcpus: cluster.vcpus, memoryMiB: cluster.memoryMiB, diskGiB: cluster.diskGiB, role },
           {
             cpuOvercommit: this.config.cpuOvercommit,
             memoryOvercommit: this.config.memoryOvercommit,

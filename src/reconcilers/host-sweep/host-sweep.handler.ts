@@ -8,6 +8,7 @@ import { JobQueue, type JobPayloads } from '../../jobs/job-types.js';
 import { OnJob } from '../../jobs/on-job.decorator.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
 import { MetricsService } from '../../platform/metrics.service.js';
+import type { HostBackend } from '../../hypervisor/backends/index.js';
 import type { HostEntity } from '../../hypervisor/host.entity.js';
 import { TenantNetwork } from '../network/tenant-network.service.js';
 import { DrainStep } from './drain.step.js';
@@ -93,7 +94,11 @@ export class HostSweepHandler implements OnModuleInit {
     await this.drain.run(hostId, nodes);
     await this.unusedObjects.run(hostId, backend);
     await this.nudgeClusters(health.touchedClusters);
-    await this.hosts.update(hostId, { lastSeenAt: new Date(), ...(await this.networkReadiness(runtime.host)) });
+    await this.hosts.update(hostId, {
+      lastSeenAt: new Date(),
+      ...(await this.networkReadiness(runtime.host)),
+      ...(await this.measuredDisk(hostId, backend)),
+    });
     report.ms = Date.now() - started;
     this.sweeps.observe({ simulated: String(backend.kind === 'simulated') }, report.ms / 1000);
     return report;
@@ -121,6 +126,14 @@ export class HostSweepHandler implements OnModuleInit {
         lastError: `its Open vSwitch chassis "${chassis}" is not in OVN's Southbound database (is ovn-controller running, with external_ids:system-id=${chassis}?)`,
       };
     return { state: 'Ready', lastError: null };
+  }
+
+  /** A host registered without its disk size gets the one its platform pool reports, once. */
+  private async measuredDisk(hostId: string, backend: HostBackend): Promise<{ diskGiB?: number }> {
+    const host = await this.hosts.findById(hostId);
+    if (!host || host.diskGiB !== null) return {};
+    const measured = await backend.storageCapacityGiB().catch(() => undefined);
+    return measured ? { diskGiB: measured } : {};
   }
 
   private async nudgeClusters(ids: Set<string>): Promise<void> {
