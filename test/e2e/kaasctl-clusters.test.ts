@@ -48,9 +48,16 @@ describe('operating hosts and clusters with kaasctl against the real processes',
   });
 
   it('adds a simulated host and shows it', async () => {
-    const added = JSON.parse(await ok(['hosts', 'add', 'sim-a', host.uri, '--domain-type', 'qemu', '-o', 'json']));
+    const added = JSON.parse(
+      await ok(['hosts', 'add', 'sim-a', host.uri, '--domain-type', 'qemu', '--disk-gib', '100', '-o', 'json']),
+    );
     expect(added).toEqual(
-      expect.objectContaining({ name: 'sim-a', simulated: true, capacity: { cpus: 32, memoryMiB: 65536 } }),
+      expect.objectContaining({
+        name: 'sim-a',
+        simulated: true,
+        chassis: 'sim-a',
+        capacity: { cpus: 32, memoryMiB: 65536, diskGiB: 100 },
+      }),
     );
     await waitFor('the host to be Ready', async () => (await ok(['hosts', 'list'])).includes('Ready'), 20000);
     expect(await ok(['hosts', 'list'])).toMatch(/sim-a\s+Ready\s+test:\/\/\/.*\(simulated\)/);
