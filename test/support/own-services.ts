@@ -53,6 +53,19 @@ export async function startOwnServices(): Promise<OwnServices> {
   const asPostgres = (args: string[]) =>
     process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...args]) : run(args[0], args.slice(1));
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** SIGKILL, then wait until the process is gone (its port and socket are free then). */
+  const killByPidFile = async (pidFile: string) => {
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return;
+      }
+      await sleep(20);
+    }
+  };
   return {
     databaseUrl: `postgres://kaas@127.0.0.1:${pgPort}/kaas`,
     redisUrl: `redis://127.0.0.1:${redisPort}`,
@@ -63,34 +76,14 @@ export async function startOwnServices(): Promise<OwnServices> {
       await services('up');
     },
     async restartRedis(downMs = 0, loseData = false) {
-      const pid = Number((await readFile(join(dataDir, 'run', 'redis.pid'), 'utf8')).trim());
-      process.kill(pid, 'SIGKILL');
-      // The port is free once the process is gone.
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        await sleep(20);
-      }
+      await killByPidFile(join(dataDir, 'run', 'redis.pid'));
       if (loseData) await rm(join(dataDir, 'redis'), { recursive: true, force: true });
       await sleep(downMs);
       await services('up');
     },
     ovnNorthbound: `unix:${join(dataDir, 'ovn', 'ovnnb_db.sock')}`,
     async restartNorthbound(downMs = 0) {
-      const pidFile = join(dataDir, 'ovn', 'ovnnb_db.pid');
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      process.kill(pid, 'SIGKILL');
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          break;
-        }
-        await sleep(20);
-      }
+      await killByPidFile(join(dataDir, 'ovn', 'ovnnb_db.pid'));
       await sleep(downMs);
       await services('up');
     },

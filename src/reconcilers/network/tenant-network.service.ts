@@ -7,7 +7,7 @@ import type { AppConfig } from '../../config/config.js';
 import { HostsRepository } from '../../hypervisor/hosts.repository.js';
 import { FloatingIpsRepository } from '../../networks/floating-ips.repository.js';
 import type { VpcEntity } from '../../networks/network.entities.js';
-import { NorthboundConnection } from '../../networks/ovn/northbound-connection.js';
+import { OvsdbConnection } from '../../networks/ovn/ovsdb-connection.js';
 import {
   type ClusterEndpointSpec,
   DEFAULT_HEALTH_CHECK,
@@ -50,9 +50,9 @@ const ENSURED_TTL_MS = 60_000;
  */
 @Injectable()
 export class TenantNetwork implements OnModuleDestroy {
-  readonly connection: NorthboundConnection;
+  readonly connection: OvsdbConnection;
   readonly controller: Controller;
-  private readonly southbound: NorthboundConnection | undefined;
+  private readonly southbound: OvsdbConnection | undefined;
   private readonly ensured = new Map<string, { spec: string; at: number }>();
   private chassis: { names: Promise<Set<string>>; at: number } | undefined;
 
@@ -63,10 +63,10 @@ export class TenantNetwork implements OnModuleDestroy {
     private readonly floatingIps: FloatingIpsRepository,
     private readonly hosts: HostsRepository,
   ) {
-    this.connection = new NorthboundConnection(config.ovn.northbound);
+    this.connection = new OvsdbConnection(config.ovn.northbound);
     this.controller = new OvnNetworkController(this.connection);
     if (config.ovn.southbound)
-      this.southbound = new NorthboundConnection(config.ovn.southbound, { database: 'OVN_Southbound' });
+      this.southbound = new OvsdbConnection(config.ovn.southbound, { database: 'OVN_Southbound' });
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -4,7 +4,7 @@ import { type CallOptions, OvsdbClient } from './ovsdb-client.js';
 import { isOvsdbError, OvsdbError, OvsdbErrorCode } from './ovsdb-error.js';
 import type { OvsdbOperation, ResultsOf } from './ovsdb-types.js';
 
-export interface NorthboundConnectionOptions {
+export interface OvsdbConnectionOptions {
   connectTimeoutMs?: number;
   callTimeoutMs?: number;
   /** The database a server must hold to be taken (default OVN_Northbound; OVN_Southbound for the Southbound). */
@@ -12,13 +12,14 @@ export interface NorthboundConnectionOptions {
 }
 
 /**
- * A Northbound connection that opens itself when first used and again after it was lost. With
+ * A connection to an OVSDB database (the Northbound by default, or the Southbound) that opens
+ * itself when first used and again after it was lost. With
  * several remotes (the servers of a RAFT cluster) it takes the first that answers; any member
  * accepts transactions (a follower hands them to the leader). A call that finds the connection
  * lost fails (its transaction may or may not have been applied: the controller's calls are
  * idempotent, so the caller's retry settles it); the next call connects afresh.
  */
-export class NorthboundConnection implements NorthboundTransactor {
+export class OvsdbConnection implements NorthboundTransactor {
   private client: Promise<OvsdbClient> | undefined;
   private readonly remotes: string[];
   private closed = false;
@@ -26,13 +27,13 @@ export class NorthboundConnection implements NorthboundTransactor {
 
   constructor(
     remotes: string,
-    private readonly options: NorthboundConnectionOptions = {},
+    private readonly options: OvsdbConnectionOptions = {},
   ) {
     this.remotes = remotes
       .split(',')
       .map((r) => r.trim())
       .filter(Boolean);
-    if (this.remotes.length === 0) throw new Error('no Northbound remote given');
+    if (this.remotes.length === 0) throw new Error('no OVSDB remote given');
   }
 
   async transact<const Ops extends readonly OvsdbOperation[]>(
@@ -67,8 +68,7 @@ export class NorthboundConnection implements NorthboundTransactor {
   }
 
   private connected(): Promise<OvsdbClient> {
-    if (this.closed)
-      return Promise.reject(new OvsdbError(OvsdbErrorCode.ConnectionClosed, 'Northbound connection closed'));
+    if (this.closed) return Promise.reject(new OvsdbError(OvsdbErrorCode.ConnectionClosed, 'OVSDB connection closed'));
     if (!this.client) {
       const attempt = this.open();
       this.client = attempt;
