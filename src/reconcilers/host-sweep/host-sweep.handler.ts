@@ -97,7 +97,7 @@ export class HostSweepHandler implements OnModuleInit {
     await this.hosts.update(hostId, {
       lastSeenAt: new Date(),
       ...(await this.networkReadiness(runtime.host)),
-      ...(await this.measuredDisk(hostId, backend)),
+      ...(await this.measuredDisk(runtime.host, backend)),
     });
     report.ms = Date.now() - started;
     this.sweeps.observe({ simulated: String(backend.kind === 'simulated') }, report.ms / 1000);
@@ -128,12 +128,16 @@ export class HostSweepHandler implements OnModuleInit {
     return { state: 'Ready', lastError: null };
   }
 
-  /** A host registered without its disk size gets the one its platform pool reports, once. */
-  private async measuredDisk(hostId: string, backend: HostBackend): Promise<{ diskGiB?: number }> {
-    const host = await this.hosts.findById(hostId);
-    if (!host || host.diskGiB !== null) return {};
+  /**
+   * A host registered without its disk size gets the one its platform pool reports, once: the
+   * host record this worker holds carries it from then on, so later sweeps neither read nor write.
+   */
+  private async measuredDisk(host: HostEntity, backend: HostBackend): Promise<{ diskGiB?: number }> {
+    if (host.diskGiB !== null) return {};
     const measured = await backend.storageCapacityGiB().catch(() => undefined);
-    return measured ? { diskGiB: measured } : {};
+    if (!measured) return {};
+    host.diskGiB = measured;
+    return { diskGiB: measured };
   }
 
   private async nudgeClusters(ids: Set<string>): Promise<void> {
