@@ -1,4 +1,5 @@
 import { request } from 'node:https';
+import { untrustedText } from '../common/untrusted-text.js';
 
 /**
  * How a node leaves its cluster's control plane before its VM is destroyed, per bundle
@@ -134,10 +135,24 @@ function call(
   });
 }
 
+/** Answer text quoted in an error: one plain line, cut short (the tenant wrote it). */
 function short(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > 300 ? `${t.slice(0, 300)}…` : t;
+  return untrustedText(text, 300);
 }
+
+/** An answer that is not the shape the platform asked for. */
+function badShape(what: string, why: string): Error {
+  return new Error(`${what}: unexpected answer (${why})`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Most list entries taken from an answer: more is no cluster the platform made. */
+const MAX_LIST_ENTRIES = 1000;
+/** Kubernetes names and namespaces: DNS subdomains and labels. */
+const K8S_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** Tries each endpoint in turn; the first that answers (any HTTP status) wins. */
 async function firstAnswer<T>(
@@ -160,7 +175,25 @@ async function firstAnswer<T>(
 interface EtcdMember {
   ID: string;
   name?: string;
-  peerURLs?: string[];
+  peerURLs: string[];
+}
+
+/** etcd's `member/list` answer, checked: IDs are uint64 in decimal, as its JSON gateway writes them. */
+function etcdMembers(body: unknown): EtcdMember[] {
+  const what = 'etcd member list';
+  if (!isObject(body)) throw badShape(what, 'not a JSON object');
+  const list = body.members ?? [];
+  if (!Array.isArray(list) || list.length > MAX_LIST_ENTRIES)
+    throw badShape(what, `"members" is not a list of at most ${MAX_LIST_ENTRIES}`);
+  return list.map((m: unknown) => {
+    if (!isObject(m) || typeof m.ID !== 'string' || !/^[0-9]{1,20}$/.test(m.ID))
+      throw badShape(what, 'a member without a numeric "ID"');
+    const peerURLs = Array.isArray(m.peerURLs)
+      ? m.peerURLs.filter((u): u is string => typeof u === 'string' && u.length <= 2048)
+      : [];
+    const name = typeof m.name === 'string' && m.name.length <= 253 ? m.name : undefined;
+    return { ID: m.ID, name, peerURLs };
+  });
 }
 
 /** Removes the node's etcd member through another member. Already gone counts as done. */
@@ -171,15 +204,15 @@ export async function etcdMemberRemove(req: LeaveRequest): Promise<LeaveResult> 
   const { base, value: members } = await firstAnswer(endpoints, 'etcd member list', async (b) => {
     const res = await call(`${b}/v3/cluster/member/list`, 'POST', req.tls, {}, timeoutMs());
     if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${short(res.text)}`);
-    return ((res.body as { members?: EtcdMember[] } | undefined)?.members ?? []).filter((m) => m.ID);
+    return etcdMembers(res.body);
   });
-  const me = members.find((m) => m.name === req.nodeName || (peerUrl && m.peerURLs?.includes(peerUrl)));
+  const me = members.find((m) => m.name === req.nodeName || (peerUrl && m.peerURLs.includes(peerUrl)));
   if (!me) return { changed: false, message: `${req.nodeName} is not an etcd member (any more)` };
   if (members.length < 2) throw new LeaveRefused(`${req.nodeName} is the only etcd member; refusing to remove it`);
   const res = await call(`${base}/v3/cluster/member/remove`, 'POST', req.tls, { ID: me.ID }, timeoutMs());
   if (res.status !== 200) {
-    const message = (res.body as { message?: string; error?: string } | undefined)?.message ?? short(res.text);
-    throw new LeaveRefused(`etcd refused to remove member ${me.ID} (${req.nodeName}): ${message}`);
+    const said = isObject(res.body) && typeof res.body.message === 'string' ? res.body.message : res.text;
+    throw new LeaveRefused(`etcd refused to remove member ${me.ID} (${req.nodeName}): ${short(said)}`);
   }
   return {
     changed: true,
@@ -188,12 +221,35 @@ export async function etcdMemberRemove(req: LeaveRequest): Promise<LeaveResult> 
 }
 
 interface PodItem {
-  metadata: {
-    name: string;
-    namespace: string;
-    ownerReferences?: { kind: string }[];
-    annotations?: Record<string, string>;
-  };
+  name: string;
+  namespace: string;
+  /** A DaemonSet's pod or a static (mirror) pod: not evicted, as kubectl drain leaves them. */
+  stays: boolean;
+}
+
+/** The pod list's answer, checked: names as Kubernetes allows them, owners and annotations. */
+function podsOf(body: unknown, nodeName: string): PodItem[] {
+  const what = `list pods on ${nodeName}`;
+  if (!isObject(body)) throw badShape(what, 'not a JSON object');
+  // A Kubernetes list always has its items, an empty list too.
+  const items = body.items;
+  if (!Array.isArray(items) || items.length > MAX_LIST_ENTRIES)
+    throw badShape(what, `"items" is not a list of at most ${MAX_LIST_ENTRIES}`);
+  return items.map((p: unknown) => {
+    const meta = isObject(p) ? p.metadata : undefined;
+    if (!isObject(meta)) throw badShape(what, 'a pod without "metadata"');
+    const { name, namespace, ownerReferences, annotations } = meta;
+    if (typeof name !== 'string' || !K8S_NAME.test(name) || typeof namespace !== 'string' || !K8S_NAME.test(namespace))
+      throw badShape(what, 'a pod without a valid name and namespace');
+    const daemon = Array.isArray(ownerReferences) && ownerReferences.some((o) => isObject(o) && o.kind === 'DaemonSet');
+    const mirror = isObject(annotations) && annotations['kubernetes.io/config.mirror'] !== undefined;
+    return { name, namespace, stays: daemon || mirror };
+  });
+}
+
+/** A list in a message: the first few, then how many more. */
+function someOf(list: string[], shown = 5): string {
+  return list.length <= shown ? list.join(', ') : `${list.slice(0, shown).join(', ')} and ${list.length - shown} more`;
 }
 
 /** Cordons the node, evicts its pods, deletes the Node object. Already gone counts as done. */
@@ -223,15 +279,11 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
     timeoutMs(),
   );
   if (pods.status !== 200) throw new Error(`list pods on ${req.nodeName}: HTTP ${pods.status}: ${short(pods.text)}`);
-  const evictable = ((pods.body as { items?: PodItem[] } | undefined)?.items ?? []).filter(
-    (p) =>
-      !p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet') &&
-      !p.metadata.annotations?.['kubernetes.io/config.mirror'],
-  );
+  const evictable = podsOf(pods.body, req.nodeName).filter((p) => !p.stays);
   const blocked: string[] = [];
   for (const p of evictable) {
-    const ns = encodeURIComponent(p.metadata.namespace);
-    const name = encodeURIComponent(p.metadata.name);
+    const ns = encodeURIComponent(p.namespace);
+    const name = encodeURIComponent(p.name);
     const res = await call(
       `${base}/api/v1/namespaces/${ns}/pods/${name}/eviction`,
       'POST',
@@ -239,17 +291,17 @@ export async function kubernetesDrain(req: LeaveRequest): Promise<LeaveResult> {
       {
         apiVersion: 'policy/v1',
         kind: 'Eviction',
-        metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+        metadata: { name: p.name, namespace: p.namespace },
       },
       timeoutMs(),
     );
     // 429: a PodDisruptionBudget says not now; 404: the pod is gone already.
-    if (res.status === 429) blocked.push(`${p.metadata.namespace}/${p.metadata.name}`);
+    if (res.status === 429) blocked.push(`${p.namespace}/${p.name}`);
     else if (res.status !== 201 && res.status !== 200 && res.status !== 404)
-      throw new Error(`evict ${p.metadata.namespace}/${p.metadata.name}: HTTP ${res.status}: ${short(res.text)}`);
+      throw new Error(`evict ${p.namespace}/${p.name}: HTTP ${res.status}: ${short(res.text)}`);
   }
   if (blocked.length > 0)
-    throw new LeaveRefused(`disruption budgets block evicting ${blocked.join(', ')} from ${req.nodeName}`);
+    throw new LeaveRefused(`disruption budgets block evicting ${someOf(blocked)} from ${req.nodeName}`);
 
   const del = await call(`${base}/api/v1/nodes/${node}`, 'DELETE', req.tls, undefined, timeoutMs());
   if (del.status !== 200 && del.status !== 202 && del.status !== 404)

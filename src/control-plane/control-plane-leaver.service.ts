@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../common/tokens.js';
+import { untrustedText } from '../common/untrusted-text.js';
 import type { AppConfig } from '../config/config.js';
 import { EventsService } from '../events/events.service.js';
 import { FloatingIpsRepository } from '../networks/floating-ips.repository.js';
@@ -75,11 +76,12 @@ export class ControlPlaneLeaver {
         },
       });
       this.waits.delete(node.id);
-      if (result) await this.markLeft(node, result.message);
+      if (result) await this.markLeft(node, untrustedText(result.message, 500));
       return 'done';
     } catch (err) {
       const waited = Date.now() - (node.deleteRequestedAt ?? node.createdAt).getTime();
-      const message = (err as Error).message;
+      // Built from what the tenant's control plane answered: one plain line, cut short.
+      const message = untrustedText((err as Error).message, 500);
       if (waited >= this.config.leaveTimeoutSeconds * 1000) {
         this.waits.delete(node.id);
         await this.events.warning(

@@ -1,3 +1,4 @@
+import { untrustedText } from '../../common/untrusted-text.js';
 import type { ChannelCloser, ChannelEnd, OpenChannelOptions } from '../libvirt/index.js';
 import { GUEST_STATUS_CHANNEL } from '../xml/domain-xml.js';
 import { ownerOf } from '../xml/names.js';
@@ -136,7 +137,7 @@ export class ChannelGuestProbe implements GuestProbe {
     const line = latest.line;
     if (!line.ok) return { answered: false, error: line.error };
     if (line.nodeId !== nodeId)
-      return { answered: false, error: `the guest's status names another node (${line.nodeId.slice(0, 64)})` };
+      return { answered: false, error: `the guest's status names another node (${untrustedText(line.nodeId, 64)})` };
     return { answered: true, status: line.status };
   }
 

@@ -1,3 +1,4 @@
+import { untrustedText } from '../../common/untrusted-text.js';
 import { GUEST_STAGES, type GuestStage, type GuestStatus } from './guest-status.js';
 
 /** Longest status line taken from a guest, newline excluded; a longer one is no answer. */
@@ -30,7 +31,7 @@ export function parseStatusLine(line: string): StatusLine {
   if (!isPlainObject(body)) return { ok: false, error: 'status line is not a JSON object' };
   const { stage, ready, message, details } = body;
   if (typeof stage !== 'string' || !STAGES.has(stage))
-    return { ok: false, error: `status with an unknown stage (${JSON.stringify(stage)?.slice(0, 40)})` };
+    return { ok: false, error: `status with an unknown stage (${untrustedText(String(JSON.stringify(stage)), 40)})` };
   if (typeof ready !== 'boolean') return { ok: false, error: 'status without a boolean "ready"' };
   if (typeof message !== 'string') return { ok: false, error: 'status without a string "message"' };
   if (!isPlainObject(details)) return { ok: false, error: 'status without a "details" object' };
@@ -38,9 +39,9 @@ export function parseStatusLine(line: string): StatusLine {
   if (typeof nodeId !== 'string' || nodeId === '' || nodeId.length > MAX_NODE_ID_LENGTH)
     return { ok: false, error: 'status without a node id in "details.nodeId"' };
   // A long message (a bundle quoting a tool's output) still carries a good status: it is cut to
-  // what events and conditions keep, instead of costing the node its answer.
-  const short =
-    message.length > MAX_STATUS_MESSAGE_LENGTH ? `${message.slice(0, MAX_STATUS_MESSAGE_LENGTH - 1)}…` : message;
+  // what events and conditions keep, instead of costing the node its answer, and made one plain
+  // line (no newlines or terminal escapes reach an event).
+  const short = untrustedText(message, MAX_STATUS_MESSAGE_LENGTH);
   return { ok: true, status: { stage: stage as GuestStage, ready, message: short, details }, nodeId };
 }
 
