@@ -23,10 +23,11 @@ trap cleanup EXIT
 ovn_env=$(KAAS_VMENV_OVN=1 KAAS_VMENV_OVN_CHASSIS=local-1 scripts/vmenv/vmenv.sh up | grep '^KAAS_OVN_' || true)
 ovn_var() { echo "$ovn_env" | sed -n "s/^$1=//p"; }
 [ -n "$(ovn_var KAAS_OVN_NB)" ] || { echo "OVN did not come up in $KAAS_NETNS" >&2; exit 1; }
-ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 KAAS_SERVICES_OVN=0 scripts/services.sh up >/dev/null
+services_env=$(ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 KAAS_SERVICES_OVN=0 scripts/services.sh up)
+service_var() { echo "$services_env" | sed -n "s/^$1=//p"; }
 echo "kaas with real VMs: inside namespace $KAAS_NETNS (ip netns exec $KAAS_NETNS bash, then use kaasctl)" >&2
 ns env KAAS_DATA_DIR="$DATA" KAAS_PG_PORT=55434 KAAS_REDIS_PORT=56381 KAAS_SKIP_SERVICES=1 \
-  DATABASE_URL=postgres://kaas@127.0.0.1:55434/kaas REDIS_URL=redis://127.0.0.1:56381 \
+  DATABASE_URL="$(service_var DATABASE_URL)" REDIS_URL="$(service_var REDIS_URL)" \
   KAAS_OVN_NB="$(ovn_var KAAS_OVN_NB)" KAAS_OVN_SB="$(ovn_var KAAS_OVN_SB)" KAAS_OVN_PHYSNET="$(ovn_var KAAS_OVN_PHYSNET)" \
   KAAS_DEFAULT_HOST_URI=qemu:///system KAAS_DEFAULT_HOST_DOMAIN_TYPE=qemu \
   KAAS_DEFAULT_IMAGE_KERNEL="$ROOT/guest-image/vmlinuz" KAAS_DEFAULT_IMAGE_INITRD="$ROOT/guest-image/initramfs.img" \

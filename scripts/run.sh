@@ -12,9 +12,9 @@ if ! flock -n 9; then
 fi
 echo $$ >"$DATA/run.pid"
 
-if [ "${KAAS_SKIP_SERVICES:-0}" = 1 ]; then
-  export DATABASE_URL=${DATABASE_URL:-postgres://kaas@127.0.0.1:55432/kaas} REDIS_URL=${REDIS_URL:-redis://127.0.0.1:56379}
-else
+# KAAS_SKIP_SERVICES=1: DATABASE_URL and REDIS_URL as given, or the platform's defaults (with the
+# passwords in $DATA/secrets/, if there are any).
+if [ "${KAAS_SKIP_SERVICES:-0}" != 1 ]; then
   services_env=$(scripts/services.sh up) || { echo "could not start PostgreSQL and Redis (see above)" >&2; exit 1; }
   eval "$(echo "$services_env" | sed 's/^/export /')"
 fi

@@ -3,11 +3,14 @@
 # ovn-northd) as plain local processes, on loopback or unix sockets, with their data under
 # $KAAS_DATA_DIR (default .data/ in the repo). No Docker, no systemd: all are children of this
 # script's caller, tracked by PID files, and reused when already running.
+# PostgreSQL asks for a password (scram-sha-256) and so does Redis (requirepass): both are made
+# on first start and kept in $KAAS_DATA_DIR/secrets/ (mode 0600); `up` prints the URLs with them.
 #
 #   scripts/services.sh install   install the Debian packages that are missing
 #   scripts/services.sh up        start them (idempotent) and print the env to use them
 #   scripts/services.sh down      stop them
 #   scripts/services.sh status
+#   scripts/services.sh secrets   only make the passwords (for docker-compose.yml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,6 +21,7 @@ PG_DIR=$DATA/postgres
 REDIS_DIR=$DATA/redis
 RUN_DIR=$DATA/run
 OVN_DIR=$DATA/ovn
+SECRETS_DIR=$DATA/secrets
 PKGS=(postgresql redis-server ovn-central openvswitch-common)
 
 log() { echo "[services] $*" >&2; }
@@ -41,20 +45,53 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# A generated secret (32 URL- and shell-safe characters), made once, readable by its owner only.
+secret() {
+  local f=$SECRETS_DIR/$1
+  if [ ! -s "$f" ]; then
+    (umask 077 && mkdir -p "$SECRETS_DIR" && head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$f.tmp" && mv "$f.tmp" "$f")
+  fi
+  chmod 700 "$SECRETS_DIR"
+  chmod 600 "$f"
+  cat "$f"
+}
+PG_PASSWORD=
+REDIS_PASSWORD=
+load_secrets() {
+  PG_PASSWORD=$(secret postgres.password)
+  REDIS_PASSWORD=$(secret redis.password)
+  # For this script's own psql and redis-cli calls; never on a command line, where ps shows it.
+  export PGPASSWORD=$PG_PASSWORD REDISCLI_AUTH=$REDIS_PASSWORD
+}
+
 pg_up() {
   local bin; bin=$(pg_bin)
   mkdir -p "$PG_DIR" "$RUN_DIR"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$PG_DIR" "$RUN_DIR"
   if [ ! -f "$PG_DIR/PG_VERSION" ]; then
     log "initialising PostgreSQL in $PG_DIR"
-    as_pg "$bin/initdb" -D "$PG_DIR" -U kaas --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    # initdb reads the password from a file that its user (postgres, under root) can open.
+    local pwfile; pwfile=$(mktemp)
+    printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
+    as_pg "$bin/initdb" -D "$PG_DIR" -U kaas --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
   fi
-  if alive "$PG_DIR/postmaster.pid.kaas" || as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
-    return 0
+  if ! as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$RUN_DIR/postgres.log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR -c max_connections=300 -c fsync=${KAAS_PG_FSYNC:-on} -c shared_buffers=128MB" start >/dev/null
   fi
-  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$RUN_DIR/postgres.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR -c max_connections=300 -c fsync=${KAAS_PG_FSYNC:-on} -c shared_buffers=128MB" start >/dev/null
+  # A data folder made when connections needed no password gets one now.
+  if grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$PG_DIR/pg_hba.conf"; then
+    log "PostgreSQL: password authentication (scram-sha-256) from now on"
+    psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -qv ON_ERROR_STOP=1 -v pw="$PG_PASSWORD" >/dev/null <<'SQL'
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE kaas PASSWORD :'pw';
+SQL
+    sed -i -E 's/^([^#]*[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' "$PG_DIR/pg_hba.conf"
+    as_pg "$bin/pg_ctl" -D "$PG_DIR" reload >/dev/null
+  fi
   if ! psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -tAc "select 1 from pg_database where datname='kaas'" | grep -q 1; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -qc "create database kaas" >/dev/null
   fi
@@ -62,15 +99,25 @@ pg_up() {
 
 redis_up() {
   mkdir -p "$REDIS_DIR"
-  if alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
+  # The password reaches Redis in a file of its own, not on its command line.
+  (umask 077 && printf 'requirepass %s\n' "$REDIS_PASSWORD" >"$SECRETS_DIR/redis.conf")
+  if alive "$RUN_DIR/redis.pid" && redis-cli --no-auth-warning -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    # One started when Redis needed no password gets it now.
+    if [ "$(REDISCLI_AUTH='' redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; then
+      log "Redis: password required from now on"
+      # Given on standard input, not as an argument.
+      printf 'CONFIG SET requirepass "%s"\n' "$REDIS_PASSWORD" | REDISCLI_AUTH='' redis-cli -p "$REDIS_PORT" >/dev/null
+    fi
+    return 0
+  fi
   log "starting Redis on 127.0.0.1:$REDIS_PORT"
   # Also on a unix socket, for processes in another network namespace of this machine (a relay
   # there; the real-VM suite's second host).
-  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
+  redis-server "$SECRETS_DIR/redis.conf" --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
     --unixsocket "$RUN_DIR/redis.sock" --unixsocketperm 700 \
     --pidfile "$RUN_DIR/redis.pid" --logfile "$DATA/redis.log" --appendonly yes \
     --maxmemory-policy noeviction --save "" >/dev/null
-  for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do [ "$(redis-cli --no-auth-warning -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
   log "Redis did not start; see $DATA/redis.log"; exit 1
 }
 
@@ -119,12 +166,13 @@ case "${1:-up}" in
   up)
     need_pkgs "${PKGS[@]}"
     mkdir -p "$DATA"
+    load_secrets
     pg_up
     redis_up
     # KAAS_SERVICES_OVN=0: OVN's central part runs elsewhere (the real-VM environment's own).
     [ "${KAAS_SERVICES_OVN:-1}" = 0 ] || ovn_up
-    echo "DATABASE_URL=postgres://kaas@127.0.0.1:$PG_PORT/kaas"
-    echo "REDIS_URL=redis://127.0.0.1:$REDIS_PORT"
+    echo "DATABASE_URL=postgres://kaas:$PG_PASSWORD@127.0.0.1:$PG_PORT/kaas"
+    echo "REDIS_URL=redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT"
     if [ "${KAAS_SERVICES_OVN:-1}" != 0 ]; then
       echo "KAAS_OVN_NB=unix:$OVN_DIR/ovnnb_db.sock"
       echo "KAAS_OVN_SB=unix:$OVN_DIR/ovnsb_db.sock"
@@ -133,16 +181,23 @@ case "${1:-up}" in
   down)
     bin=$(pg_bin)
     [ -f "$PG_DIR/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 || true
-    alive "$RUN_DIR/redis.pid" && redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    REDISCLI_AUTH=$(cat "$SECRETS_DIR/redis.password" 2>/dev/null || true)
+    export REDISCLI_AUTH
+    alive "$RUN_DIR/redis.pid" && redis-cli --no-auth-warning -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
     ovn_down
     log "stopped"
     ;;
   status)
     bin=$(pg_bin)
     as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1 && echo "postgres: running on $PG_PORT" || echo "postgres: stopped"
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && echo "redis: running on $REDIS_PORT" || echo "redis: stopped"
+    case "$(redis-cli -p "$REDIS_PORT" ping 2>&1)" in PONG | NOAUTH*) echo "redis: running on $REDIS_PORT" ;; *) echo "redis: stopped" ;; esac
     alive "$OVN_DIR/ovnnb_db.pid" && echo "ovn northbound: $OVN_DIR/ovnnb_db.sock" || echo "ovn northbound: stopped"
     alive "$OVN_DIR/ovn-northd.pid" && echo "ovn-northd: running" || echo "ovn-northd: stopped"
     ;;
-  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
+  secrets)
+    load_secrets
+    (umask 077 && printf 'requirepass %s\n' "$REDIS_PASSWORD" >"$SECRETS_DIR/redis.conf")
+    log "passwords in $SECRETS_DIR"
+    ;;
+  *) echo "usage: $0 install|up|down|status|secrets" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ import { HypervisorModule } from './hypervisor/hypervisor.module.js';
 import { NetworksModule } from './networks/networks.module.js';
 import { NodesModule } from './nodes/nodes.module.js';
 import { ReconcilersModule } from './reconcilers/reconcilers.module.js';
+import { SecretKeysModule } from './secret-keys/secret-keys.module.js';
 import { StoragePoolsModule } from './storage-pools/storage-pools.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
 
@@ -46,7 +47,7 @@ export class AppModule {
         // The audit log's prune runs in the workers too, which serve no audit routes.
         AuditRetentionModule,
         ...DOMAIN_MODULES,
-        ...(role === 'api' ? [AuditModule] : []),
+        ...(role === 'api' ? [AuditModule, SecretKeysModule] : []),
       ],
       controllers: [],
       providers: [

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { adminCommands } from './cli/admin-commands.js';
 import { ApiError } from './cli/api-client.js';
 import { auditCommands } from './cli/audit-commands.js';
 import { clusterCommands } from './cli/cluster-commands.js';
@@ -24,6 +25,7 @@ for (const cmd of [
   ...tenantResourceCommands(),
   ...clusterCommands(),
   ...auditCommands(),
+  ...adminCommands(),
 ])
   program.addCommand(cmd);
 

@@ -8,7 +8,7 @@ import { Database, isUniqueViolation } from './database.js';
 import { DomainError } from './domain-error.js';
 import { IdempotencyRecordEntity } from './idempotency-record.entity.js';
 import { requestContext } from './request-context.js';
-import { decryptSecret, encryptSecret } from './secrets.js';
+import { SecretBox } from './secret-box.js';
 import { APP_CONFIG } from './tokens.js';
 import type { AppConfig } from '../config/config.js';
 
@@ -24,6 +24,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     private readonly db: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly box: SecretBox,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -68,9 +69,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
         res.setHeader('Idempotent-Replayed', 'true');
         // Answers may carry secrets (a new API key), so they are kept encrypted.
         const stored = previous.responseBody as { sealed?: string } | null;
-        return stored?.sealed
-          ? JSON.parse(decryptSecret(this.config.secretKey, stored.sealed, `${principal}/${key}`))
-          : null;
+        return stored?.sealed ? JSON.parse(this.box.open(stored.sealed, `${principal}/${key}`)) : null;
       }
       // An attempt whose process died, or whose database went away before it could let go of the
       // key, leaves it in progress for ever: past the lock time, this retry runs the request.
@@ -90,7 +89,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       const status =
         (Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) as number | undefined) ??
         (req.method === 'POST' ? 201 : 200);
-      const sealed = encryptSecret(this.config.secretKey, JSON.stringify(body ?? null), `${principal}/${key}`);
+      const sealed = this.box.seal(JSON.stringify(body ?? null), `${principal}/${key}`);
       await repo.update({ principal, key }, { statusCode: status, responseBody: { sealed } });
       return body;
     } catch (err) {

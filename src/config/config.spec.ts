@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(c.port).toBe(8080);
     expect(c.host).toBe('127.0.0.1');
     expect(c.databaseUrl).toMatch(/^postgres:\/\/.*127\.0\.0\.1/);
-    expect(c.secretKey).toHaveLength(32);
+    expect(c.secretKeys).toEqual({ source: 'environment', current: Buffer.from('a'.repeat(64), 'hex'), retired: [] });
     expect(c.adminToken).toBeUndefined();
     expect(c.rateLimits).toEqual({
       perKey: { rate: 100, burst: 200, per: 'second' },
@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     ['KAAS_LOG_LEVEL', 'loud', 'KAAS_LOG_LEVEL: must be one of'],
     ['KAAS_ADMIN_TOKEN', 'short', 'KAAS_ADMIN_TOKEN: must be at least 16 characters'],
     ['KAAS_SECRET_KEY', 'abcd', 'KAAS_SECRET_KEY: must be 32 bytes'],
+    ['KAAS_SECRET_KEYS_RETIRED', `${'c'.repeat(64)},abcd`, 'KAAS_SECRET_KEYS_RETIRED: key 2 must be 32 bytes'],
     ['KAAS_BODY_LIMIT', 'lots', 'KAAS_BODY_LIMIT: must look like 64kb'],
     ['KAAS_WORKER_HOSTS', 'kvm-01,KVM_02', 'KAAS_WORKER_HOSTS: must be host names separated by commas, got "KVM_02"'],
     ['KAAS_RATE_LIMIT_PER_KEY', '-5', 'KAAS_RATE_LIMIT_PER_KEY: must be between 0 and'],
@@ -46,7 +47,42 @@ describe('loadConfig', () => {
     };
     const c = loadConfig({ KAAS_DATA_DIR: '/d' }, (p) => files[p]);
     expect(c.adminToken).toBe('file-token-0123456789');
-    expect(c.secretKey.equals(Buffer.from('b'.repeat(64), 'hex'))).toBe(true);
+    expect(c.secretKeys).toEqual({ source: 'file', current: Buffer.from('b'.repeat(64), 'hex'), retired: [] });
+  });
+
+  it('reads retired secret keys from KAAS_SECRET_KEYS_RETIRED, hex or base64, comma-separated', () => {
+    const c = loadConfig({
+      ...base,
+      KAAS_SECRET_KEYS_RETIRED: ` ${'c'.repeat(64)} , ${Buffer.alloc(32, 7).toString('base64')},`,
+    });
+    expect(c.secretKeys.retired).toEqual([Buffer.from('c'.repeat(64), 'hex'), Buffer.alloc(32, 7)]);
+  });
+
+  it('reads a key file of several keys: the first current, the others retired', () => {
+    const text = `# current first\n${'d'.repeat(64)}\n\n${'e'.repeat(64)}\n${Buffer.alloc(32, 1).toString('base64')}\n`;
+    const c = loadConfig({ KAAS_DATA_DIR: '/d' }, (p) => (p === '/d/secret.key' ? text : undefined));
+    expect(c.secretKeys).toEqual({
+      source: 'file',
+      current: Buffer.from('d'.repeat(64), 'hex'),
+      retired: [Buffer.from('e'.repeat(64), 'hex'), Buffer.alloc(32, 1)],
+    });
+  });
+
+  it.each([
+    [`${'d'.repeat(64)}\nnot a key\n`, 'KAAS_SECRET_KEY_FILE: line 2 must be 32 bytes'],
+    ['# nothing\n\n', 'KAAS_SECRET_KEY_FILE: holds no key'],
+  ])('refuses a bad key file %j naming the variable', (text, message) => {
+    const read = (p: string) => (p === '/d/secret.key' ? text : undefined);
+    expect(() => loadConfig({ KAAS_DATA_DIR: '/d' }, read)).toThrow(ConfigError);
+    expect(() => loadConfig({ KAAS_DATA_DIR: '/d' }, read)).toThrow(message);
+  });
+
+  it('refuses retired keys in the environment when the keys come from the key file', () => {
+    expect(() =>
+      loadConfig({ KAAS_DATA_DIR: '/d', KAAS_SECRET_KEYS_RETIRED: 'e'.repeat(64) }, (p) =>
+        p === '/d/secret.key' ? 'd'.repeat(64) : undefined,
+      ),
+    ).toThrow(/^KAAS_SECRET_KEYS_RETIRED: is only read with KAAS_SECRET_KEY/);
   });
 
   it('reads the hosts a worker is pinned to', () => {

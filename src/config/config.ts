@@ -26,8 +26,8 @@ export interface AppConfig {
   /** Set when KAAS_ADMIN_TOKEN is given; otherwise the admin token lives in adminTokenFile. */
   adminToken: string | undefined;
   adminTokenFile: string;
-  /** 32-byte key for AES-256-GCM encryption of secrets at rest. */
-  secretKey: Buffer;
+  /** 32-byte keys for AES-256-GCM encryption of secrets at rest, as the process started. */
+  secretKeys: SecretKeys;
   secretKeyFile: string;
   logLevel: string;
   bodyLimit: string;
@@ -110,6 +110,20 @@ export interface RateLimits {
   perAddress: RateLimit;
   /** Failed authentications per source address; beyond them the address is refused for a while. */
   authFailures: RateLimit;
+}
+
+/**
+ * The key ring: `current` seals every new secret; `retired` keys only open what they sealed
+ * until `kaasctl admin rotate-secret-key` has sealed it again under the current one.
+ */
+export interface SecretKeys {
+  /**
+   * `environment`: KAAS_SECRET_KEY and KAAS_SECRET_KEYS_RETIRED, fixed for the process's life.
+   * `file`: the key file (first line current, the others retired), re-read when it changes.
+   */
+  source: 'environment' | 'file';
+  current: Buffer;
+  retired: Buffer[];
 }
 
 export class ConfigError extends Error {
@@ -222,12 +236,80 @@ function oneOf(env: Env, name: string, def: string, allowed: string[]): string {
   return raw;
 }
 
+/**
+ * A default service URL with the password that `scripts/services.sh` made for the data folder
+ * (`<data>/secrets/*.password`), when there is one.
+ */
+export function withStoredPassword(
+  defaultUrl: string,
+  passwordFile: string,
+  readFile?: (path: string) => string | undefined,
+): string {
+  const password = readFile?.(passwordFile)?.trim();
+  if (!password) return defaultUrl;
+  const u = new URL(defaultUrl);
+  u.password = password;
+  return u.toString();
+}
+
+const KEY_SHAPE = 'must be 32 bytes, as 64 hex characters or base64';
+
 /** Parses a 32-byte key given as 64 hex characters or base64. */
 export function parseSecretKey(raw: string, name = 'KAAS_SECRET_KEY'): Buffer {
   const trimmed = raw.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-  if (key.length !== 32) throw new ConfigError(name, 'must be 32 bytes, as 64 hex characters or base64');
+  if (key.length !== 32) throw new ConfigError(name, KEY_SHAPE);
   return key;
+}
+
+/** A key file: one key per line, the current one first, then retired ones; blank and `#` lines skipped. */
+export function parseSecretKeyFile(
+  text: string,
+  name = 'KAAS_SECRET_KEY_FILE',
+): Pick<SecretKeys, 'current' | 'retired'> {
+  const keys: Buffer[] = [];
+  text.split('\n').forEach((line, i) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    try {
+      keys.push(parseSecretKey(trimmed, name));
+    } catch {
+      throw new ConfigError(name, `line ${i + 1} ${KEY_SHAPE}`);
+    }
+  });
+  if (keys.length === 0) throw new ConfigError(name, 'holds no key');
+  return { current: keys[0], retired: keys.slice(1) };
+}
+
+function secretKeys(env: Env, keyFile: string, readFile?: (path: string) => string | undefined): SecretKeys {
+  if (env.KAAS_SECRET_KEY) {
+    const retired = (env.KAAS_SECRET_KEYS_RETIRED ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
+      .map((item, i) => {
+        try {
+          return parseSecretKey(item, 'KAAS_SECRET_KEYS_RETIRED');
+        } catch {
+          throw new ConfigError('KAAS_SECRET_KEYS_RETIRED', `key ${i + 1} ${KEY_SHAPE} (comma-separated)`);
+        }
+      });
+    return { source: 'environment', current: parseSecretKey(env.KAAS_SECRET_KEY), retired };
+  }
+  if (env.KAAS_SECRET_KEYS_RETIRED?.trim()) {
+    throw new ConfigError(
+      'KAAS_SECRET_KEYS_RETIRED',
+      `is only read with KAAS_SECRET_KEY; retired keys go in the key file (${keyFile}) after the current one`,
+    );
+  }
+  const stored = readFile?.(keyFile);
+  if (!stored) {
+    throw new ConfigError(
+      'KAAS_SECRET_KEY',
+      `is not set and no key file exists at ${keyFile} (run "make run" once, or set it)`,
+    );
+  }
+  return { source: 'file', ...parseSecretKeyFile(stored) };
 }
 
 export function loadConfig(env: Env = process.env, readFile?: (path: string) => string | undefined): AppConfig {
@@ -238,30 +320,28 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     throw new ConfigError('KAAS_ADMIN_TOKEN', 'must be at least 16 characters long');
   }
   const secretKeyFile = env.KAAS_SECRET_KEY_FILE ?? `${dataDir}/secret.key`;
-  let secretKey: Buffer;
-  if (env.KAAS_SECRET_KEY) {
-    secretKey = parseSecretKey(env.KAAS_SECRET_KEY);
-  } else {
-    const stored = readFile?.(secretKeyFile);
-    if (!stored) {
-      throw new ConfigError(
-        'KAAS_SECRET_KEY',
-        `is not set and no key file exists at ${secretKeyFile} (run "make run" once, or set it)`,
-      );
-    }
-    secretKey = parseSecretKey(stored, 'KAAS_SECRET_KEY_FILE');
-  }
+  const keys = secretKeys(env, secretKeyFile, readFile);
   const bodyLimit = env.KAAS_BODY_LIMIT ?? '64kb';
   if (!/^\d+(b|kb|mb)$/i.test(bodyLimit))
     throw new ConfigError('KAAS_BODY_LIMIT', `must look like 64kb, got "${bodyLimit}"`);
   return {
     port: int(env, 'KAAS_PORT', 8080, 0, 65535),
     host: env.KAAS_HOST ?? '127.0.0.1',
-    databaseUrl: url(env, 'DATABASE_URL', 'postgres://kaas@127.0.0.1:55432/kaas', ['postgres:', 'postgresql:']),
-    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:56379', ['redis:', 'rediss:']),
+    databaseUrl: url(
+      env,
+      'DATABASE_URL',
+      withStoredPassword('postgres://kaas@127.0.0.1:55432/kaas', `${dataDir}/secrets/postgres.password`, readFile),
+      ['postgres:', 'postgresql:'],
+    ),
+    redisUrl: url(
+      env,
+      'REDIS_URL',
+      withStoredPassword('redis://127.0.0.1:56379', `${dataDir}/secrets/redis.password`, readFile),
+      ['redis:', 'rediss:'],
+    ),
     adminToken,
     adminTokenFile,
-    secretKey,
+    secretKeys: keys,
     secretKeyFile,
     logLevel: oneOf(env, 'KAAS_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     bodyLimit,

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { Database } from '../common/database.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
+import { SecretBox } from '../common/secret-box.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import type { AppConfig } from './config.js';
 import { dataSourceOptions } from './data-source.js';
@@ -14,7 +15,7 @@ class DataSourceCloser implements OnApplicationShutdown {
   }
 }
 
-/** Configuration, logger and the database: what every process needs. */
+/** Configuration, logger, the database and the secret keys: what every process needs. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -30,9 +31,10 @@ export class CoreModule {
         },
         Database,
         IdempotencyEffects,
+        { provide: SecretBox, useFactory: () => SecretBox.fromConfig(config, logger) },
         DataSourceCloser,
       ],
-      exports: [APP_CONFIG, APP_LOGGER, DataSource, Database, IdempotencyEffects],
+      exports: [APP_CONFIG, APP_LOGGER, DataSource, Database, IdempotencyEffects, SecretBox],
     };
   }
 }

@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { readIfExists } from './bootstrap.js';
+import { withStoredPassword } from './config.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -33,4 +35,13 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
 }
 
 /** Used by the typeorm CLI (`npm run migration:*`) on the compiled output. */
-export default new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://kaas@127.0.0.1:55432/kaas'));
+export default new DataSource(
+  dataSourceOptions(
+    process.env.DATABASE_URL ??
+      withStoredPassword(
+        'postgres://kaas@127.0.0.1:55432/kaas',
+        `${process.env.KAAS_DATA_DIR ?? `${process.cwd()}/.data`}/secrets/postgres.password`,
+        readIfExists,
+      ),
+  ),
+);

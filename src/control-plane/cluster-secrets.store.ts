@@ -1,14 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
-import { decryptSecret, encryptSecret } from '../common/secrets.js';
-import { APP_CONFIG } from '../common/tokens.js';
-import type { AppConfig } from '../config/config.js';
+import { SecretBox } from '../common/secret-box.js';
 import { type ClusterSecrets, createClusterSecrets } from './cluster-pki.js';
 import { ClusterSecretsEntity } from './cluster-secrets.entity.js';
 
 /**
  * A cluster's CA, admin credential and join token: made once, stored sealed (AES-256-GCM under
- * KAAS_SECRET_KEY, bound to the cluster id), and opened only here.
+ * the platform's current secret key, bound to the cluster id), and opened only here (and by a
+ * key rotation, which seals them again under a new key).
  */
 @Injectable()
 export class ClusterSecretsStore {
@@ -16,7 +15,7 @@ export class ClusterSecretsStore {
   private readonly known = new Set<string>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly box: SecretBox,
     private readonly db: Database,
   ) {}
 
@@ -25,7 +24,7 @@ export class ClusterSecretsStore {
     const row = await (tx ?? this.db.manager).getRepository(ClusterSecretsEntity).findOneBy({ clusterId });
     if (!row) return null;
     this.remember(clusterId);
-    return JSON.parse(decryptSecret(this.config.secretKey, row.sealed, clusterId)) as ClusterSecrets;
+    return JSON.parse(this.box.open(row.sealed, clusterId)) as ClusterSecrets;
   }
 
   /** Makes the cluster's secrets unless they exist; true when this call made them. */
@@ -33,11 +32,7 @@ export class ClusterSecretsStore {
     if (this.known.has(cluster.id)) return false;
     const exists = await this.db.manager.getRepository(ClusterSecretsEntity).existsBy({ clusterId: cluster.id });
     if (!exists) {
-      const sealed = encryptSecret(
-        this.config.secretKey,
-        JSON.stringify(await createClusterSecrets(cluster.name)),
-        cluster.id,
-      );
+      const sealed = this.box.seal(JSON.stringify(await createClusterSecrets(cluster.name)), cluster.id);
       // Two passes may race here: the first one's secrets stay, the second one's are dropped.
       const inserted: unknown[] = await this.db.manager.query(
         `INSERT INTO cluster_secrets (cluster_id, sealed) VALUES ($1, $2) ON CONFLICT (cluster_id) DO NOTHING RETURNING cluster_id`,

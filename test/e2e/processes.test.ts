@@ -117,7 +117,7 @@ describe('the real API and worker processes, driven over HTTP and with kaasctl',
     const { Queue } = await import('bullmq');
     const url = new URL(env.REDIS_URL);
     const q = new Queue('maintenance', {
-      connection: { host: url.hostname, port: Number(url.port) },
+      connection: { host: url.hostname, port: Number(url.port), password: url.password || undefined },
       prefix: env.KAAS_QUEUE_PREFIX,
     });
     const schedulers = await q.getJobSchedulers();

@@ -30,7 +30,7 @@ describe('background jobs on real Redis', () => {
     runner = ctx.get(JobRunner);
     const url = new URL(config.redisUrl);
     events = new QueueEvents(QueueName.Maintenance, {
-      connection: { host: url.hostname, port: Number(url.port) },
+      connection: { host: url.hostname, port: Number(url.port), password: url.password || undefined },
       prefix: config.queuePrefix,
     });
     await events.waitUntilReady();

@@ -217,7 +217,10 @@ async function redisRelay(): Promise<{ url: string; cut(): void; restore(): Prom
     for (const s of sockets) s.destroy();
   };
   await listen();
-  return { url: `redis://127.0.0.1:${port}`, cut, restore: listen, close: cut };
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return { url: url.toString(), cut, restore: listen, close: cut };
 }
 
 describe('a queue first used while Redis goes away', () => {

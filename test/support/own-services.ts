@@ -48,7 +48,13 @@ export async function startOwnServices(): Promise<OwnServices> {
     KAAS_PG_FSYNC: 'off',
   };
   const services = (cmd: string) => run(join(ROOT, 'scripts', 'services.sh'), [cmd], { env, cwd: ROOT });
-  await services('up');
+  // Its answer names the URLs, with the passwords made for this data folder.
+  const urls = (await services('up')).stdout;
+  const printed = (name: string) => {
+    const value = new RegExp(`^${name}=(.+)$`, 'm').exec(urls)?.[1];
+    if (!value) throw new Error(`scripts/services.sh up printed no ${name}`);
+    return value;
+  };
   const bin = await pgBin();
   const asPostgres = (args: string[]) =>
     process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...args]) : run(args[0], args.slice(1));
@@ -67,8 +73,8 @@ export async function startOwnServices(): Promise<OwnServices> {
     }
   };
   return {
-    databaseUrl: `postgres://kaas@127.0.0.1:${pgPort}/kaas`,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    databaseUrl: printed('DATABASE_URL'),
+    redisUrl: printed('REDIS_URL'),
     dataDir,
     async restartPostgres(downMs = 0) {
       await asPostgres([`${bin}/pg_ctl`, '-D', join(dataDir, 'postgres'), '-m', 'immediate', '-w', 'stop']);
