@@ -3,12 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SCARF_ANALYTICS := false
 
-.PHONY: help deps check-deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-vms clean
+.PHONY: help deps check-deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-soak bench-vms clean
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
 	@echo "make test    install what is missing and run every test (lint, unit, medium, e2e, real VMs)"
-	@echo "other:       lint fmt build services services-down guest-image bundles run-vms bench bench-vms clean"
+	@echo "other:       lint fmt build services services-down guest-image bundles run-vms bench bench-soak bench-vms clean"
 
 deps:
 	@scripts/deps.sh
@@ -72,6 +72,12 @@ vm-smoke: guest-image
 
 bench: build
 	@scripts/bench.sh
+
+# Not in `make bench`: KAAS_SOAK_MINUTES (30) of mixed tenant traffic with a worker killed every
+# KAAS_SOAK_KILL_MINUTES (5); fails on any error other than a 429 or on RSS growth of 10% or more of
+# the API or a worker. Writes bench/results/soak.json.
+bench-soak: build
+	@KAAS_BENCHES=soak scripts/bench.sh
 
 # Real guests (software emulation, inside the real-VM namespace): POST → Running and recovery of an
 # etcd 1 + 1 cluster, median of KAAS_BENCH_RUNS (3); about 5 minutes. Writes bench/results/real-vm.json.

@@ -246,3 +246,81 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     stop,
   };
 }
+
+export interface WorkerReplacement {
+  /** The worker's place in `platform.workers`. */
+  index: number;
+  killedPid: number;
+  replacementPid: number;
+  /** From the SIGKILL until the replacement announced itself in Redis. */
+  secondsToReplacement: number;
+}
+
+/**
+ * Kills worker `index` with SIGKILL (no shutdown: its host leases lapse after KAAS_HOST_LEASE_MS and
+ * its running jobs stall) and starts a replacement in its place in `platform.workers`, so that
+ * `stop()` stops the replacement too. Resolves once the replacement has announced itself in Redis.
+ */
+export async function replaceWorker(platform: BenchPlatform, index: number): Promise<WorkerReplacement> {
+  const victim = platform.workers[index];
+  if (!victim) throw new Error(`no worker ${index}`);
+  const killedPid = victim.child.pid!;
+  const t0 = Date.now();
+  await victim.stop('SIGKILL');
+  if (LOGS_DIR) {
+    await mkdir(LOGS_DIR, { recursive: true });
+    await writeFile(join(LOGS_DIR, `worker-${index + 1}-killed-${killedPid}.log`), victim.output());
+  }
+  const replacement = startProcess('worker.js', platform.env);
+  platform.workers[index] = replacement;
+  const redis = new Redis(platform.env.REDIS_URL, { maxRetriesPerRequest: 2 });
+  try {
+    // Worker ids are HOSTNAME-PID-RANDOM.
+    const pattern = `${platform.env.KAAS_QUEUE_PREFIX}:worker:*-${replacement.child.pid}-*`;
+    await waitFor(
+      'the replacement worker',
+      async () => {
+        if (replacement.child.exitCode !== null)
+          throw new Error(`the replacement worker exited:\n${replacement.output().slice(-2000)}`);
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          if (keys.length > 0) return true;
+          cursor = next;
+        } while (cursor !== '0');
+        return false;
+      },
+      60000,
+      100,
+    );
+  } finally {
+    redis.disconnect();
+  }
+  return {
+    index,
+    killedPid,
+    replacementPid: replacement.child.pid!,
+    secondsToReplacement: (Date.now() - t0) / 1000,
+  };
+}
+
+export interface ProcessMemory {
+  rssMiB: number;
+  /** Peak resident set size over the process's life (VmHWM). */
+  peakRssMiB: number;
+  /** The anonymous part of the resident set: the process's own memory, not shared buffers or files. */
+  anonMiB: number;
+}
+
+/** Memory of a live process from /proc/PID/status; undefined once it is gone. */
+export function processMemory(pid: number): ProcessMemory | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const mib = (field: string) =>
+    Math.round((Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024) * 10) / 10;
+  return { rssMiB: mib('VmRSS'), peakRssMiB: mib('VmHWM'), anonMiB: mib('RssAnon') };
+}

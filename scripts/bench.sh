@@ -8,6 +8,7 @@ eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn} UV_THREADPOOL_SIZE=16
 npx tsc -p tsconfig.bench.json --outDir dist-bench
 mkdir -p bench/results
+# The soak (bench/soak.bench.ts, 30 minutes) is not in the default list: `make bench-soak` runs it.
 for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api scale}; do
   echo "== $b"
   if [ "$b" = hypervisor-ops ]; then
