@@ -97,4 +97,31 @@ describe('a real guest through the platform binding (qemu:///system, software em
     expect((await driver.listOwnedDomains()).map((d) => d.name)).not.toContain(domain);
     expect(await driver.listPools()).not.toContain(pool);
   });
+
+  it("makes a pool's folder again when it is gone, where the settings say now", async () => {
+    const name = libvirtNames.storagePool(randomUUID());
+    const before = join(dataDir, 'pools', `${name}-before`);
+    const now = join(dataDir, 'pools', `${name}-now`);
+    try {
+      await driver.ensurePool({ type: 'dir', name, path: before });
+      await driver.ensureVolume(name, { name: 'a.qcow2', capacityBytes: 2 ** 20, format: 'qcow2' });
+      rmSync(before, { recursive: true, force: true });
+      // Another connection (a restarted worker) with the data folder moved.
+      const other = new LibvirtHostBackend(conn);
+      await other.ensurePool({ type: 'dir', name, path: now });
+      const made = await other.ensureVolume(name, { name: 'b.qcow2', capacityBytes: 2 ** 20, format: 'qcow2' });
+      expect(made.path).toBe(join(now, 'b.qcow2'));
+      // Its folder gone again, same settings: made again in place.
+      rmSync(now, { recursive: true, force: true });
+      const third = new LibvirtHostBackend(conn);
+      await third.ensurePool({ type: 'dir', name, path: now });
+      expect((await third.ensureVolume(name, { name: 'c.qcow2', capacityBytes: 2 ** 20, format: 'qcow2' })).path).toBe(
+        join(now, 'c.qcow2'),
+      );
+    } finally {
+      await driver.removePool(name);
+      rmSync(before, { recursive: true, force: true });
+      rmSync(now, { recursive: true, force: true });
+    }
+  });
 });

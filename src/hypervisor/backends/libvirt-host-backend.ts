@@ -48,6 +48,14 @@ export class LibvirtHostBackend implements HostBackend {
     return isOperationInvalid(err);
   }
 
+  /** Directory pools whose folder this connection has checked (once per pool and connection). */
+  private readonly checkedPools = new Set<string>();
+
+  /** Whether an existing directory pool is checked for its folder (the test driver has none). */
+  protected checksPoolFolders(): boolean {
+    return true;
+  }
+
   async ensurePool(spec: PoolSpec): Promise<{ created: boolean }> {
     let created = false;
     try {
@@ -64,6 +72,9 @@ export class LibvirtHostBackend implements HostBackend {
       );
     }
     if (created && spec.type === 'dir') await this.buildPool(spec.name);
+    else if (spec.type === 'dir' && this.checksPoolFolders() && !this.checkedPools.has(spec.name))
+      await this.repairDirPool(spec);
+    this.checkedPools.add(spec.name);
     if (!(await this.conn.isPoolActive(spec.name))) {
       await this.conn.startPool(spec.name).catch(async (err: unknown) => {
         if (!isOperationInvalid(err) || !(await this.conn.isPoolActive(spec.name))) throw err;
@@ -71,6 +82,33 @@ export class LibvirtHostBackend implements HostBackend {
       await this.conn.setPoolAutostart(spec.name, true).catch(() => undefined);
     }
     return { created };
+  }
+
+  /**
+   * A directory pool defined before whose folder is gone (removed by hand, or by whoever set up
+   * the host before): the folder is made again, where the platform's settings say now
+   * (KAAS_HOST_DATA_DIR may have changed; with the folder gone the pool holds nothing to keep).
+   * A pool whose folder is there stays as it is, wherever it points.
+   */
+  private async repairDirPool(spec: Extract<PoolSpec, { type: 'dir' }>): Promise<void> {
+    const active = await this.conn.isPoolActive(spec.name);
+    const usable = active
+      ? await this.conn.refreshPool(spec.name).then(
+          () => true,
+          () => false,
+        )
+      : await this.conn.startPool(spec.name).then(
+          () => true,
+          () => false,
+        );
+    if (usable) return;
+    if (active) await this.conn.destroyPool(spec.name).catch(() => undefined);
+    const path = /<target>\s*<path>([^<]*)<\/path>/.exec(await this.conn.getPoolXML(spec.name))?.[1];
+    if (path !== spec.path) {
+      await this.conn.undefinePool(spec.name);
+      await this.conn.definePool(poolXml(spec));
+    }
+    await this.buildPool(spec.name);
   }
 
   async removePool(name: string): Promise<void> {

@@ -46,6 +46,10 @@ export class SimulatedHostBackend extends LibvirtHostBackend implements HostFaul
   /** The test driver has no folders to make. */
   protected override async buildPool(): Promise<void> {}
 
+  protected override checksPoolFolders(): boolean {
+    return false;
+  }
+
   /** The test driver reports a concurrent start with an error of another kind. */
   protected override mayHaveRacedStart(): boolean {
     return true;
