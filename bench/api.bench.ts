@@ -46,6 +46,7 @@ function runningConditions(): Condition[] {
   const ready = (id: string, role: 'master' | 'worker') => ({
     id,
     role,
+    pool: role === 'worker' ? 'default' : null,
     ready: true,
     provisioned: true,
     unhealthy: false,
@@ -56,7 +57,7 @@ function runningConditions(): Condition[] {
   });
   const plan = planCluster({
     masters: 1,
-    workers: 2,
+    pools: [{ name: 'default', count: 2 }],
     deleting: false,
     nodes: [ready('a', 'master'), ready('b', 'worker'), ready('c', 'worker')],
     wasRunning: false,

@@ -7,6 +7,7 @@ import { HostsRepository } from '../hypervisor/hosts.repository.js';
 import { StoragePoolsRepository } from '../storage-pools/storage-pools.repository.js';
 import { QuotaService } from '../tenants/quota.service.js';
 import type { ClusterEntity, ClusterSettings } from './cluster.entity.js';
+import type { PoolTotals } from './worker-pools.js';
 
 export function checkSettings(s: ClusterSettings | undefined): void {
   if (s?.maxUnhealthy !== undefined && typeof s.maxUnhealthy === 'number') {
@@ -32,7 +33,7 @@ export class ClusterCapacity {
     private readonly quotas: QuotaService,
   ) {}
 
-  async checkNodeFits(vcpus: number, memoryMiB: number): Promise<void> {
+  async checkNodeFits(vcpus: number, memoryMiB: number, field = 'nodeSpec'): Promise<void> {
     const hosts = (await this.hostsRepo.list()).filter((h) => !h.drained);
     if (hosts.length === 0)
       throw DomainError.unprocessable('no hypervisor host is registered; ask the operator to add one');
@@ -40,12 +41,12 @@ export class ClusterCapacity {
     const maxMemory = Math.max(...hosts.map((h) => h.memoryMiB * this.config.memoryOvercommit));
     if (vcpus > maxCpus)
       throw DomainError.validation(
-        'nodeSpec.vcpus',
+        `${field}.vcpus`,
         `no host can run a node with ${vcpus} vCPUs (largest: ${maxCpus})`,
       );
     if (memoryMiB > maxMemory)
       throw DomainError.validation(
-        'nodeSpec.memoryMiB',
+        `${field}.memoryMiB`,
         `no host can run a node with ${memoryMiB} MiB (largest: ${maxMemory})`,
       );
   }
@@ -53,7 +54,7 @@ export class ClusterCapacity {
   /** Disk the pool has promised to clusters, including the one being checked. */
   async checkPoolRoom(tx: Tx, poolId: string, extraGiB: number, poolName: string, capacityGiB: number): Promise<void> {
     const rows: { reserved: string }[] = await tx.query(
-      `SELECT COALESCE(SUM((masters + workers) * disk_gib), 0) AS reserved FROM clusters WHERE storage_pool_id = $1 AND deleting_at IS NULL`,
+      `SELECT COALESCE(SUM(masters * disk_gib + worker_disk_gib), 0) AS reserved FROM clusters WHERE storage_pool_id = $1 AND deleting_at IS NULL`,
       [poolId],
     );
     const reserved = Number(rows[0].reserved);
@@ -65,15 +66,38 @@ export class ClusterCapacity {
     }
   }
 
-  /** Quota and pool room for `added` more nodes of the cluster (nothing when it shrinks). */
-  async reserveGrowth(tx: Tx, cluster: ClusterEntity, added: number): Promise<void> {
-    if (added <= 0) return;
-    await this.quotas.reserve(tx, cluster.tenantId, {
-      maxNodes: added,
-      maxVcpus: added * cluster.vcpus,
-      maxMemoryMiB: added * cluster.memoryMiB,
-    });
-    const pool = await this.pools.lockForTenant(tx, cluster.tenantId, cluster.storagePoolId);
-    if (pool) await this.checkPoolRoom(tx, pool.id, added * cluster.diskGiB, pool.name, pool.capacityGiB);
+  /**
+   * Quota and storage room for a change of the cluster's declared size, from what it declares now
+   * (`cluster`) to what it will declare (`next`: masters and the pools' totals). Only what grows
+   * is checked: a change that adds CPUs and removes disk needs room for the CPUs alone.
+   */
+  async reserveChange(tx: Tx, cluster: ClusterEntity, next: { masters: number } & PoolTotals): Promise<void> {
+    const now = declared(cluster.masters, cluster, cluster);
+    const then = declared(next.masters, next, cluster);
+    const grow = (a: number, b: number) => Math.max(0, b - a);
+    const nodes = grow(now.nodes, then.nodes);
+    const vcpus = grow(now.vcpus, then.vcpus);
+    const memoryMiB = grow(now.memoryMiB, then.memoryMiB);
+    const diskGiB = grow(now.diskGiB, then.diskGiB);
+    if (nodes + vcpus + memoryMiB > 0)
+      await this.quotas.reserve(tx, cluster.tenantId, { maxNodes: nodes, maxVcpus: vcpus, maxMemoryMiB: memoryMiB });
+    if (diskGiB > 0) {
+      const pool = await this.pools.lockForTenant(tx, cluster.tenantId, cluster.storagePoolId);
+      if (pool) await this.checkPoolRoom(tx, pool.id, diskGiB, pool.name, pool.capacityGiB);
+    }
   }
+}
+
+/** A cluster's declared size: its masters at the cluster's node size, its pools' totals. */
+function declared(
+  masters: number,
+  pools: PoolTotals,
+  spec: Pick<ClusterEntity, 'vcpus' | 'memoryMiB' | 'diskGiB'>,
+): { nodes: number; vcpus: number; memoryMiB: number; diskGiB: number } {
+  return {
+    nodes: masters + pools.workers,
+    vcpus: masters * spec.vcpus + pools.workerVcpus,
+    memoryMiB: masters * spec.memoryMiB + pools.workerMemoryMiB,
+    diskGiB: masters * spec.diskGiB + pools.workerDiskGiB,
+  };
 }

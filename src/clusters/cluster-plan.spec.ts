@@ -7,6 +7,7 @@ function node(role: 'master' | 'worker', over: Partial<PlanNode> = {}): PlanNode
   return {
     id: `${role[0]}${seq}`,
     role,
+    pool: role === 'worker' ? 'default' : null,
     ready: true,
     provisioned: true,
     unhealthy: false,
@@ -18,8 +19,18 @@ function node(role: 'master' | 'worker', over: Partial<PlanNode> = {}): PlanNode
   };
 }
 
-function input(over: Partial<PlanInput>): PlanInput {
-  return { masters: 1, workers: 2, deleting: false, nodes: [], wasRunning: false, scaling: false, ...over };
+/** `workers: N` stands for one pool, `default`, of N (as a cluster declared with `workers`). */
+function input(over: Partial<PlanInput> & { workers?: number }): PlanInput {
+  const { workers = 2, ...rest } = over;
+  return {
+    masters: 1,
+    pools: [{ name: 'default', count: workers }],
+    deleting: false,
+    nodes: [],
+    wasRunning: false,
+    scaling: false,
+    ...rest,
+  };
 }
 
 const kinds = (p: ReturnType<typeof planCluster>) =>
@@ -202,5 +213,57 @@ describe('planCluster', () => {
     expect(plan.actions).toEqual([]);
     expect(plan.nodesToReconcile).toEqual([w1.id, w2.id]);
     expect(plan.conditions.find((c) => c.type === 'InfrastructureReady')?.status).toBe('False');
+  });
+
+  describe('worker pools', () => {
+    const withPool = (pool: string, over: Partial<PlanNode> = {}) => node('worker', { pool, ...over });
+    const creates = (p: ReturnType<typeof planCluster>) =>
+      p.actions.map((a) =>
+        a.kind === 'create' && a.role === 'worker' ? `create:${a.pool}` : kinds({ ...p, actions: [a] })[0],
+      );
+
+    it('makes each pool up to its count, only once the control plane answers', () => {
+      const pools = [
+        { name: 'default', count: 1 },
+        { name: 'gpu', count: 2 },
+      ];
+      expect(creates(planCluster(input({ pools, nodes: [node('master', { ready: false })] })))).toEqual([]);
+      expect(creates(planCluster(input({ pools, nodes: [node('master'), withPool('gpu')] })))).toEqual([
+        'create:default',
+        'create:gpu',
+      ]);
+    });
+
+    it('scales one pool down without touching the other, and is Running only when every pool is', () => {
+      const m = node('master');
+      const g1 = withPool('gpu', { createdAt: 100 });
+      const g2 = withPool('gpu', { createdAt: 200 });
+      const d1 = withPool('default');
+      const pools = [
+        { name: 'default', count: 1 },
+        { name: 'gpu', count: 1 },
+      ];
+      const plan = planCluster(input({ pools, nodes: [m, d1, g1, g2], wasRunning: true, scaling: true }));
+      expect(kinds(plan)).toEqual([`delete:${g2.id}`]);
+      expect(plan.phase).toBe('Updating');
+      const done = planCluster(input({ pools, nodes: [m, d1, g1], wasRunning: true }));
+      expect(done.phase).toBe('Running');
+      // Right total, wrong pools: not at the declared size.
+      const mixed = planCluster(input({ pools, nodes: [m, g1, g2], wasRunning: true }));
+      expect(mixed.phase).not.toBe('Running');
+      expect(creates(mixed)).toEqual(['create:default', `delete:${g2.id}`]);
+    });
+
+    it("removes a removed pool's nodes, surges included, and replaces a worker in its own pool", () => {
+      const m = node('master');
+      const old = withPool('old');
+      const surge = withPool('old', { replacesNodeId: old.id, ready: false });
+      const sick = withPool('gpu', { replaceRequested: true, unhealthy: true, ready: false });
+      const plan = planCluster(
+        input({ pools: [{ name: 'gpu', count: 1 }], nodes: [m, old, surge, sick], wasRunning: true }),
+      );
+      expect(creates(plan)).toEqual([`create:gpu`, `delete:${old.id}`, `delete:${surge.id}`]);
+      expect(plan.actions[0]).toEqual({ kind: 'create', role: 'worker', pool: 'gpu', replaces: sick.id });
+    });
   });
 });

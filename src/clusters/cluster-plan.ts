@@ -4,6 +4,8 @@ import type { ClusterPhase } from './cluster.entity.js';
 export interface PlanNode {
   id: string;
   role: 'master' | 'worker';
+  /** A worker's pool; null for masters. */
+  pool: string | null;
   ready: boolean;
   /** Has a VM (past Provisioning). */
   provisioned: boolean;
@@ -23,7 +25,8 @@ export interface PlanNode {
 
 export interface PlanInput {
   masters: number;
-  workers: number;
+  /** The worker pools as declared: each pool's name and count. */
+  pools: { name: string; count: number }[];
   deleting: boolean;
   nodes: PlanNode[];
   /** The cluster has been Running before (so a shortfall is Degraded or Updating, not Provisioning). */
@@ -33,7 +36,8 @@ export interface PlanInput {
 }
 
 export type PlanAction =
-  | { kind: 'create'; role: 'master' | 'worker'; replaces?: string }
+  | { kind: 'create'; role: 'master'; replaces?: string }
+  | { kind: 'create'; role: 'worker'; pool: string; replaces?: string }
   | { kind: 'delete'; nodeId: string; reason: string }
   | { kind: 'finalize' };
 
@@ -90,6 +94,8 @@ export function planCluster(input: PlanInput): Plan {
   const byRole = (role: 'master' | 'worker') => slotHolders.filter((n) => n.role === role);
   const masters = byRole('master');
   const workers = byRole('worker');
+  const declaredPools = new Set(input.pools.map((p) => p.name));
+  const declaredWorkers = input.pools.reduce((sum, p) => sum + p.count, 0);
   const mastersChanging = deletingNodes.some((n) => n.role === 'master') || surge.some((n) => n.role === 'master');
   const allMastersReady = masters.every((m) => m.ready);
   const controlPlaneUp = masters.some((m) => m.ready);
@@ -100,8 +106,11 @@ export function planCluster(input: PlanInput): Plan {
   // the addition). Once it is gone the missing master is made as in a scale-up.
   let masterReplaced = false;
   for (const n of slotHolders.filter((x) => x.replaceRequested && !surge.some((r) => r.replacesNodeId === x.id))) {
-    if (n.role === 'worker') actions.push({ kind: 'create', role: 'worker', replaces: n.id });
-    else if (!masterReplaced && !mastersChanging && masters.filter((m) => m.id !== n.id).every((m) => m.ready)) {
+    if (n.role === 'worker') {
+      // A replacement is made in its node's pool while that pool is still declared.
+      if (declaredPools.has(n.pool ?? ''))
+        actions.push({ kind: 'create', role: 'worker', pool: n.pool!, replaces: n.id });
+    } else if (!masterReplaced && !mastersChanging && masters.filter((m) => m.id !== n.id).every((m) => m.ready)) {
       masterReplaced = true;
       if (n.unhealthy && masters.length >= 3)
         actions.push({ kind: 'delete', nodeId: n.id, reason: 'unhealthy: leaves before its replacement joins' });
@@ -118,20 +127,32 @@ export function planCluster(input: PlanInput): Plan {
     }
   }
   if (controlPlaneUp || masters.length === 0) {
-    if (workers.length < input.workers && controlPlaneUp) {
-      for (let i = workers.length; i < input.workers; i++) actions.push({ kind: 'create', role: 'worker' });
-    } else if (workers.length > input.workers) {
-      for (const victim of [...workers].sort(byDeletePriority).slice(0, workers.length - input.workers)) {
-        actions.push({ kind: 'delete', nodeId: victim.id, reason: 'scaled down' });
+    for (const pool of input.pools) {
+      const members = workers.filter((n) => n.pool === pool.name);
+      if (members.length < pool.count && controlPlaneUp) {
+        for (let i = members.length; i < pool.count; i++)
+          actions.push({ kind: 'create', role: 'worker', pool: pool.name });
+      } else if (members.length > pool.count) {
+        for (const victim of [...members].sort(byDeletePriority).slice(0, members.length - pool.count)) {
+          actions.push({ kind: 'delete', nodeId: victim.id, reason: `pool ${pool.name} scaled down` });
+        }
       }
     }
+  }
+  // The nodes of a pool that is no longer declared leave like a scale-down (surges included).
+  for (const n of live.filter((x) => x.role === 'worker' && !declaredPools.has(x.pool ?? ''))) {
+    if (!actions.some((a) => a.kind === 'delete' && a.nodeId === n.id))
+      actions.push({ kind: 'delete', nodeId: n.id, reason: `pool ${n.pool} removed` });
   }
 
   const readyMasters = masters.filter((m) => m.ready).length;
   const readyWorkers = workers.filter((w) => w.ready).length;
   const infraReady = slotHolders.length > 0 && slotHolders.every((n) => n.provisioned);
   const cpReady = masters.length === input.masters && readyMasters === input.masters;
-  const workersReady = workers.length === input.workers && readyWorkers === input.workers;
+  const workersReady =
+    input.pools.every((p) => workers.filter((n) => n.pool === p.name).length === p.count) &&
+    workers.length === declaredWorkers &&
+    readyWorkers === declaredWorkers;
   const ready = cpReady && workersReady && deletingNodes.length === 0 && surge.length === 0;
   const conditions: Plan['conditions'] = [
     {
@@ -150,7 +171,7 @@ export function planCluster(input: PlanInput): Plan {
       type: 'WorkersReady',
       status: workersReady ? 'True' : 'False',
       reason: workersReady ? 'WorkersReady' : 'WorkersNotReady',
-      message: `${readyWorkers}/${input.workers} workers ready`,
+      message: `${readyWorkers}/${declaredWorkers} workers ready`,
     },
     {
       type: 'Ready',
@@ -158,7 +179,7 @@ export function planCluster(input: PlanInput): Plan {
       reason: ready ? 'ClusterReady' : 'NotAtDeclaredSize',
       message: ready
         ? 'all nodes ready at the declared size'
-        : `${readyMasters + readyWorkers}/${input.masters + input.workers} nodes ready`,
+        : `${readyMasters + readyWorkers}/${input.masters + declaredWorkers} nodes ready`,
     },
   ];
   const anyUnhealthy = live.some((n) => n.unhealthy);

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { Condition } from '../common/conditions.js';
+import type { WorkerPool } from './worker-pools.js';
 
 export type ClusterPhase = 'Pending' | 'Provisioning' | 'Running' | 'Updating' | 'Degraded' | 'Deleting' | 'Failed';
 
@@ -21,7 +22,13 @@ export class ClusterEntity {
   @Column({ name: 'control_plane', type: 'varchar', length: 32 }) controlPlane: string;
   @Column({ type: 'varchar', length: 32 }) version: string;
   @Column({ type: 'integer' }) masters: number;
+  /** The sum of the pools' counts. */
   @Column({ type: 'integer' }) workers: number;
+  @Column({ name: 'worker_pools', type: 'jsonb' }) workerPools: WorkerPool[];
+  /** What the pools declare together (count × node size): quota and storage checks read these. */
+  @Column({ name: 'worker_vcpus', type: 'integer' }) workerVcpus: number;
+  @Column({ name: 'worker_memory_mib', type: 'integer' }) workerMemoryMiB: number;
+  @Column({ name: 'worker_disk_gib', type: 'integer' }) workerDiskGiB: number;
   @Column({ type: 'integer' }) vcpus: number;
   @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;
   @Column({ name: 'disk_gib', type: 'integer' }) diskGiB: number;

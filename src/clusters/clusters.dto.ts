@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsIn,
   IsInt,
   IsOptional,
@@ -18,6 +20,8 @@ import { IsDnsLabel } from '../common/dns-label.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
 import type { EventEntity } from '../events/event.entity.js';
 import type { ClusterEntity } from './cluster.entity.js';
+import type { NodeSpec, PoolAutoscale, Taint, WorkerPool } from './worker-pools.js';
+import { MAX_POOLS, TAINT_EFFECTS } from './worker-pools.js';
 
 export class NodeSpecDto {
   @ApiProperty({ minimum: 1, maximum: 64, example: 2 })
@@ -49,6 +53,127 @@ export class AutoscaleDto {
   @Min(10)
   @Max(86400)
   cooldownSeconds?: number;
+}
+
+export class PoolAutoscaleDto {
+  @ApiProperty({ minimum: 0, maximum: 100 })
+  @IsInt({ message: 'autoscale.minCount must be a whole number' })
+  @Min(0, { message: 'autoscale.minCount must be at least 0' })
+  @Max(100, { message: 'autoscale.minCount must be at most 100' })
+  minCount: number;
+
+  @ApiProperty({ minimum: 0, maximum: 100 })
+  @IsInt({ message: 'autoscale.maxCount must be a whole number' })
+  @Min(0, { message: 'autoscale.maxCount must be at least 0' })
+  @Max(100, { message: 'autoscale.maxCount must be at most 100' })
+  maxCount: number;
+
+  @ApiProperty({ minimum: 1, maximum: 100 })
+  @IsInt({ message: 'autoscale.targetCpuPercent must be a whole number' })
+  @Min(1, { message: 'autoscale.targetCpuPercent must be at least 1' })
+  @Max(100, { message: 'autoscale.targetCpuPercent must be at most 100' })
+  targetCpuPercent: number;
+
+  @ApiPropertyOptional({ default: 120, description: 'seconds between two changes' })
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(86400)
+  cooldownSeconds?: number;
+}
+
+export class TaintDto {
+  @ApiProperty({ example: 'dedicated' }) key: string;
+  @ApiPropertyOptional({ example: 'gpu' }) value?: string;
+  @ApiProperty({ enum: TAINT_EFFECTS }) effect: string;
+}
+
+/** Labels and taints are checked as Kubernetes checks them, by the service (named field errors). */
+export class WorkerPoolRequest {
+  @IsDnsLabel('gpu')
+  name: string;
+
+  @ApiProperty({ minimum: 0, maximum: 100 })
+  @IsInt({ message: 'count must be a whole number' })
+  @Min(0, { message: 'count must be at least 0' })
+  @Max(100, { message: 'count must be at most 100' })
+  count: number;
+
+  @ApiPropertyOptional({ type: NodeSpecDto, description: "the cluster's nodeSpec when absent" })
+  @IsOptional()
+  @IsObject({ message: 'nodeSpec must be an object' })
+  @ValidateNested()
+  @Type(() => NodeSpecDto)
+  nodeSpec?: NodeSpecDto;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { tier: 'gpu' } })
+  @IsOptional()
+  @IsObject({ message: 'labels must be an object of label keys to values' })
+  labels?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: [TaintDto] })
+  @IsOptional()
+  @IsArray({ message: 'taints must be a list' })
+  taints?: Taint[];
+
+  @ApiPropertyOptional({ type: PoolAutoscaleDto })
+  @IsOptional()
+  @IsObject({ message: 'autoscale must be an object' })
+  @ValidateNested()
+  @Type(() => PoolAutoscaleDto)
+  autoscale?: PoolAutoscaleDto;
+}
+
+export class PatchWorkerPoolRequest {
+  @ApiPropertyOptional({ minimum: 0, maximum: 100 })
+  @IsOptional()
+  @IsInt({ message: 'count must be a whole number' })
+  @Min(0, { message: 'count must be at least 0' })
+  @Max(100, { message: 'count must be at most 100' })
+  count?: number;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject({ message: 'labels must be an object of label keys to values' })
+  labels?: Record<string, string>;
+
+  @ApiPropertyOptional({ type: [TaintDto] })
+  @IsOptional()
+  @IsArray({ message: 'taints must be a list' })
+  taints?: Taint[];
+
+  @ApiPropertyOptional({ type: PoolAutoscaleDto, nullable: true, description: 'null turns the autoscaler off' })
+  @IsOptional()
+  @IsObject({ message: 'autoscale must be an object or null' })
+  @ValidateNested()
+  @Type(() => PoolAutoscaleDto)
+  autoscale?: PoolAutoscaleDto | null;
+}
+
+export class WorkerPoolResponse {
+  @ApiProperty() name: string;
+  @ApiProperty() count: number;
+  @ApiProperty({ type: NodeSpecDto }) nodeSpec: NodeSpec;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels: Record<string, string>;
+  @ApiProperty({ type: [TaintDto] }) taints: Taint[];
+  @ApiPropertyOptional({ type: PoolAutoscaleDto }) autoscale?: PoolAutoscale;
+  @ApiProperty() nodeCounts: { desired: number; ready: number };
+}
+
+export function toWorkerPoolResponse(
+  p: WorkerPool,
+  nodes: readonly Pick<NodeEntity, 'phase' | 'pool' | 'deleteRequestedAt'>[],
+): WorkerPoolResponse {
+  const mine = nodes.filter((n) => n.pool === p.name && !n.deleteRequestedAt);
+  return {
+    name: p.name,
+    count: p.count,
+    nodeSpec: p.nodeSpec,
+    labels: p.labels,
+    taints: p.taints,
+    ...(p.autoscale ? { autoscale: p.autoscale } : {}),
+    nodeCounts: { desired: p.count, ready: mine.filter((n) => n.phase === 'Ready').length },
+  };
 }
 
 export class ClusterSettingsDto {
@@ -106,11 +231,24 @@ export class CreateClusterRequest {
   @IsIn([1, 3, 5], { message: 'masters must be 1, 3 or 5' })
   masters: number;
 
-  @ApiProperty({ minimum: 0, maximum: 100 })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 100,
+    description: 'one pool named "default" of this many workers; give this or workerPools',
+  })
+  @IsOptional()
   @IsInt({ message: 'workers must be a whole number' })
   @Min(0, { message: 'workers must be at least 0' })
   @Max(100, { message: 'workers must be at most 100' })
-  workers: number;
+  workers?: number;
+
+  @ApiPropertyOptional({ type: [WorkerPoolRequest], maxItems: MAX_POOLS })
+  @IsOptional()
+  @IsArray({ message: 'workerPools must be a list' })
+  @ArrayMaxSize(MAX_POOLS, { message: `workerPools may hold at most ${MAX_POOLS} pools` })
+  @ValidateNested({ each: true })
+  @Type(() => WorkerPoolRequest)
+  workerPools?: WorkerPoolRequest[];
 
   @ApiProperty({ type: NodeSpecDto })
   @IsObject({ message: 'nodeSpec must be an object' })
@@ -169,7 +307,8 @@ export class ClusterResponse {
   @ApiProperty() controlPlane: string;
   @ApiProperty() version: string;
   @ApiProperty() masters: number;
-  @ApiProperty() workers: number;
+  @ApiProperty({ description: "the sum of the pools' counts" }) workers: number;
+  @ApiProperty({ type: [WorkerPoolResponse] }) workerPools: WorkerPoolResponse[];
   @ApiProperty({ type: NodeSpecDto }) nodeSpec: NodeSpecDto;
   @ApiProperty() vpcId: string;
   @ApiProperty() storagePoolId: string;
@@ -195,7 +334,7 @@ export class ClusterResponse {
 
 export function toClusterResponse(
   c: ClusterEntity,
-  nodes: readonly Pick<NodeEntity, 'phase' | 'deleteRequestedAt' | 'usage'>[],
+  nodes: readonly Pick<NodeEntity, 'phase' | 'pool' | 'deleteRequestedAt' | 'usage'>[],
   floatingAddress: string | null,
   endpointPort: number,
   scheme: string,
@@ -209,6 +348,7 @@ export function toClusterResponse(
     version: c.version,
     masters: c.masters,
     workers: c.workers,
+    workerPools: c.workerPools.map((p) => toWorkerPoolResponse(p, nodes)),
     nodeSpec: { vcpus: c.vcpus, memoryMiB: c.memoryMiB, diskGiB: c.diskGiB },
     vpcId: c.vpcId,
     storagePoolId: c.storagePoolId,
@@ -236,6 +376,9 @@ export class NodeResponse {
   @ApiProperty() clusterId: string;
   @ApiProperty() name: string;
   @ApiProperty({ enum: ['master', 'worker'] }) role: string;
+  @ApiProperty({ nullable: true, type: String, description: "a worker's pool; null for masters" }) pool: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels: Record<string, string>;
+  @ApiProperty({ type: [TaintDto] }) taints: Taint[];
   @ApiProperty({ nullable: true, type: String }) hostId: string | null;
   @ApiProperty() vcpus: number;
   @ApiProperty() memoryMiB: number;
@@ -254,6 +397,9 @@ export function toNodeResponse(n: NodeEntity): NodeResponse {
     clusterId: n.clusterId,
     name: n.name,
     role: n.role,
+    pool: n.pool,
+    labels: n.labels,
+    taints: n.taints,
     hostId: n.hostId,
     vcpus: n.vcpus,
     memoryMiB: n.memoryMiB,

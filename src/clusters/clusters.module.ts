@@ -16,6 +16,8 @@ import { ClustersService } from './clusters.service.js';
 import { FloatingIpAssociationController } from './floating-ip-association.controller.js';
 import { FloatingIpAssociationService } from './floating-ip-association.service.js';
 import { UsageMetrics } from './usage-metrics.js';
+import { WorkerPoolsController } from './worker-pools.controller.js';
+import { WorkerPoolsService } from './worker-pools.service.js';
 
 /** Clusters as tenants declare them: the API, the records, quota and capacity checks. No VM work. */
 @Module({
@@ -28,7 +30,7 @@ import { UsageMetrics } from './usage-metrics.js';
     NodesModule,
     ControlPlaneModule,
   ],
-  controllers: [ClustersController, FloatingIpAssociationController],
+  controllers: [ClustersController, WorkerPoolsController, FloatingIpAssociationController],
   providers: [
     ClustersRepository,
     ClusterCapacity,
@@ -36,6 +38,7 @@ import { UsageMetrics } from './usage-metrics.js';
     ClusterDetailsService,
     FloatingIpAssociationService,
     ClusterScaling,
+    WorkerPoolsService,
     ClusterUsageSources,
     UsageMetrics,
   ],

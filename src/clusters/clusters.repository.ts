@@ -6,7 +6,20 @@ import { ClusterEntity } from './cluster.entity.js';
 
 /** The desired-state fields of a cluster; its phase and conditions change only through `patchStatus`. */
 export type ClusterSpecPatch = Partial<
-  Pick<ClusterEntity, 'masters' | 'workers' | 'settings' | 'generation' | 'paused' | 'autoscaledAt' | 'floatingIpId'>
+  Pick<
+    ClusterEntity,
+    | 'masters'
+    | 'workers'
+    | 'workerPools'
+    | 'workerVcpus'
+    | 'workerMemoryMiB'
+    | 'workerDiskGiB'
+    | 'settings'
+    | 'generation'
+    | 'paused'
+    | 'autoscaledAt'
+    | 'floatingIpId'
+  >
 >;
 
 /** A cluster with what its API answer shows besides its own row. */
@@ -61,7 +74,7 @@ export class ClustersRepository {
       .createQueryBuilder('c')
       .addSelect('(SELECT host(f.address) FROM floating_ips f WHERE f.id = c.floating_ip_id)', 'view_fip')
       .addSelect(
-        `(SELECT COALESCE(json_agg(json_build_object('id', n.id, 'phase', n.phase,
+        `(SELECT COALESCE(json_agg(json_build_object('id', n.id, 'phase', n.phase, 'pool', n.pool,
             'deleteRequestedAt', n.delete_requested_at, 'usage', n.usage)), '[]'::json)
           FROM nodes n WHERE n.cluster_id = c.id)`,
         'view_nodes',
@@ -78,6 +91,7 @@ export class ClustersRepository {
       view_nodes: {
         id: string;
         phase: NodeSummary['phase'];
+        pool: string | null;
         deleteRequestedAt: string | null;
         usage: NodeSummary['usage'];
       }[];
@@ -92,6 +106,7 @@ export class ClustersRepository {
           id: n.id,
           clusterId: cluster.id,
           phase: n.phase,
+          pool: n.pool,
           deleteRequestedAt: n.deleteRequestedAt ? new Date(n.deleteRequestedAt) : null,
           usage: n.usage,
         })),
@@ -176,10 +191,12 @@ export class ClustersRepository {
     ).query(
       `SELECT count(*) FILTER (WHERE c.deleting_at IS NULL) AS clusters,
               COALESCE(SUM(GREATEST(d.nodes, COALESCE(n.nodes, 0))), 0) AS nodes,
-              COALESCE(SUM(GREATEST(d.nodes * c.vcpus, COALESCE(n.vcpus, 0))), 0) AS vcpus,
-              COALESCE(SUM(GREATEST(d.nodes * c.memory_mib, COALESCE(n.memory, 0))), 0) AS memory
+              COALESCE(SUM(GREATEST(d.vcpus, COALESCE(n.vcpus, 0))), 0) AS vcpus,
+              COALESCE(SUM(GREATEST(d.memory, COALESCE(n.memory, 0))), 0) AS memory
          FROM clusters c
-         CROSS JOIN LATERAL (SELECT CASE WHEN c.deleting_at IS NULL THEN c.masters + c.workers ELSE 0 END AS nodes) d
+         CROSS JOIN LATERAL (SELECT CASE WHEN c.deleting_at IS NULL THEN c.masters + c.workers ELSE 0 END AS nodes,
+                                    CASE WHEN c.deleting_at IS NULL THEN c.masters * c.vcpus + c.worker_vcpus ELSE 0 END AS vcpus,
+                                    CASE WHEN c.deleting_at IS NULL THEN c.masters * c.memory_mib + c.worker_memory_mib ELSE 0 END AS memory) d
          LEFT JOIN (SELECT cluster_id, count(*) AS nodes, SUM(vcpus) AS vcpus, SUM(memory_mib) AS memory
                       FROM nodes WHERE tenant_id = $1 GROUP BY cluster_id) n ON n.cluster_id = c.id
         WHERE c.tenant_id = $1`,
@@ -224,7 +241,9 @@ export class ClustersRepository {
   autoscaled(): Promise<ClusterEntity[]> {
     return this.repo()
       .createQueryBuilder('c')
-      .where(`c.settings ? 'autoscale' AND c.deleting_at IS NULL AND NOT c.paused`)
+      .where(
+        `(c.settings ? 'autoscale' OR jsonb_path_exists(c.worker_pools, '$[*].autoscale')) AND c.deleting_at IS NULL AND NOT c.paused`,
+      )
       .getMany();
   }
 

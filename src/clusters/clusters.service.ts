@@ -23,6 +23,8 @@ import {
   toClusterResponse,
 } from './clusters.dto.js';
 import { ClustersRepository } from './clusters.repository.js';
+import { poolTotals, type WorkerPool } from './worker-pools.js';
+import { checkPoolNames, defaultPool, poolFromRequest, WorkerPoolsService } from './worker-pools.service.js';
 
 /** The API side of clusters: validate, reserve, persist the desired state, enqueue. No VM work. */
 @Injectable()
@@ -41,14 +43,19 @@ export class ClustersService {
     private readonly jobs: JobQueue,
     private readonly events: EventsService,
     private readonly idempotency: IdempotencyEffects,
+    private readonly workerPools: WorkerPoolsService,
   ) {}
 
   async create(auth: AuthContext, body: CreateClusterRequest): Promise<ClusterResponse> {
     const tenantId = tenantOf(auth);
     checkSettings(body.settings);
     const { bundle, version } = this.bundles.resolve(body.controlPlane, body.version);
+    const pools = this.declaredPools(body);
     await this.capacity.checkNodeFits(body.nodeSpec.vcpus, body.nodeSpec.memoryMiB);
-    const n = body.masters + body.workers;
+    for (const [i, p] of pools.entries())
+      await this.capacity.checkNodeFits(p.nodeSpec.vcpus, p.nodeSpec.memoryMiB, `workerPools[${i}].nodeSpec`);
+    const totals = poolTotals(pools);
+    const n = body.masters + totals.workers;
     let cluster: ClusterEntity;
     try {
       cluster = await this.db.transaction(async (tx) => {
@@ -62,14 +69,20 @@ export class ClustersService {
         await this.quotas.reserve(tx, tenantId, {
           maxClusters: 1,
           maxNodes: n,
-          maxVcpus: n * body.nodeSpec.vcpus,
-          maxMemoryMiB: n * body.nodeSpec.memoryMiB,
+          maxVcpus: body.masters * body.nodeSpec.vcpus + totals.workerVcpus,
+          maxMemoryMiB: body.masters * body.nodeSpec.memoryMiB + totals.workerMemoryMiB,
         });
         const vpc = await this.vpcs.lockForTenant(tx, tenantId, body.vpcId);
         if (!vpc) throw DomainError.validation('vpcId', `VPC ${body.vpcId} not found`);
         const pool = await this.pools.lockForTenant(tx, tenantId, body.storagePoolId);
         if (!pool) throw DomainError.validation('storagePoolId', `storage pool ${body.storagePoolId} not found`);
-        await this.capacity.checkPoolRoom(tx, pool.id, n * body.nodeSpec.diskGiB, pool.name, pool.capacityGiB);
+        await this.capacity.checkPoolRoom(
+          tx,
+          pool.id,
+          body.masters * body.nodeSpec.diskGiB + totals.workerDiskGiB,
+          pool.name,
+          pool.capacityGiB,
+        );
         // Locked before the cluster row names it: the order PATCH /v1/floating-ips/:id takes them in.
         const fip = await this.floatingIpsRepo.lockForTenant(tx, tenantId, body.floatingIpId);
         if (!fip) throw DomainError.validation('floatingIpId', `floating IP ${body.floatingIpId} not found`);
@@ -90,7 +103,8 @@ export class ClustersService {
           controlPlane: bundle.manifest.name,
           version,
           masters: body.masters,
-          workers: body.workers,
+          workerPools: pools,
+          ...totals,
           vcpus: body.nodeSpec.vcpus,
           memoryMiB: body.nodeSpec.memoryMiB,
           diskGiB: body.nodeSpec.diskGiB,
@@ -105,7 +119,8 @@ export class ClustersService {
         await this.events.normal(
           { tenantId, clusterId: created.id },
           'Created',
-          `cluster declared: ${body.masters} master(s), ${body.workers} worker(s)`,
+          `cluster declared: ${body.masters} master(s), ${totals.workers} worker(s)` +
+            (body.workerPools ? ` in ${pools.length} pool(s)` : ''),
           tx,
         );
         return created;
@@ -121,6 +136,20 @@ export class ClustersService {
     // Read back as GET shows it (a cluster deleted meanwhile is answered as it was created).
     const [view] = await this.clusters.views(cluster.tenantId, { id: cluster.id });
     return this.viewResponse(view ?? { cluster, nodes: [], floatingIpAddress: null });
+  }
+
+  /** The pools a create declares: `workerPools` as given, or one `default` pool of `workers`. */
+  private declaredPools(body: CreateClusterRequest): WorkerPool[] {
+    if (body.workers !== undefined && body.workerPools !== undefined)
+      throw DomainError.validation('workerPools', 'give workers or workerPools, not both');
+    if (body.workerPools === undefined) {
+      if (body.workers === undefined)
+        throw DomainError.validation('workers', 'workers (a count) or workerPools (a list of pools) is required');
+      return [defaultPool(body.workers, body.nodeSpec)];
+    }
+    const pools = body.workerPools.map((p, i) => poolFromRequest(p, body.nodeSpec, `workerPools[${i}].`));
+    checkPoolNames(pools, 'workerPools');
+    return pools;
   }
 
   private async mustFind(auth: AuthContext, id: string): Promise<ClusterEntity> {
@@ -166,16 +195,11 @@ export class ClustersService {
       if (!cluster || cluster.tenantId !== tenantId) throw DomainError.notFound('cluster', id);
       if (cluster.deletingAt) throw DomainError.conflict(`cluster "${cluster.name}" is being deleted`);
       const masters = body.masters ?? cluster.masters;
-      const workers = body.workers ?? cluster.workers;
-      await this.capacity.reserveGrowth(tx, cluster, masters + workers - (cluster.masters + cluster.workers));
+      const pools = body.workers === undefined ? cluster.workerPools : this.withWorkers(cluster, body.workers);
       const settings = body.settings ? { ...cluster.settings, ...body.settings } : cluster.settings;
-      const changed = masters !== cluster.masters || workers !== cluster.workers;
-      await this.clusters.update(
-        id,
-        { masters, workers, settings, generation: cluster.generation + (changed ? 1 : 0) },
-        tx,
-      );
+      const changed = await this.workerPools.declare(tx, cluster, { masters, pools }, { settings });
       if (changed) {
+        const workers = poolTotals(pools).workers;
         await this.events.normal(
           { tenantId, clusterId: id },
           'Scaled',
@@ -186,6 +210,21 @@ export class ClustersService {
     });
     await this.jobs.nudge('cluster.reconcile', { clusterId: id }, { resourceKey: id });
     return this.get(auth, id);
+  }
+
+  /**
+   * `PATCH {workers}`: the count of the cluster's one pool (a cluster without pools gets the
+   * default one); with several pools the count is ambiguous, so 409 naming them.
+   */
+  private withWorkers(cluster: ClusterEntity, workers: number): WorkerPool[] {
+    const pools = cluster.workerPools;
+    if (pools.length === 0) return [defaultPool(workers, cluster)];
+    if (pools.length > 1)
+      throw DomainError.conflict(
+        `cluster "${cluster.name}" has ${pools.length} worker pools (${pools.map((p) => p.name).join(', ')}): scale one with PATCH /v1/clusters/${cluster.id}/pools/<name> {count}`,
+        { field: 'workers', pools: pools.map((p) => p.name) },
+      );
+    return [{ ...pools[0], count: workers }];
   }
 
   async setPaused(auth: AuthContext, id: string, paused: boolean): Promise<ClusterResponse> {

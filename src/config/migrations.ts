@@ -8,6 +8,7 @@ import { StatusPatches1764223200000 } from '../../migrations/1764223200000-Statu
 import { EventsRetention1764226800000 } from '../../migrations/1764226800000-EventsRetention.js';
 import { OvnNetworks1764230400000 } from '../../migrations/1764230400000-OvnNetworks.js';
 import { HostDisk1764234000000 } from '../../migrations/1764234000000-HostDisk.js';
+import { WorkerPools1764237600000 } from '../../migrations/1764237600000-WorkerPools.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   EventsRetention1764226800000,
   OvnNetworks1764230400000,
   HostDisk1764234000000,
+  WorkerPools1764237600000,
 ];

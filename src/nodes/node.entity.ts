@@ -5,6 +5,15 @@ export type NodeRole = 'master' | 'worker';
 export type NodePhase =
   'Pending' | 'Provisioning' | 'Booting' | 'Joining' | 'Ready' | 'NotReady' | 'Deleting' | 'Failed';
 
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+
+/** A Kubernetes taint, as a worker pool declares it for its nodes. */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: TaintEffect;
+}
+
 export interface NodeUsage {
   cpuPercent: number;
   memoryMiB: number;
@@ -20,6 +29,11 @@ export class NodeEntity {
   @Column({ type: 'varchar', length: 63 }) name: string;
   @Column({ type: 'integer' }) ordinal: number;
   @Column({ type: 'varchar', length: 8 }) role: NodeRole;
+  /** A worker's pool; null for masters. */
+  @Column({ type: 'varchar', length: 63, nullable: true }) pool: string | null;
+  /** The labels and taints the node was made with (its pool's at the time). */
+  @Column({ type: 'jsonb' }) labels: Record<string, string>;
+  @Column({ type: 'jsonb' }) taints: Taint[];
   @Column({ name: 'host_id', type: 'uuid', nullable: true }) hostId: string | null;
   @Column({ type: 'integer' }) vcpus: number;
   @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;

@@ -10,7 +10,7 @@ export type NodeSpecPatch = Partial<
 >;
 
 /** What a cluster's summary (ready count, usage) needs of each of its nodes. */
-export type NodeSummary = Pick<NodeEntity, 'id' | 'clusterId' | 'phase' | 'deleteRequestedAt' | 'usage'>;
+export type NodeSummary = Pick<NodeEntity, 'id' | 'clusterId' | 'phase' | 'pool' | 'deleteRequestedAt' | 'usage'>;
 
 @Injectable()
 export class NodesRepository {

@@ -28,6 +28,7 @@ export function toPlanNode(n: NodeEntity, unreachableHosts: ReadonlySet<string> 
     fenced: n.deleteRequestedAt !== null && n.hostId !== null && unreachableHosts.has(n.hostId),
     id: n.id,
     role: n.role,
+    pool: n.pool,
     ready: n.phase === 'Ready',
     provisioned: ['Booting', 'Joining', 'Ready', 'NotReady'].includes(n.phase),
     unhealthy: n.unhealthySince !== null,
@@ -96,7 +97,7 @@ export class ClusterReconciler {
     ).length;
     const plan = planCluster({
       masters: cluster.masters,
-      workers: cluster.workers,
+      pools: cluster.workerPools.map((p) => ({ name: p.name, count: p.count })),
       deleting: cluster.deletingAt !== null,
       nodes: planNodes,
       wasRunning: ['Running', 'Updating', 'Degraded'].includes(cluster.phase),
@@ -120,7 +121,11 @@ export class ClusterReconciler {
           await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId: node.hostId, resourceKey: node.id });
         else await this.nodes.remove(this.db.manager, node.id);
       } else {
-        const created = await this.nodeFactory.create(cluster, action.role, action.replaces);
+        const created = await this.nodeFactory.create(
+          cluster,
+          action.role === 'master' ? null : action.pool,
+          action.replaces,
+        );
         if (created) plan.nodesToReconcile.push(created.id);
       }
     }

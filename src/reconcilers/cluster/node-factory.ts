@@ -13,6 +13,7 @@ import { JobQueue } from '../../jobs/job-types.js';
 import { VpcsService } from '../../networks/vpcs.service.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
+import { DEFAULT_POOL, nodeName } from '../../clusters/worker-pools.js';
 
 function randomMac(): string {
   const b = randomBytes(3);
@@ -33,13 +34,21 @@ export class NodeFactory {
     private readonly jobs: JobQueue,
   ) {}
 
-  /** Places, addresses and records one new node, in one transaction. */
-  async create(cluster: ClusterEntity, role: 'master' | 'worker', replaces?: string): Promise<NodeEntity | undefined> {
+  /**
+   * Places, addresses and records one new node, in one transaction: a master (`poolName` null)
+   * at the cluster's node size, or a worker of the named pool at the pool's, with its labels
+   * and taints. A pool gone meanwhile makes nothing.
+   */
+  async create(cluster: ClusterEntity, poolName: string | null, replaces?: string): Promise<NodeEntity | undefined> {
     const target = { tenantId: cluster.tenantId, clusterId: cluster.id };
+    const role = poolName === null ? 'master' : 'worker';
     try {
       const node = await this.db.transaction(async (tx) => {
         const locked = await this.clusters.lock(tx, cluster.id);
         if (!locked || locked.deletingAt) return undefined;
+        const pool = poolName === null ? undefined : locked.workerPools.find((p) => p.name === poolName);
+        if (poolName !== null && !pool) return undefined;
+        const spec = pool?.nodeSpec ?? { vcpus: locked.vcpus, memoryMiB: locked.memoryMiB, diskGiB: locked.diskGiB };
         // One transaction is one connection: its queries run one after another.
         const hosts = await this.hosts.list(tx);
         const allocations = await this.nodes.hostAllocations(tx);
@@ -59,7 +68,7 @@ export class NodeFactory {
         }));
         const placed = placeNode(
           snapshot,
-          { vcpus: cluster.vcpus, memoryMiB: cluster.memoryMiB, diskGiB: cluster.diskGiB, role },
+          { ...spec, role },
           {
             cpuOvercommit: this.config.cpuOvercommit,
             memoryOvercommit: this.config.memoryOvercommit,
@@ -67,17 +76,20 @@ export class NodeFactory {
         );
         if (!placed.ok) throw DomainError.unprocessable(placed.reason);
         const ordinal = (await this.nodes.maxOrdinal(tx, cluster.id, role)) + 1;
-        const name = `${cluster.name.slice(0, 40).replace(/-+$/, '')}-${role}-${ordinal}`;
+        const name = nodeName(cluster.name, role, poolName, ordinal);
         const inserted = await this.nodes.insert(tx, {
           clusterId: cluster.id,
           tenantId: cluster.tenantId,
           name,
           ordinal,
           role,
+          pool: poolName,
+          labels: pool?.labels ?? {},
+          taints: pool?.taints ?? [],
           hostId: placed.hostId,
-          vcpus: cluster.vcpus,
-          memoryMiB: cluster.memoryMiB,
-          diskGiB: cluster.diskGiB,
+          vcpus: spec.vcpus,
+          memoryMiB: spec.memoryMiB,
+          diskGiB: spec.diskGiB,
           mac: randomMac(),
           replacesNodeId: replaces ?? null,
         });
@@ -88,14 +100,7 @@ export class NodeFactory {
         await this.nodes.update(inserted.id, { address }, tx);
         await tx.query(
           `INSERT INTO volumes (tenant_id, pool_id, name, capacity_gib, owner_kind, owner_id, host_id) VALUES ($1, $2, $3, $4, 'node', $5, $6)`,
-          [
-            cluster.tenantId,
-            cluster.storagePoolId,
-            `${inserted.id}.qcow2`,
-            cluster.diskGiB,
-            inserted.id,
-            placed.hostId,
-          ],
+          [cluster.tenantId, cluster.storagePoolId, `${inserted.id}.qcow2`, spec.diskGiB, inserted.id, placed.hostId],
         );
         return { ...inserted, address };
       });
@@ -103,7 +108,7 @@ export class NodeFactory {
       await this.events.normal(
         { ...target, nodeId: node.id },
         'NodeCreated',
-        `${role} ${node.name} placed on host ${node.hostId} with address ${node.address}${replaces ? ` (replaces ${replaces})` : ''}`,
+        `${role} ${node.name}${poolName && poolName !== DEFAULT_POOL ? ` (pool ${poolName})` : ''} placed on host ${node.hostId} with address ${node.address}${replaces ? ` (replaces ${replaces})` : ''}`,
       );
       await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId: node.hostId!, resourceKey: node.id });
       return node;
