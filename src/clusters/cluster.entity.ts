@@ -40,7 +40,10 @@ export class ClusterEntity {
   @Column({ type: 'jsonb' }) conditions: Condition[];
   @Column({ type: 'boolean' }) paused: boolean;
   @Column({ type: 'jsonb' }) settings: ClusterSettings;
+  /** Raised by every change of the declared state. */
   @Column({ type: 'integer' }) generation: number;
+  /** The generation the reconciler last acted on. */
+  @Column({ name: 'observed_generation', type: 'integer' }) observedGeneration: number;
   @Column({ name: 'deleting_at', type: 'timestamptz', nullable: true }) deletingAt: Date | null;
   /** Bumped by every status write; a write computed from an older version is refused. */
   @Column({ name: 'status_version', type: 'integer' }) statusVersion: number;

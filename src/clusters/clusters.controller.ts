@@ -1,8 +1,10 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
+import { type IfMatch, IfMatchHeader } from '../common/if-match.js';
 import { IdPipe } from '../common/id.pipe.js';
 import { ListQuery, type Page } from '../common/pagination.js';
 import {
@@ -39,27 +41,40 @@ export class ClustersController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: ClusterResponse })
-  get(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<ClusterResponse> {
-    return this.clusters.get(auth, id);
+  @ApiOkResponse({ type: ClusterResponse, headers: { ETag: { description: 'the generation, quoted' } } })
+  async get(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ClusterResponse> {
+    const cluster = await this.clusters.get(auth, id);
+    res.setHeader('ETag', `"${cluster.generation}"`);
+    return cluster;
   }
 
   @Patch(':id')
   @HttpCode(202)
+  @ApiHeader({ name: 'If-Match', required: false, description: 'the ETag read: 412 if the cluster changed since' })
   @ApiAcceptedResponse({ type: ClusterResponse })
   patch(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
     @Body() body: PatchClusterRequest,
+    @IfMatchHeader() ifMatch: IfMatch,
   ): Promise<ClusterResponse> {
-    return this.clusters.patch(auth, id, body);
+    return this.clusters.patch(auth, id, body, ifMatch);
   }
 
   @Delete(':id')
   @HttpCode(202)
+  @ApiHeader({ name: 'If-Match', required: false, description: 'the ETag read: 412 if the cluster changed since' })
   @ApiAcceptedResponse({ type: ClusterResponse })
-  remove(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<ClusterResponse> {
-    return this.clusters.remove(auth, id);
+  remove(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @IfMatchHeader() ifMatch: IfMatch,
+  ): Promise<ClusterResponse> {
+    return this.clusters.remove(auth, id, ifMatch);
   }
 
   @Post(':id/pause')

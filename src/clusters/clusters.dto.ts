@@ -326,6 +326,8 @@ export class ClusterResponse {
   @ApiProperty({ type: [ConditionDto] }) conditions: Condition[];
   @ApiProperty() nodeCounts: { desired: number; ready: number };
   @ApiProperty() paused: boolean;
+  @ApiProperty({ description: 'raised by every change of the declared state; the ETag of GET' }) generation: number;
+  @ApiProperty({ description: 'the generation the reconciler last acted on' }) observedGeneration: number;
   @ApiProperty() settings: Record<string, unknown>;
   @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number; nodes: number } | null;
   @ApiProperty() createdAt: string;
@@ -358,6 +360,8 @@ export function toClusterResponse(
     conditions: c.conditions,
     nodeCounts: { desired: c.masters + c.workers, ready: live.filter((n) => n.phase === 'Ready').length },
     paused: c.paused,
+    generation: c.generation,
+    observedGeneration: c.observedGeneration,
     settings: c.settings as Record<string, unknown>,
     usage: sampled.length
       ? {

@@ -45,6 +45,7 @@ export class ClustersRepository {
         paused: false,
         settings: {},
         generation: 1,
+        observedGeneration: 0,
         deletingAt: null,
         statusVersion: 0,
         autoscaledAt: null,
@@ -131,12 +132,17 @@ export class ClustersRepository {
    */
   async patchStatus(
     cluster: ClusterEntity,
-    status: { phase: ClusterEntity['phase']; conditions: Condition[] },
+    status: { phase: ClusterEntity['phase']; conditions: Condition[]; observedGeneration?: number },
   ): Promise<boolean> {
     const result = await this.repo()
       .createQueryBuilder()
       .update(ClusterEntity)
-      .set({ phase: status.phase, conditions: status.conditions, statusVersion: () => 'status_version + 1' })
+      .set({
+        phase: status.phase,
+        conditions: status.conditions,
+        ...(status.observedGeneration !== undefined ? { observedGeneration: status.observedGeneration } : {}),
+        statusVersion: () => 'status_version + 1',
+      })
       .where('id = :id AND status_version = :version', { id: cluster.id, version: cluster.statusVersion })
       .execute();
     if (result.affected !== 1) return false;

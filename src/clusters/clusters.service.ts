@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, isUniqueViolation } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
+import { checkIfMatch, type IfMatch } from '../common/if-match.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { BundlesService } from '../control-plane/bundles.service.js';
@@ -187,12 +188,13 @@ export class ClustersService {
     );
   }
 
-  async patch(auth: AuthContext, id: string, body: PatchClusterRequest): Promise<ClusterResponse> {
+  async patch(auth: AuthContext, id: string, body: PatchClusterRequest, ifMatch?: IfMatch): Promise<ClusterResponse> {
     const tenantId = tenantOf(auth);
     checkSettings(body.settings);
     await this.db.transaction(async (tx) => {
       const cluster = await this.clusters.lock(tx, id);
       if (!cluster || cluster.tenantId !== tenantId) throw DomainError.notFound('cluster', id);
+      checkIfMatch(ifMatch, cluster.generation, `cluster "${cluster.name}"`);
       if (cluster.deletingAt) throw DomainError.conflict(`cluster "${cluster.name}" is being deleted`);
       const masters = body.masters ?? cluster.masters;
       const pools = body.workers === undefined ? cluster.workerPools : this.withWorkers(cluster, body.workers);
@@ -238,8 +240,9 @@ export class ClustersService {
     return this.get(auth, id);
   }
 
-  async remove(auth: AuthContext, id: string): Promise<ClusterResponse> {
+  async remove(auth: AuthContext, id: string, ifMatch?: IfMatch): Promise<ClusterResponse> {
     const cluster = await this.mustFind(auth, id);
+    checkIfMatch(ifMatch, cluster.generation, `cluster "${cluster.name}"`);
     if (!cluster.deletingAt) {
       await this.clusters.markDeleting(id);
       await this.events.normal({ tenantId: cluster.tenantId, clusterId: id }, 'Deleting', 'cluster deletion requested');

@@ -4,6 +4,7 @@ import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { DomainError } from '../common/domain-error.js';
 import { IdPipe } from '../common/id.pipe.js';
+import { type IfMatch, IfMatchHeader } from '../common/if-match.js';
 import { isDnsLabel } from '../common/dns-label.js';
 import { PatchWorkerPoolRequest, WorkerPoolRequest, WorkerPoolResponse } from './clusters.dto.js';
 import { WorkerPoolsService } from './worker-pools.service.js';
@@ -37,8 +38,9 @@ export class WorkerPoolsController {
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
     @Body() body: WorkerPoolRequest,
+    @IfMatchHeader() ifMatch: IfMatch,
   ): Promise<WorkerPoolResponse> {
-    return this.pools.add(auth, id, body);
+    return this.pools.add(auth, id, body, ifMatch);
   }
 
   @Get(':name')
@@ -62,8 +64,9 @@ export class WorkerPoolsController {
     @Param('id', new IdPipe('cluster')) id: string,
     @Param('name') name: string,
     @Body() body: PatchWorkerPoolRequest,
+    @IfMatchHeader() ifMatch: IfMatch,
   ): Promise<WorkerPoolResponse> {
-    return this.pools.patch(auth, id, poolName(name), body);
+    return this.pools.patch(auth, id, poolName(name), body, ifMatch);
   }
 
   @Delete(':name')
@@ -73,7 +76,8 @@ export class WorkerPoolsController {
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
     @Param('name') name: string,
+    @IfMatchHeader() ifMatch: IfMatch,
   ): Promise<WorkerPoolResponse> {
-    return this.pools.remove(auth, id, poolName(name));
+    return this.pools.remove(auth, id, poolName(name), ifMatch);
   }
 }

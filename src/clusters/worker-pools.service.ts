@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Database, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
+import { checkIfMatch, type IfMatch } from '../common/if-match.js';
 import { EventsService } from '../events/events.service.js';
 import { JobQueue } from '../jobs/job-types.js';
 import type { ClusterEntity } from './cluster.entity.js';
@@ -110,8 +111,13 @@ export class WorkerPoolsService {
     return { items: view.cluster.workerPools.map((p) => toWorkerPoolResponse(p, view.nodes)) };
   }
 
-  async add(auth: AuthContext, clusterId: string, body: WorkerPoolRequest): Promise<WorkerPoolResponse> {
-    return this.change(auth, clusterId, body.name, (cluster) => {
+  async add(
+    auth: AuthContext,
+    clusterId: string,
+    body: WorkerPoolRequest,
+    ifMatch?: IfMatch,
+  ): Promise<WorkerPoolResponse> {
+    return this.change(auth, clusterId, body.name, ifMatch, (cluster) => {
       if (cluster.workerPools.some((p) => p.name === body.name))
         throw DomainError.conflict(`cluster "${cluster.name}" already has a worker pool named "${body.name}"`, {
           field: 'name',
@@ -131,8 +137,9 @@ export class WorkerPoolsService {
     clusterId: string,
     name: string,
     body: PatchWorkerPoolRequest,
+    ifMatch?: IfMatch,
   ): Promise<WorkerPoolResponse> {
-    return this.change(auth, clusterId, name, (cluster) => {
+    return this.change(auth, clusterId, name, ifMatch, (cluster) => {
       const pool = poolNamed(cluster.workerPools, name);
       const next: WorkerPool = { ...pool };
       if (body.count !== undefined) next.count = body.count;
@@ -156,8 +163,8 @@ export class WorkerPoolsService {
     });
   }
 
-  async remove(auth: AuthContext, clusterId: string, name: string): Promise<WorkerPoolResponse> {
-    return this.change(auth, clusterId, name, (cluster) => {
+  async remove(auth: AuthContext, clusterId: string, name: string, ifMatch?: IfMatch): Promise<WorkerPoolResponse> {
+    return this.change(auth, clusterId, name, ifMatch, (cluster) => {
       poolNamed(cluster.workerPools, name);
       return {
         pools: cluster.workerPools.filter((p) => p.name !== name),
@@ -172,6 +179,7 @@ export class WorkerPoolsService {
     auth: AuthContext,
     clusterId: string,
     name: string,
+    ifMatch: IfMatch,
     decide: (cluster: ClusterEntity) => { pools: WorkerPool[]; event: [string, string]; removed?: boolean },
   ): Promise<WorkerPoolResponse> {
     const tenantId = tenantOf(auth);
@@ -180,6 +188,7 @@ export class WorkerPoolsService {
     await this.db.transaction(async (tx) => {
       const cluster = await this.clusters.lock(tx, clusterId);
       if (!cluster || cluster.tenantId !== tenantId) throw DomainError.notFound('cluster', clusterId);
+      checkIfMatch(ifMatch, cluster.generation, `cluster "${cluster.name}"`);
       if (cluster.deletingAt) throw DomainError.conflict(`cluster "${cluster.name}" is being deleted`);
       before = cluster.workerPools.find((p) => p.name === name);
       const decided = decide(cluster);

@@ -7,6 +7,7 @@ export const ErrorCode = {
   Forbidden: 'FORBIDDEN',
   NotFound: 'NOT_FOUND',
   Conflict: 'CONFLICT',
+  PreconditionFailed: 'PRECONDITION_FAILED',
   QuotaExceeded: 'QUOTA_EXCEEDED',
   Unprocessable: 'UNPROCESSABLE',
   RateLimited: 'RATE_LIMITED',
@@ -24,6 +25,7 @@ export const HTTP_STATUS_BY_CODE: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
   QUOTA_EXCEEDED: 422,
   UNPROCESSABLE: 422,
   RATE_LIMITED: 429,
@@ -52,6 +54,10 @@ export class DomainError extends Error {
 
   static conflict(message: string, details?: unknown): DomainError {
     return new DomainError(ErrorCode.Conflict, message, details);
+  }
+
+  static preconditionFailed(message: string, details?: unknown): DomainError {
+    return new DomainError(ErrorCode.PreconditionFailed, message, details);
   }
 
   static validation(field: string, problem: string): DomainError {

@@ -9,6 +9,7 @@ import { EventsRetention1764226800000 } from '../../migrations/1764226800000-Eve
 import { OvnNetworks1764230400000 } from '../../migrations/1764230400000-OvnNetworks.js';
 import { HostDisk1764234000000 } from '../../migrations/1764234000000-HostDisk.js';
 import { WorkerPools1764237600000 } from '../../migrations/1764237600000-WorkerPools.js';
+import { ObservedGeneration1764241200000 } from '../../migrations/1764241200000-ObservedGeneration.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   OvnNetworks1764230400000,
   HostDisk1764234000000,
   WorkerPools1764237600000,
+  ObservedGeneration1764241200000,
 ];

@@ -132,8 +132,16 @@ export class ClusterReconciler {
 
     for (const c of plan.conditions) conditions = setCondition(conditions, c.type, c.status, c.reason, c.message);
     const was = cluster.phase;
-    if (plan.phase !== was || !sameConditions(conditions, cluster.conditions)) {
-      if (!(await this.clusters.patchStatus(cluster, { phase: plan.phase, conditions }))) {
+    // This pass acted on the declared state as read: its generation is observed.
+    const observed = cluster.generation;
+    if (
+      plan.phase !== was ||
+      !sameConditions(conditions, cluster.conditions) ||
+      cluster.observedGeneration !== observed
+    ) {
+      if (
+        !(await this.clusters.patchStatus(cluster, { phase: plan.phase, conditions, observedGeneration: observed }))
+      ) {
         // Its status changed meanwhile (deleted, another pass): decide again on what it is now.
         await this.jobs.enqueue('cluster.reconcile', { clusterId: cluster.id }, { resourceKey: cluster.id });
         return { settled: false };
