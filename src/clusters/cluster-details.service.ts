@@ -3,7 +3,13 @@ import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { DomainError } from '../common/domain-error.js';
 import { CURSOR_SHAPE, decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { BundlesService } from '../control-plane/bundles.service.js';
-import { kubeconfigYaml } from '../control-plane/cluster-pki.js';
+import {
+  issueKubeconfigCertificate,
+  KUBECONFIG_TTL_DEFAULT_SECONDS,
+  KUBECONFIG_TTL_MAX_SECONDS,
+  KUBECONFIG_TTL_MIN_SECONDS,
+  kubeconfigYaml,
+} from '../control-plane/cluster-pki.js';
 import { ClusterSecretsStore } from '../control-plane/cluster-secrets.store.js';
 import { EventsRepository } from '../events/events.repository.js';
 import { EventsService } from '../events/events.service.js';
@@ -61,7 +67,20 @@ export class ClusterDetailsService {
     return toPage(rows, limit, toEventResponse, (e) => ({ id: String(e.id) }));
   }
 
-  async kubeconfig(auth: AuthContext, id: string): Promise<string> {
+  /**
+   * A kubeconfig whose client certificate is made for this download: valid `ttlSeconds`, named
+   * after the caller's API key. The cluster's own admin credential never leaves the platform.
+   */
+  async kubeconfig(auth: AuthContext, id: string, ttlSeconds = KUBECONFIG_TTL_DEFAULT_SECONDS): Promise<string> {
+    if (
+      !Number.isInteger(ttlSeconds) ||
+      ttlSeconds < KUBECONFIG_TTL_MIN_SECONDS ||
+      ttlSeconds > KUBECONFIG_TTL_MAX_SECONDS
+    )
+      throw DomainError.validation(
+        'ttlSeconds',
+        `must be a whole number of seconds from ${KUBECONFIG_TTL_MIN_SECONDS} to ${KUBECONFIG_TTL_MAX_SECONDS} (30 days)`,
+      );
     const cluster = await this.mustFind(auth, id);
     const fip = cluster.floatingIpId
       ? await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId)
@@ -76,6 +95,18 @@ export class ClusterDetailsService {
       throw DomainError.conflict(`cluster "${cluster.name}" has no credentials yet; try again once it is provisioning`);
     const bundle = this.bundles.get(cluster.controlPlane);
     const port = bundle?.manifest.endpoint.port ?? 6443;
-    return kubeconfigYaml({ clusterName: cluster.name, server: `https://${fip.address}:${port}`, secrets });
+    const client = await issueKubeconfigCertificate(secrets, auth.principalId, ttlSeconds);
+    const expires = new Date(Date.now() + ttlSeconds * 1000).toISOString();
+    await this.events.normal(
+      { tenantId: cluster.tenantId, clusterId: id },
+      'KubeconfigIssued',
+      `a kubeconfig certificate for ${auth.principalId}, valid until ${expires}`,
+    );
+    return kubeconfigYaml({
+      clusterName: cluster.name,
+      server: `https://${fip.address}:${port}`,
+      caCertPem: secrets.caCertPem,
+      client,
+    });
   }
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createClusterSecrets, issueCertificate, kubeconfigYaml } from './cluster-pki.js';
+import { createClusterSecrets, issueCertificate, issueKubeconfigCertificate, kubeconfigYaml } from './cluster-pki.js';
 import { createCertificate, derToPem } from './x509.js';
 
 /** What OpenSSL, a second implementation, makes of a certificate and its chain. */
@@ -118,13 +118,23 @@ describe('cluster PKI', () => {
     expect(openssl(secrets.caCertPem, far.certPem).verify).toMatch(/: OK/);
   });
 
-  it('writes a kubeconfig whose server is the endpoint', () => {
-    const doc = parse(kubeconfigYaml({ clusterName: 'web', server: 'https://10.250.0.7:6443', secrets }));
+  it('writes a kubeconfig whose server is the endpoint, with a certificate made for it', async () => {
+    const client = await issueKubeconfigCertificate(secrets, 'key:0d4c6f3e', 3600);
+    const doc = parse(
+      kubeconfigYaml({ clusterName: 'web', server: 'https://10.250.0.7:6443', caCertPem: secrets.caCertPem, client }),
+    );
     expect(doc['current-context']).toBe('kaas-web');
     expect(doc.clusters[0].cluster.server).toBe('https://10.250.0.7:6443');
     expect(Buffer.from(doc.clusters[0].cluster['certificate-authority-data'], 'base64').toString()).toBe(
       secrets.caCertPem,
     );
-    expect(Buffer.from(doc.users[0].user['client-key-data'], 'base64').toString()).toBe(secrets.adminKeyPem);
+    const certPem = Buffer.from(doc.users[0].user['client-certificate-data'], 'base64').toString();
+    expect(Buffer.from(doc.users[0].user['client-key-data'], 'base64').toString()).toBe(client.keyPem);
+    expect(certPem).not.toBe(secrets.adminCertPem);
+    const { verify, text } = openssl(secrets.caCertPem, certPem);
+    expect(verify).toMatch(/: OK/);
+    expect(text).toMatch(/Subject: O ?= ?system:masters, CN ?= ?kaas:key:0d4c6f3e[\s\S]+TLS Web Client Authentication/);
+    const x = new X509Certificate(certPem);
+    expect(Math.abs(new Date(x.validTo).getTime() - (Date.now() + 3600 * 1000))).toBeLessThan(5000);
   });
 });

@@ -45,6 +45,8 @@ export async function issueCertificate(
   subject: { commonName: string; organization?: string },
   usage: { server?: boolean; client?: boolean; ips?: string[]; dns?: string[] },
   validDays = 825,
+  /** Overrides validDays: a certificate that lasts this many seconds from now. */
+  validSeconds?: number,
 ): Promise<IssuedCert> {
   const keys = newKey();
   const der = createCertificate({
@@ -52,7 +54,7 @@ export async function issueCertificate(
     publicKey: keys.publicKey,
     serial: serial(),
     notBefore: new Date(Date.now() - 5 * 60 * 1000),
-    notAfter: new Date(Date.now() + validDays * 86400 * 1000),
+    notAfter: new Date(Date.now() + (validSeconds ?? validDays * 86400) * 1000),
     ca: false,
     keyUsage: ['digitalSignature'],
     extendedKeyUsage: { server: usage.server === true, client: usage.client === true },
@@ -91,7 +93,16 @@ export async function createClusterSecrets(clusterName: string): Promise<Cluster
 }
 
 /** A kubeconfig for the cluster's endpoint, as kubectl expects it. */
-export function kubeconfigYaml(opts: { clusterName: string; server: string; secrets: ClusterSecrets }): string {
+/**
+ * A kubeconfig for the cluster's endpoint with the given client credential (a certificate issued
+ * for one download: see `issueKubeconfigCertificate`).
+ */
+export function kubeconfigYaml(opts: {
+  clusterName: string;
+  server: string;
+  caCertPem: string;
+  client: IssuedCert;
+}): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const ctx = `kaas-${opts.clusterName}`;
   return [
@@ -101,12 +112,12 @@ export function kubeconfigYaml(opts: { clusterName: string; server: string; secr
     `- name: ${ctx}`,
     '  cluster:',
     `    server: ${opts.server}`,
-    `    certificate-authority-data: ${b64(opts.secrets.caCertPem)}`,
+    `    certificate-authority-data: ${b64(opts.caCertPem)}`,
     'users:',
     `- name: ${ctx}-admin`,
     '  user:',
-    `    client-certificate-data: ${b64(opts.secrets.adminCertPem)}`,
-    `    client-key-data: ${b64(opts.secrets.adminKeyPem)}`,
+    `    client-certificate-data: ${b64(opts.client.certPem)}`,
+    `    client-key-data: ${b64(opts.client.keyPem)}`,
     'contexts:',
     `- name: ${ctx}`,
     '  context:',
@@ -116,4 +127,28 @@ export function kubeconfigYaml(opts: { clusterName: string; server: string; secr
     'preferences: {}',
     '',
   ].join('\n');
+}
+
+/** Kubeconfig certificates last a day unless asked otherwise, and at most 30 days. */
+export const KUBECONFIG_TTL_DEFAULT_SECONDS = 86400;
+export const KUBECONFIG_TTL_MAX_SECONDS = 30 * 86400;
+export const KUBECONFIG_TTL_MIN_SECONDS = 60;
+
+/**
+ * A client certificate for one kubeconfig download: signed by the cluster's CA, in the cluster
+ * administrators' group (`system:masters`), named after the API key (or operator token) that
+ * asked (`kaas:<principal>`), so the control plane's audit log says who, valid `ttlSeconds`.
+ */
+export function issueKubeconfigCertificate(
+  secrets: ClusterSecrets,
+  principal: string,
+  ttlSeconds: number,
+): Promise<IssuedCert> {
+  return issueCertificate(
+    { certPem: secrets.caCertPem, keyPem: secrets.caKeyPem },
+    { commonName: `kaas:${principal}`.slice(0, 64), organization: 'system:masters' },
+    { client: true },
+    0,
+    ttlSeconds,
+  );
 }

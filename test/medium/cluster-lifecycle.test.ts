@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { TenantNetwork } from '../../src/reconcilers/network/tenant-network.service.js';
 import { testNorthbound } from '../support/northbound-per-file.js';
@@ -124,6 +126,36 @@ describe('cluster lifecycle on a simulated host', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('yaml');
     expect(String(res.body)).toMatch(/server: https:\/\/10\.\d+\.\d+\.\d+:2379/);
+  });
+
+  it("issues each kubeconfig a certificate of its own, for the caller's key, expiring when asked", async () => {
+    const certOf = async (query: string) => {
+      const res = await s.client.call('GET', `/v1/clusters/${clusterId}/kubeconfig${query}`);
+      expect(res.status).toBe(200);
+      const data = /client-certificate-data: (\S+)/.exec(String(res.body))![1];
+      return new X509Certificate(Buffer.from(data, 'base64').toString());
+    };
+    const short = await certOf('?ttlSeconds=120');
+    const lifetime = (c: X509Certificate) => (new Date(c.validTo).getTime() - Date.now()) / 1000;
+    expect(Math.abs(lifetime(short) - 120)).toBeLessThan(10);
+    expect(short.subject).toMatch(/CN=kaas:key:[0-9a-f-]{36}/);
+    expect(short.subject).toMatch(/O=system:masters/);
+    const daily = await certOf('');
+    expect(Math.abs(lifetime(daily) - 86400)).toBeLessThan(10);
+    expect(daily.serialNumber).not.toBe(short.serialNumber);
+    // OpenSSL reads the expiry the same way: checkend says it ends within 5 minutes.
+    const pem = short.toString();
+    const checkend = spawnSync('openssl', ['x509', '-noout', '-checkend', '300'], { input: pem });
+    expect(checkend.status).toBe(1);
+    expect(spawnSync('openssl', ['x509', '-noout', '-checkend', '60'], { input: pem }).status).toBe(0);
+    for (const bad of ['0', '59', '2592001', 'abc', '-5'])
+      expect(
+        JSON.stringify((await s.client.call('GET', `/v1/clusters/${clusterId}/kubeconfig?ttlSeconds=${bad}`)).body),
+      ).toMatch(/ttlSeconds/);
+    const events = (await s.client.call('GET', `/v1/clusters/${clusterId}/events?limit=1000`)).body.items as {
+      reason: string;
+    }[];
+    expect(events.filter((e) => e.reason === 'KubeconfigIssued').length).toBeGreaterThanOrEqual(2);
   });
 
   it('scales workers 2 → 5 → 1', async () => {
