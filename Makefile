@@ -60,6 +60,7 @@ run-vms: build guest-image bundles
 test-bundles: build guest-image bundles
 	@bash test/bundle/etcd-bundle.test.sh
 	@bash test/bundle/k3s-recipe.test.sh
+	@bash test/bundle/etcd-status.test.sh
 
 vmenv-up:
 	@scripts/vmenv/vmenv.sh up

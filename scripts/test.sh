@@ -14,6 +14,8 @@ NODE_OPTIONS=--experimental-vm-modules npx jest --maxWorkers=2 "$@"
 if [ $# -eq 0 ]; then
   # The k3s recipe, run against a stand-in k3s that records its arguments (plain bash test).
   bash test/bundle/k3s-recipe.test.sh
+  # The etcd bundle's status line (labels and taints included), under dash and busybox sh.
+  bash test/bundle/etcd-status.test.sh
 fi
 if [ "${KAAS_SKIP_VM_TESTS:-0}" != 1 ] && [ -x scripts/test-vm.sh ] && [ $# -eq 0 ]; then
   scripts/test-vm.sh

@@ -16,6 +16,8 @@ const base: BootConfigInput = {
   initialMaster: true,
   gateway: '10.0.0.1',
   prefix: 24,
+  labels: {},
+  taints: [],
   secrets: { caCertPem: 'CA', joinToken: 'tok' },
   nodeCert: { certPem: 'CERT', keyPem: 'KEY' },
   commonScript: 'echo common',
@@ -39,6 +41,42 @@ describe('buildUserData', () => {
     const exports = script.split('\n').filter((l) => l.startsWith('export '));
     const out = execFileSync('sh', ['-c', `${exports.join('\n')}\nprintf %s "$KAAS_CLUSTER_NAME"`]).toString();
     expect(out).toBe(`x'; touch /tmp/pwned; echo '`);
+  });
+
+  it("passes the node's labels and taints as lines the guest reads one by one", () => {
+    const script = buildUserData({
+      ...base,
+      role: 'worker',
+      labels: { tier: 'web', 'example.com/gpu': 'a100', 'node.kubernetes.io/spot': '' },
+      taints: [
+        { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' },
+        { key: 'example.com/preempt', effect: 'NoExecute' },
+        { key: 'empty', value: '', effect: 'PreferNoSchedule' },
+      ],
+    });
+    expect(() => execFileSync('sh', ['-n'], { input: script })).not.toThrow();
+    // The facts, as the shell sees them before the bundle scripts run.
+    const facts = script.slice(0, script.indexOf('\nmkdir -p'));
+    const read = (name: string): string => execFileSync('sh', ['-c', `${facts}\nprintf %s "$${name}"`]).toString();
+    expect(read('KAAS_NODE_LABELS')).toBe('example.com/gpu=a100\nnode.kubernetes.io/spot=\ntier=web');
+    expect(read('KAAS_NODE_TAINTS')).toBe(
+      'dedicated=gpu:NoSchedule\nexample.com/preempt:NoExecute\nempty:PreferNoSchedule',
+    );
+  });
+
+  it('sets no label or taint variables for a node without any', () => {
+    const script = buildUserData(base);
+    expect(script).not.toMatch(/KAAS_NODE_LABELS|KAAS_NODE_TAINTS/);
+  });
+
+  it('refuses labels and taints that would not read back as the same lines', () => {
+    expect(() => buildUserData({ ...base, labels: { 'a\nb': 'c' } })).toThrow(/label/);
+    expect(() => buildUserData({ ...base, labels: { a: 'b=c' } })).toThrow(/label/);
+    expect(() => buildUserData({ ...base, labels: { a: "x'; reboot; '" } })).toThrow(/label/);
+    expect(() => buildUserData({ ...base, taints: [{ key: 'a:b', effect: 'NoSchedule' }] })).toThrow(/taint/);
+    expect(() => buildUserData({ ...base, taints: [{ key: 'a', effect: 'Sometimes' as 'NoSchedule' }] })).toThrow(
+      /effect/,
+    );
   });
 
   it('refuses content that could end its heredoc early', () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test of the k3s bundle's scripts without k3s: each scenario runs a node's user-data (built the
-# way src/nodes/node-boot-config.ts builds it, run by /bin/sh like cloud-init would) in a
+# way src/control-plane/node-boot-config.ts builds it, run by /bin/sh like cloud-init would) in a
 # sandbox, with a STAND-IN k3s that records its argv, environment and what was on disk when it
 # was started, then behaves just enough like k3s (writes the kubeconfig, answers kubectl's
 # /readyz and node queries, serves the kubelet healthz) for the scripts to reach "ready".
@@ -167,6 +167,15 @@ ip addr add $2/24 dev eth0
 ip link set eth0 mtu 1442 up
 EOF
 }
+with_meta() { # NAME LABELS TAINTS: the node's labels and taints, exported as node-boot-config.ts does
+  local u=$W/$1/user-data
+  {
+    sed -n '1,/^export KAAS_STATUS_FILE=/p' "$u"
+    echo "export KAAS_NODE_LABELS=$(ud_quote "$2")"
+    echo "export KAAS_NODE_TAINTS=$(ud_quote "$3")"
+    sed '1,/^export KAAS_STATUS_FILE=/d' "$u"
+  } >"$u.new" && mv "$u.new" "$u"
+}
 run() { # NAME: runs the scenario in its sandbox
   unshare --mount --net --pid --fork --mount-proc --kill-child "$0" --inside "$W/$1" >"$W/$1/sandbox.log" 2>&1 ||
     echo "sandbox of $1 exited $?" >>"$W/$1/sandbox.log"
@@ -182,6 +191,13 @@ scenario m2 m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
 scenario w1 w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
 one_nic w1 10.77.0.21
 scenario w2 w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 ""
+# a worker of a pool with labels and taints (w1; bb: the same under busybox sh), with lines the
+# platform never sends among them: the scripts must skip them, not run or pass them
+POOL_LABELS=$'example.com/gpu=a100\nnode.kubernetes.io/spot=\ntier=web'
+POOL_TAINTS=$'dedicated=gpu:NoSchedule\nexample.com/preempt:NoExecute'
+BAD_LABELS=$'x=$(touch '"$W"$'/pwned)\nwith space=1'
+BAD_TAINTS=$'a=b:Sometimes\n`touch '"$W"$'/pwned`:NoSchedule'
+with_meta w1 "$POOL_LABELS"$'\n'"$BAD_LABELS" "$BAD_TAINTS"$'\n'"$POOL_TAINTS"
 scenario sd m1 master 10.77.0.11 1 10.77.0.11 $FIP
 sed -i 's/^KAAS_INIT=.*/KAAS_INIT=auto/' "$W/sd/env"
 cat >"$W/sd/pre.sh" <<'EOF'
@@ -207,6 +223,7 @@ chmod 755 /usr/local/sbin/systemctl
 EOF
 scenario bb w1 worker 10.77.0.21 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bb/shell"
+with_meta bb "$POOL_LABELS"$'\n'"$BAD_LABELS" "$BAD_TAINTS"$'\n'"$POOL_TAINTS"
 scenario bbm m2 master 10.77.0.12 0 10.77.0.11,10.77.0.12 $FIP
 echo "busybox sh" >"$W/bbm/shell"
 scenario rerun m1 master 10.77.0.11 1 10.77.0.11 $FIP
@@ -284,6 +301,19 @@ check "without a floating IP the agent joins through the first master" \
 check "--flannel-iface eth0 on the worker too" test "$(arg_after w1 --flannel-iface)" = eth0
 check "no NIC holds the node's address (w2): no --flannel-iface, k3s picks the interface itself" \
   bash -c "[ -s '$W/w2/rec/argv.1' ] && ! grep -qx -- --flannel-iface '$W/w2/rec/argv.1'"
+
+echo "== labels and taints (w1, bb: a pool's worker; m1, w2: none)"
+for s in w1 bb; do
+  check "$s: a --node-label for each of the pool's labels, a --node-taint for each of its taints" \
+    test "$(all_after $s --node-label)|$(all_after $s --node-taint)" = "$POOL_LABELS|$POOL_TAINTS"
+  check "$s: the malformed lines skipped with a warning each (4)" \
+    test "$(grep -c 'WARNING: skipping a malformed line of KAAS_NODE_' "$W/$s/console")" = 4
+done
+check "nothing in the malformed lines was run" test ! -e "$W/pwned"
+for s in m1 w2; do
+  check "$s (no labels, no taints): no --node-label, no --node-taint" \
+    bash -c "[ -s '$W/$s/rec/argv.1' ] && ! grep -qxE -- '--node-label|--node-taint' '$W/$s/rec/argv.1'"
+done
 
 echo "== systemd mode (systemd as PID 1)"
 check "unit k3s.service written: ExecStart=/etc/kaas/k3s/run.sh, Restart=always, Type=notify" \

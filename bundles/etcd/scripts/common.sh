@@ -4,11 +4,12 @@
 #
 # Environment (exported by the user-data, see bundles/README.md): KAAS_ROLE, KAAS_NODE_NAME,
 # KAAS_NODE_IP, KAAS_CLUSTER_ID, KAAS_MASTERS, KAAS_INITIAL_MASTER, KAAS_PKI, KAAS_BUNDLE_DIR,
-# KAAS_STATUS_FILE, ... Tunables (all optional):
+# KAAS_STATUS_FILE, KAAS_NODE_LABELS, KAAS_NODE_TAINTS, ... Tunables (all optional):
 #   KAAS_STATE_DIR=/run/kaas/bundle   pid files, flags, logs of this bundle
 #   KAAS_STATUS_INTERVAL=5            seconds between status refreshes
 #   KAAS_ETCD_MAX_RESTARTS=5          restarts of a crashed etcd before the node reports "failed"
 #   KAAS_DATA_DEV=/dev/vda            the node's data disk (formatted only when blank)
+#   KAAS_NODE_META_MAX=8192           bytes of the status details given to labels and taints
 
 # ---- defaults ------------------------------------------------------------------------------------
 KAAS_PKI=${KAAS_PKI:-/etc/kaas/pki}
@@ -49,6 +50,7 @@ kaas_status() {
   local stage="$1" ready="$2" msg="$3" extra="${4:-}" d f last=
   d="$(kaas_jstr role "${KAAS_ROLE:-}"),$(kaas_jstr nodeId "${KAAS_NODE_ID:-}"),$(kaas_jstr node "${KAAS_NODE_NAME:-}"),$(kaas_jstr nodeIp "${KAAS_NODE_IP:-}")"
   d="$d,$(kaas_jstr bundle "etcd"),$(kaas_jstr version "${KAAS_VERSION:-}"),\"updatedAt\":$(date +%s)"
+  [ -n "${KAAS_NODE_META_JSON:-}" ] && d="$d,$KAAS_NODE_META_JSON"
   [ -n "$extra" ] && d="$d,$extra"
   f=$KAAS_STATUS_FILE
   printf '{"stage":"%s","ready":%s,"message":"%s","details":{%s}}\n' \
@@ -85,6 +87,58 @@ kaas_pid_alive() { # PIDFILE -> 0 when the process it names runs
   local p=
   [ -f "$1" ] && read -r p <"$1"
   kaas_alive "$p"
+}
+
+# ---- the node's labels and taints ------------------------------------------------------------------
+# KAAS_NODE_LABELS holds one `key=value` per line, KAAS_NODE_TAINTS one `key=value:Effect` or
+# `key:Effect` per line (bundles/README.md). There is no kubelet here to apply them, so the status
+# details record them:
+#   "labels":{"key":"value",...},"taints":[{"key":"k","value":"v","effect":"NoSchedule"},...]
+# each only when the node has some. They are data: a line that is not of that shape, or has a
+# character Kubernetes does not allow in keys and values, is skipped with a warning (nothing else
+# can reach the JSON, so no escaping is needed). Entries past KAAS_NODE_META_MAX bytes are left
+# out and counted in "labelsOmitted"/"taintsOmitted": the whole status line must stay under the
+# platform's 16 KiB.
+KAAS_NODE_META_MAX=${KAAS_NODE_META_MAX:-8192}
+kaas_valid_meta() { # KEY VALUE: key [A-Za-z0-9._/-]+, value [A-Za-z0-9._-]*
+  case $1 in '' | *[!A-Za-z0-9._/-]*) return 1 ;; esac
+  case $2 in *[!A-Za-z0-9._-]*) return 1 ;; esac
+  return 0
+}
+kaas_meta_skip() { # VARIABLE LINE: the warning for a malformed line (shown sanitised)
+  kaas_log "WARNING: skipping a malformed line of $1: $(printf %s "$2" | tr -c 'A-Za-z0-9._/=:-' '?' | cut -c1-120)" >&2
+}
+# kaas_node_meta_json -> the "labels" and "taints" members for the details object (or nothing)
+kaas_node_meta_json() {
+  local l kv k v e item used=0 lo=0 to=0 labels= taints= out=
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    case $l in *=*) k=${l%%=*} v=${l#*=} ;; *) k= v= ;; esac
+    kaas_valid_meta "$k" "$v" || { kaas_meta_skip KAAS_NODE_LABELS "$l"; continue; }
+    item="\"$k\":\"$v\""
+    if [ $((used + ${#item} + 1)) -gt "$KAAS_NODE_META_MAX" ]; then lo=$((lo + 1)); continue; fi
+    labels="$labels${labels:+,}$item"
+    used=$((used + ${#item} + 1))
+  done <<EOF
+${KAAS_NODE_LABELS:-}
+EOF
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    case $l in *:NoSchedule | *:PreferNoSchedule | *:NoExecute) e=${l##*:} kv=${l%:*} ;; *) e= kv= ;; esac
+    case $kv in *=*) k=${kv%%=*} v=${kv#*=} ;; *) k=$kv v= ;; esac
+    [ -n "$e" ] && kaas_valid_meta "$k" "$v" || { kaas_meta_skip KAAS_NODE_TAINTS "$l"; continue; }
+    item="{\"key\":\"$k\"${v:+,\"value\":\"$v\"},\"effect\":\"$e\"}"
+    if [ $((used + ${#item} + 1)) -gt "$KAAS_NODE_META_MAX" ]; then to=$((to + 1)); continue; fi
+    taints="$taints${taints:+,}$item"
+    used=$((used + ${#item} + 1))
+  done <<EOF
+${KAAS_NODE_TAINTS:-}
+EOF
+  [ -n "$labels" ] && out="\"labels\":{$labels}"
+  [ -n "$taints" ] && out="$out${out:+,}\"taints\":[$taints]"
+  [ $lo = 0 ] || out="$out${out:+,}\"labelsOmitted\":$lo"
+  [ $to = 0 ] || out="$out${out:+,}\"taintsOmitted\":$to"
+  printf '%s' "$out"
 }
 
 # ---- glibc programs on a busybox guest ----------------------------------------------------------
@@ -263,6 +317,7 @@ kaas_save_env() {
 }
 
 kaas_save_env
+KAAS_NODE_META_JSON=$(kaas_node_meta_json) # once: the status loop adds it to every line
 # (a re-run of the user-data while the supervisor runs must not touch the published status)
 kaas_pid_alive "$KAAS_STATE_DIR/supervisor.pid" ||
   kaas_status installing false "setting up the node (${KAAS_ROLE:-?})"

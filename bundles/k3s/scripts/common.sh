@@ -138,6 +138,46 @@ kaas_other_masters() { # this node's fellow masters from KAAS_MASTERS, one per l
   echo "$KAAS_MASTERS" | tr ', ' '\n\n' | sed '/^$/d' | grep -vxF "$KAAS_NODE_IP" || true
 }
 
+# ---- the node's labels and taints ------------------------------------------------------------------
+# KAAS_NODE_LABELS holds one `key=value` per line, KAAS_NODE_TAINTS one `key=value:Effect` or
+# `key:Effect` per line (bundles/README.md); both unset or empty when the node has none. They are
+# data: read line by line, checked against the characters Kubernetes allows in keys and values,
+# and a line of any other shape is skipped with a warning rather than passed on.
+kaas_valid_meta() { # KEY VALUE: key [A-Za-z0-9._/-]+, value [A-Za-z0-9._-]*
+  case $1 in '' | *[!A-Za-z0-9._/-]*) return 1 ;; esac
+  case $2 in *[!A-Za-z0-9._-]*) return 1 ;; esac
+  return 0
+}
+kaas_valid_label() { # LINE
+  case $1 in *=*) kaas_valid_meta "${1%%=*}" "${1#*=}" ;; *) return 1 ;; esac
+}
+kaas_valid_taint() { # LINE
+  local kv
+  case $1 in *:NoSchedule | *:PreferNoSchedule | *:NoExecute) ;; *) return 1 ;; esac
+  kv=${1%:*}
+  case $kv in *=*) kaas_valid_meta "${kv%%=*}" "${kv#*=}" ;; *) kaas_valid_meta "$kv" "" ;; esac
+}
+kaas_meta_skip() { # VARIABLE LINE: the warning for a malformed line (shown sanitised)
+  kaas_log "WARNING: skipping a malformed line of $1: $(printf %s "$2" | tr -c 'A-Za-z0-9._/=:-' '?' | cut -c1-120)" >&2
+}
+# kaas_k3s_node_meta_args -> `--node-label`, `key=value`, ..., `--node-taint`, `key=value:Effect`,
+# ..., one argument per line, for the role script to append to k3s's arguments
+kaas_k3s_node_meta_args() {
+  local l
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    if kaas_valid_label "$l"; then printf -- '--node-label\n%s\n' "$l"; else kaas_meta_skip KAAS_NODE_LABELS "$l"; fi
+  done <<EOF
+${KAAS_NODE_LABELS:-}
+EOF
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    if kaas_valid_taint "$l"; then printf -- '--node-taint\n%s\n' "$l"; else kaas_meta_skip KAAS_NODE_TAINTS "$l"; fi
+  done <<EOF
+${KAAS_NODE_TAINTS:-}
+EOF
+}
+
 # kaas_k3s_write_token: the join token into $KAAS_K3S_TOKEN_FILE (root only), for --token-file:
 # an argument would show in every user's `ps`
 kaas_k3s_write_token() {

@@ -50,7 +50,7 @@ kaas_k3s_master_check() {
 }
 
 kaas_k3s_master_main() {
-  local iface server wait=installing
+  local a iface server wait=installing
   if kaas_pid_alive "$KAAS_SUPERVISOR_PIDFILE"; then
     kaas_log "k3s supervisor already running (pid $(cat "$KAAS_SUPERVISOR_PIDFILE")); nothing to do"
     return 0
@@ -74,6 +74,12 @@ kaas_k3s_master_main() {
   set -- "$@" --tls-san "$KAAS_NODE_IP" --tls-san "$KAAS_NODE_NAME" \
     --node-ip "$KAAS_NODE_IP" --advertise-address "$KAAS_NODE_IP" --node-name "$KAAS_NODE_NAME" \
     --disable-cloud-controller --write-kubeconfig "$K3S_KUBECONFIG" --write-kubeconfig-mode 0600
+  # the node's labels and taints, if it has any (only workers do: they are their pool's)
+  while IFS= read -r a; do
+    [ -z "$a" ] || set -- "$@" "$a"
+  done <<EOF
+$(kaas_k3s_node_meta_args)
+EOF
   # flannel on the NIC that holds KAAS_NODE_IP (the node's only NIC), found by its address rather
   # than by the default route: VXLAN then always runs on the address k3s advertises
   iface=$(kaas_nic_of_ip "$KAAS_NODE_IP")

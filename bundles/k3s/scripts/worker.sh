@@ -32,7 +32,7 @@ kaas_k3s_worker_check() {
 }
 
 kaas_k3s_worker_main() {
-  local iface server
+  local a iface server
   if kaas_pid_alive "$KAAS_SUPERVISOR_PIDFILE"; then
     kaas_log "k3s supervisor already running (pid $(cat "$KAAS_SUPERVISOR_PIDFILE")); nothing to do"
     return 0
@@ -44,6 +44,12 @@ kaas_k3s_worker_main() {
   kaas_k3s_write_token || { kaas_fail "cannot write the join token file"; return 1; }
   set -- agent --server "$KAAS_K3S_JOIN" --token-file "$KAAS_K3S_TOKEN_FILE" \
     --node-ip "$KAAS_NODE_IP" --node-name "$KAAS_NODE_NAME"
+  # the node's labels and taints (its pool's), each as an argument of its own
+  while IFS= read -r a; do
+    [ -z "$a" ] || set -- "$@" "$a"
+  done <<EOF
+$(kaas_k3s_node_meta_args)
+EOF
   iface=$(kaas_nic_of_ip "$KAAS_NODE_IP") # as on masters: flannel on the NIC with the node's address
   [ -n "$iface" ] && set -- "$@" --flannel-iface "$iface"
   kaas_k3s_write_run "$@"

@@ -107,6 +107,8 @@ export class SeedPhase implements NodePhaseStep {
       initialMaster: node.role === 'master' && masters.every((m) => m.id === node.id || m.phase !== 'Ready'),
       gateway: vpc.gateway,
       prefix: cidr.ok ? cidr.cidr.prefix : 24,
+      labels: node.labels,
+      taints: node.taints,
       secrets: {
         caCertPem: secrets.caCertPem,
         joinToken: secrets.joinToken,
