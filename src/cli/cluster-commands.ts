@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { CliContext, intOption } from './context.js';
 import type { Column } from './output.js';
+import { formatPools, poolCommands, poolOption, type PoolRequest, type WorkerPool } from './pool-commands.js';
 import { resourceCommand } from './resource-commands.js';
 
 interface Cluster {
@@ -14,6 +15,7 @@ interface Cluster {
   version: string;
   masters: number;
   workers: number;
+  workerPools?: WorkerPool[];
   phase: string;
   endpoint: string | null;
   nodeCounts: { desired: number; ready: number };
@@ -25,6 +27,7 @@ interface NodeRow {
   id: string;
   name: string;
   role: string;
+  pool: string | null;
   phase: string;
   address: string | null;
   hostId: string | null;
@@ -38,6 +41,7 @@ const clusterColumns: Column<Cluster>[] = [
   { header: 'MASTERS', value: (c) => c.masters },
   { header: 'WORKERS', value: (c) => c.workers },
   { header: 'READY', value: (c) => `${c.nodeCounts.ready}/${c.nodeCounts.desired}` },
+  { header: 'POOLS', value: (c) => formatPools(c.workerPools) },
   { header: 'ENDPOINT', value: (c) => c.endpoint },
   { header: 'BUNDLE', value: (c) => `${c.controlPlane} ${c.version}` },
   { header: 'CPU %', value: (c) => c.usage?.cpuPercent },
@@ -81,7 +85,12 @@ export function clusterCommands(): Command[] {
         ['--control-plane <bundle>', 'control-plane bundle (etcd, k3s)'],
         ['--version <v>', 'bundle version (default: the bundle default)'],
         ['--masters <n>', '1, 3 or 5', intOption('masters')],
-        ['--workers <n>', '0 to 100', intOption('workers')],
+        ['--workers <n>', '0 to 100, in one pool named default (or give --pool)', intOption('workers')],
+        [
+          '--pool <name:count[:vcpus:memoryMiB:diskGiB]>',
+          'a worker pool instead of --workers, sized like the masters unless given (repeatable)',
+          poolOption(),
+        ],
         ['--vcpus <n>', 'vCPUs per node', intOption('vcpus')],
         ['--memory-mib <n>', 'memory per node', intOption('memory-mib')],
         ['--disk-gib <n>', 'disk per node', intOption('disk-gib')],
@@ -90,13 +99,15 @@ export function clusterCommands(): Command[] {
         ['--floating-ip <idOrAddress>', 'floating IP (its endpoint)'],
       ],
       body: async ([name], o, ctx) => {
+        const pools = o.pool as PoolRequest[] | undefined;
+        if (pools && o.workers !== undefined) throw new Error('give --workers or --pool, not both');
         const client = await ctx.tenantClient();
         return {
           name,
           controlPlane: o.controlPlane ?? 'etcd',
           ...(o.version ? { version: o.version } : {}),
           masters: o.masters ?? 1,
-          workers: o.workers ?? 2,
+          ...(pools ? { workerPools: pools } : { workers: o.workers ?? 2 }),
           nodeSpec: { vcpus: o.vcpus ?? 2, memoryMiB: o.memoryMib ?? 2048, diskGiB: o.diskGib ?? 20 },
           vpcId: await ctx.resourceId(client, '/v1/vpcs', String(o.vpc), 'VPC'),
           storagePoolId: await ctx.resourceId(client, '/v1/storage-pools', String(o.storagePool), 'storage pool'),
@@ -113,12 +124,13 @@ export function clusterCommands(): Command[] {
   cmd
     .command('scale <cluster>')
     .description('change the declared number of workers and/or masters')
-    .option('--workers <n>', 'workers', intOption('workers'))
+    .option('--workers <n>', 'workers (a cluster with one pool; otherwise: pools scale)', intOption('workers'))
     .option('--masters <n>', 'masters (1, 3, 5)', intOption('masters'))
     .action(async (name: string, o: { workers?: number; masters?: number }, command: Command) => {
       const { ctx, client, id } = await byName(command, name);
       ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, o), clusterColumns);
     });
+  cmd.addCommand(poolCommands(byName));
   cmd
     .command('nodes <cluster>')
     .description("a cluster's nodes")
@@ -129,6 +141,7 @@ export function clusterCommands(): Command[] {
         { header: 'ID', value: (n) => n.id },
         { header: 'NAME', value: (n) => n.name },
         { header: 'ROLE', value: (n) => n.role },
+        { header: 'POOL', value: (n) => n.pool },
         { header: 'PHASE', value: (n) => n.phase },
         { header: 'ADDRESS', value: (n) => n.address },
         { header: 'HOST', value: (n) => n.hostId },

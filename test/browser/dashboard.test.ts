@@ -219,6 +219,52 @@ describe('web dashboard', () => {
     await shot('cluster-detail', true);
   }, 60000);
 
+  it('shows the worker pools and each node’s pool; adds a pool, scales one with a PATCH, removes one', async () => {
+    const pools = page.getByRole('region', { name: 'Worker pools' });
+    const defaultPool = pools.locator('tbody tr[data-key="default"]');
+    await defaultPool.locator('td', { hasText: '2 of 2' }).waitFor();
+    expect(await defaultPool.textContent()).toContain('2 vCPU');
+    const nodeRows = page.getByRole('region', { name: 'Nodes' }).locator('tbody tr');
+    expect(await nodeRows.filter({ has: page.getByRole('cell', { name: 'default', exact: true }) }).count()).toBe(2);
+
+    // A pool of no workers: its size is the one vCPU given, the rest the cluster's.
+    const addForm = pools.getByRole('form', { name: 'Add a worker pool' });
+    await addForm.locator('[data-field="name"] input').fill('batch');
+    await addForm.locator('[data-field="count"] input').fill('0');
+    await addForm.getByLabel('vCPUs').fill('1');
+    const [added] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/v1/clusters/${clusterId}/pools`)),
+      addForm.getByRole('button', { name: 'Add pool' }).click(),
+    ]);
+    expect(added.postDataJSON()).toEqual({
+      name: 'batch',
+      count: 0,
+      nodeSpec: { vcpus: 1, memoryMiB: expect.any(Number), diskGiB: expect.any(Number) },
+    });
+    const batch = pools.locator('tbody tr[data-key="batch"]');
+    await batch.locator('td', { hasText: '0 of 0' }).waitFor();
+    expect(await batch.textContent()).toContain('1 vCPU');
+    // With two pools, the cluster-wide worker count gives way to each pool's.
+    expect(await field('workers').locator('input').isDisabled()).toBe(true);
+
+    await pools.getByLabel('Workers in pool default').fill('1');
+    const [scaled] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/v1/clusters/${clusterId}/pools/default`)),
+      pools.getByRole('button', { name: 'Scale pool default' }).click(),
+    ]);
+    expect(scaled.postDataJSON()).toEqual({ count: 1 });
+    await defaultPool.locator('td', { hasText: '1 of 1' }).waitFor();
+    await page.locator('.events', { hasText: 'PoolChanged' }).waitFor();
+    await nodeRows.nth(2).waitFor({ state: 'detached', timeout: 40000 });
+
+    await pools.getByRole('button', { name: 'Remove pool batch' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove pool batch?' });
+    await dialog.getByRole('button', { name: 'Remove pool' }).click();
+    await batch.waitFor({ state: 'detached' });
+    expect(await field('workers').locator('input').isDisabled()).toBe(false);
+    await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
+  }, 60000);
+
   it('downloads the kubeconfig through the API with the key in a header', async () => {
     const [download] = await Promise.all([
       page.waitForEvent('download'),

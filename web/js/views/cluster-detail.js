@@ -5,6 +5,7 @@ import { ago, conditionTone, dateTime, fileName, mib, percent, phaseTone } from 
 import { actionButton, field, handleSubmit, num } from '../forms.js';
 import { healthBadges } from './clusters.js';
 import { pageHeader, POLL_MS, refreshStatus, section } from './common.js';
+import { workerPoolsPanel } from './worker-pools.js';
 
 const EVENTS_SHOWN = 50;
 
@@ -65,6 +66,7 @@ function nodeRow(n, hostsById) {
     null,
     h('th', { scope: 'row', class: 'mono' }, n.name),
     h('td', null, n.role),
+    h('td', { class: 'mono' }, n.pool ?? '–'),
     h('td', null, badge(n.phase, phaseTone(n.phase))),
     h('td', { class: 'mono' }, n.address ?? '–'),
     h('td', null, n.hostId ? (hostsById.get(n.hostId) ?? 'assigned') : '–'),
@@ -142,7 +144,8 @@ export async function clusterDetailView(ctx) {
   for (const input of [workers.input, masters.input]) input.addEventListener('input', () => (edited = true));
   const scaleForm = h('form', { class: 'inline-form', 'aria-label': 'Scale the cluster' }, workers.el, masters.el);
   const scaling = handleSubmit(scaleForm, async (data) => {
-    const body = { workers: num(data.get('workers')) };
+    // With several pools the API scales each pool (below), not the cluster's workers.
+    const body = workers.input.disabled ? {} : { workers: num(data.get('workers')) };
     const m = num(data.get('masters'));
     if (m !== cluster.masters) body.masters = m;
     cluster = await ctx.api.patch(`/v1/clusters/${id}`, body);
@@ -182,9 +185,15 @@ export async function clusterDetailView(ctx) {
   });
   const nodes = table({
     caption: 'Nodes',
-    columns: ['Name', 'Role', 'Phase', 'Address', 'Host', 'CPU', 'Memory', 'Heartbeat'],
+    columns: ['Name', 'Role', 'Pool', 'Phase', 'Address', 'Host', 'CPU', 'Memory', 'Heartbeat'],
   });
   const events = h('ol', { class: 'events', 'aria-label': 'Events, newest first' });
+  const pools = workerPoolsPanel(ctx, id, async () => {
+    const c = await ctx.api.get(`/v1/clusters/${id}`);
+    if (!ctx.alive()) return;
+    cluster = c;
+    update();
+  });
   const status = refreshStatus();
 
   ctx.main.append(
@@ -202,6 +211,7 @@ export async function clusterDetailView(ctx) {
         section('Access and removal', h('div', { class: 'button-row' }, kubeconfig, deleteButton)),
       ),
     ),
+    section('Worker pools', pools.el),
     section('Conditions', conditions.el),
     section('Nodes', nodes.el),
     section('Events', events),
@@ -218,6 +228,11 @@ export async function clusterDetailView(ctx) {
       workers.input.value = String(cluster.workers);
       masters.input.value = String(cluster.masters);
     }
+    workers.input.disabled = (cluster.workerPools?.length ?? 0) > 1;
+    workers.el.querySelector('.hint').textContent = workers.input.disabled
+      ? 'Several worker pools: scale each one under Worker pools.'
+      : '0 to 100';
+    pools.update(cluster);
     deleteButton.disabled = cluster.phase === 'Deleting';
     syncRows(conditions.tbody, cluster.conditions ?? [], {
       key: (c) => c.type,
