@@ -187,9 +187,20 @@ export function clusterCommands(): Command[] {
     .command('kubeconfig <cluster>')
     .description('print the kubeconfig, or --merge it into ~/.kube/config (or $KUBECONFIG) as a new context')
     .option('--merge', 'add to the kubeconfig file instead of printing')
-    .action(async (name: string, o: { merge?: boolean }, command: Command) => {
+    .option(
+      '--ttl <seconds>',
+      "the client certificate's lifetime (60 to 2592000; the API's default is 86400)",
+      intOption('ttl'),
+    )
+    .action(async (name: string, o: { merge?: boolean; ttl?: number }, command: Command) => {
       const { client, id } = await byName(command, name);
-      const yaml = await client.request<string>('GET', `/v1/clusters/${id}/kubeconfig`, undefined, 'application/yaml');
+      const query = o.ttl === undefined ? '' : `?ttlSeconds=${o.ttl}`;
+      const yaml = await client.request<string>(
+        'GET',
+        `/v1/clusters/${id}/kubeconfig${query}`,
+        undefined,
+        'application/yaml',
+      );
       if (!o.merge) {
         process.stdout.write(yaml);
         return;
