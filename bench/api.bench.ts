@@ -140,12 +140,12 @@ async function seedTenant(
       );
       const b = values.length - 11;
       rows.push(
-        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, 1, 512, 10, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', $${b + 10}::jsonb, $${b + 11}::jsonb, now(), now(), now())`,
+        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${role === 'worker' ? "'default'" : 'NULL'}, $${b + 7}, 1, 512, 10, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', $${b + 10}::jsonb, $${b + 11}::jsonb, now(), now(), now())`,
       );
     });
   });
   await db.query(
-    `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, conditions, usage, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
+    `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, pool, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, conditions, usage, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
     values,
   );
   await db.query(`UPDATE clusters SET phase = 'Running', conditions = $2::jsonb WHERE tenant_id = $1`, [

@@ -57,8 +57,10 @@ try {
       [s.tenantId, c, clusterId, s.floatingIpId],
     );
     await ds.query(
-      `INSERT INTO clusters (id, tenant_id, name, control_plane, version, masters, workers, vcpus, memory_mib, disk_gib, vpc_id, storage_pool_id, floating_ip_id, phase)
-       VALUES ($1, $2, $3, 'etcd', 'v3.4.23', 1, 4, 1, 512, 1, $4, $5, $6, 'Running')`,
+      `INSERT INTO clusters (id, tenant_id, name, control_plane, version, masters, workers, vcpus, memory_mib, disk_gib, vpc_id, storage_pool_id, floating_ip_id, phase,
+                             worker_pools, worker_vcpus, worker_memory_mib, worker_disk_gib)
+       VALUES ($1, $2, $3, 'etcd', 'v3.4.23', 1, 4, 1, 512, 1, $4, $5, $6, 'Running',
+               '[{"name":"default","count":4,"nodeSpec":{"vcpus":1,"memoryMiB":512,"diskGiB":1},"labels":{},"taints":[]}]', 4, 2048, 4)`,
       [clusterId, s.tenantId, `c${c}`, s.vpcId, s.poolId, fipId],
     );
     const values: unknown[] = [];
@@ -80,7 +82,7 @@ try {
       );
       const b = values.length - 9;
       rows.push(
-        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
+        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${i === 0 ? 'NULL' : "'default'"}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
       );
       const driver = leases.runtime(hostId)!.backend as LibvirtHostBackend;
       const name = libvirtNames.domain(nodeId);
@@ -90,7 +92,7 @@ try {
       await driver.conn.startDomain(name);
     }
     await ds.query(
-      `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
+      `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, pool, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
       values,
     );
   }
