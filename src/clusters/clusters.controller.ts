@@ -15,7 +15,7 @@ import { DomainError } from '../common/domain-error.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { type IfMatch, IfMatchHeader } from '../common/if-match.js';
 import { IdPipe } from '../common/id.pipe.js';
-import { ListQuery, type Page } from '../common/pagination.js';
+import { ListQuery, NamedListQuery, type Page } from '../common/pagination.js';
 import {
   ClusterResponse,
   CreateClusterRequest,
@@ -45,8 +45,8 @@ export class ClustersController {
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @Query() q: ListQuery): Promise<Page<ClusterResponse>> {
-    return this.clusters.list(auth, q.limit, q.cursor);
+  list(@Auth() auth: AuthContext, @Query() q: NamedListQuery): Promise<Page<ClusterResponse>> {
+    return this.clusters.list(auth, q.limit, q.cursor, q.name);
   }
 
   @Get(':id')

@@ -70,7 +70,10 @@ export class ClustersRepository {
    * Clusters of a tenant with their nodes' summaries and their endpoint's address, in one query
    * (the API's reads: one round trip instead of three).
    */
-  async views(tenantId: string, q: { id: string } | { limit: number; afterName?: string }): Promise<ClusterView[]> {
+  async views(
+    tenantId: string,
+    q: { id: string } | { limit: number; afterName?: string; name?: string },
+  ): Promise<ClusterView[]> {
     const qb = this.repo()
       .createQueryBuilder('c')
       .addSelect('(SELECT host(f.address) FROM floating_ips f WHERE f.id = c.floating_ip_id)', 'view_fip')
@@ -84,6 +87,7 @@ export class ClustersRepository {
     if ('id' in q) qb.andWhere('c.id = :id', { id: q.id });
     else {
       if (q.afterName !== undefined) qb.andWhere('c.name > :afterName', { afterName: q.afterName });
+      if (q.name !== undefined) qb.andWhere('c.name = :name', { name: q.name });
       qb.orderBy('c.name', 'ASC').addOrderBy('c.id', 'ASC').limit(q.limit);
     }
     const { entities, raw } = await qb.getRawAndEntities<{

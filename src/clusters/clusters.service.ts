@@ -176,10 +176,10 @@ export class ClustersService {
     return this.viewResponse(view);
   }
 
-  async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<ClusterResponse>> {
+  async list(auth: AuthContext, limit = 100, cursor?: string, name?: string): Promise<Page<ClusterResponse>> {
     const after = decodeCursor(cursor, ['name']);
     // The page with its nodes and endpoints in one query, not per cluster nor per kind.
-    const views = await this.clusters.views(tenantOf(auth), { limit: limit + 1, afterName: after?.name });
+    const views = await this.clusters.views(tenantOf(auth), { limit: limit + 1, afterName: after?.name, name });
     return toPage(
       views,
       limit,

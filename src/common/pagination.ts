@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { DNS_LABEL } from './dns-label.js';
 import { DomainError } from './domain-error.js';
 
 export class ListQuery {
@@ -17,6 +18,16 @@ export class ListQuery {
   @IsString()
   @MaxLength(512)
   cursor?: string;
+}
+
+/** A list of named resources: `?name=` answers the page holding that one, or an empty one. */
+export class NamedListQuery extends ListQuery {
+  @ApiPropertyOptional({ description: 'only the resource of this name: a page of one, or an empty page' })
+  @IsOptional()
+  @IsString({ message: 'name must be a string' })
+  @MaxLength(63, { message: 'name must be a DNS label of at most 63 characters' })
+  @Matches(DNS_LABEL, { message: 'name must be a DNS label: lowercase letters, digits and "-"' })
+  name?: string;
 }
 
 export interface Page<T> {

@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { IdPipe } from '../common/id.pipe.js';
+import { NamedListQuery } from '../common/pagination.js';
 import { CreateHostRequest, CreateImageRequest, HostFaultRequest, HostResponse, ImageResponse } from './hosts.dto.js';
 import type { HostInventory } from './backends/index.js';
 import { HostsService } from './hosts.service.js';
@@ -21,8 +22,11 @@ export class HostsController {
   }
 
   @Get('hosts')
-  async list(): Promise<{ items: HostResponse[] }> {
-    return { items: await this.hosts.list() };
+  async list(@Query() q: NamedListQuery): Promise<{ items: HostResponse[] }> {
+    const hosts = await this.hosts.list();
+    // Every host in one page (an operator has tens, not thousands); `limit` caps it.
+    const named = q.name === undefined ? hosts : hosts.filter((h) => h.name === q.name);
+    return { items: named.slice(0, q.limit ?? 1000) };
   }
 
   @Get('hosts/:id')

@@ -4,7 +4,7 @@ import type { AuthContext } from '../common/auth-context.js';
 import { AdminOnly, Auth, TenantRoute } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { IdPipe } from '../common/id.pipe.js';
-import { ListQuery, type Page } from '../common/pagination.js';
+import { ListQuery, NamedListQuery, type Page } from '../common/pagination.js';
 import { FloatingIpsService } from './floating-ips.service.js';
 import {
   CreateFloatingIpRangeRequest,
@@ -31,8 +31,8 @@ export class VpcsController {
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @Query() q: ListQuery): Promise<Page<VpcResponse>> {
-    return this.vpcs.list(auth, q.limit, q.cursor);
+  list(@Auth() auth: AuthContext, @Query() q: NamedListQuery): Promise<Page<VpcResponse>> {
+    return this.vpcs.list(auth, q.limit, q.cursor, q.name);
   }
 
   @Get(':id')

@@ -30,9 +30,10 @@ export class VpcsRepository {
       .getOne();
   }
 
-  list(tenantId: string, limit: number, afterName?: string): Promise<VpcEntity[]> {
+  list(tenantId: string, limit: number, afterName?: string, name?: string): Promise<VpcEntity[]> {
     const qb = this.repo().createQueryBuilder('v').where('v.tenant_id = :tenantId', { tenantId });
     if (afterName !== undefined) qb.andWhere('v.name > :afterName', { afterName });
+    if (name !== undefined) qb.andWhere('v.name = :name', { name });
     return qb.orderBy('v.name', 'ASC').limit(limit).getMany();
   }
 

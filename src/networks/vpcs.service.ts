@@ -85,9 +85,9 @@ export class VpcsService {
     return toVpcResponse(vpc);
   }
 
-  async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<VpcResponse>> {
+  async list(auth: AuthContext, limit = 100, cursor?: string, name?: string): Promise<Page<VpcResponse>> {
     const after = decodeCursor(cursor, ['name']);
-    const rows = await this.vpcs.list(tenantOf(auth), limit + 1, after?.name);
+    const rows = await this.vpcs.list(tenantOf(auth), limit + 1, after?.name, name);
     return toPage(rows, limit, toVpcResponse, (v) => ({ name: v.name }));
   }
 

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiTags } 
 import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { IdPipe } from '../common/id.pipe.js';
-import { ListQuery, type Page } from '../common/pagination.js';
+import { NamedListQuery, type Page } from '../common/pagination.js';
 import { CreateStoragePoolRequest, StoragePoolResponse } from './storage-pools.dto.js';
 import { StoragePoolsService } from './storage-pools.service.js';
 
@@ -22,8 +22,8 @@ export class StoragePoolsController {
   }
 
   @Get()
-  list(@Auth() auth: AuthContext, @Query() q: ListQuery): Promise<Page<StoragePoolResponse>> {
-    return this.pools.list(auth, q.limit, q.cursor);
+  list(@Auth() auth: AuthContext, @Query() q: NamedListQuery): Promise<Page<StoragePoolResponse>> {
+    return this.pools.list(auth, q.limit, q.cursor, q.name);
   }
 
   @Get(':id')

@@ -45,9 +45,10 @@ export class StoragePoolsRepository {
       .getOne();
   }
 
-  list(tenantId: string, limit: number, afterName?: string): Promise<StoragePoolEntity[]> {
+  list(tenantId: string, limit: number, afterName?: string, name?: string): Promise<StoragePoolEntity[]> {
     const qb = this.pools().createQueryBuilder('p').where('p.tenant_id = :tenantId', { tenantId });
     if (afterName !== undefined) qb.andWhere('p.name > :afterName', { afterName });
+    if (name !== undefined) qb.andWhere('p.name = :name', { name });
     return qb.orderBy('p.name', 'ASC').limit(limit).getMany();
   }
 

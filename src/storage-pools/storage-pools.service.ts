@@ -53,9 +53,9 @@ export class StoragePoolsService implements OnModuleInit {
     return toStoragePoolResponse(pool, allocated.get(id) ?? 0);
   }
 
-  async list(auth: AuthContext, limit = 100, cursor?: string): Promise<Page<StoragePoolResponse>> {
+  async list(auth: AuthContext, limit = 100, cursor?: string, name?: string): Promise<Page<StoragePoolResponse>> {
     const after = decodeCursor(cursor, ['name']);
-    const rows = await this.pools.list(tenantOf(auth), limit + 1, after?.name);
+    const rows = await this.pools.list(tenantOf(auth), limit + 1, after?.name, name);
     const allocated = await this.pools.allocated(rows.map((r) => r.id));
     return toPage(
       rows,

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.decorators.js';
 import { IdPipe } from '../common/id.pipe.js';
-import { ListQuery, type Page } from '../common/pagination.js';
+import { NamedListQuery, type Page } from '../common/pagination.js';
 import {
   ApiKeyCreatedResponse,
   type ApiKeyResponse,
@@ -28,8 +28,8 @@ export class TenantsController {
   }
 
   @Get('tenants')
-  list(@Query() query: ListQuery): Promise<Page<TenantResponse>> {
-    return this.tenants.list(query.limit, query.cursor);
+  list(@Query() query: NamedListQuery): Promise<Page<TenantResponse>> {
+    return this.tenants.list(query.limit, query.cursor, query.name);
   }
 
   @Get('tenants/:id')

@@ -28,9 +28,10 @@ export class TenantsRepository {
     return this.repo(tx).createQueryBuilder('t').setLock('pessimistic_write').where('t.id = :id', { id }).getOne();
   }
 
-  async list(limit: number, afterName?: string): Promise<TenantEntity[]> {
-    const qb = this.repo().createQueryBuilder('t').orderBy('t.name', 'ASC').limit(limit);
-    if (afterName !== undefined) qb.where('t.name > :afterName', { afterName });
+  async list(limit: number, afterName?: string, name?: string): Promise<TenantEntity[]> {
+    const qb = this.repo().createQueryBuilder('t').where('true').orderBy('t.name', 'ASC').limit(limit);
+    if (afterName !== undefined) qb.andWhere('t.name > :afterName', { afterName });
+    if (name !== undefined) qb.andWhere('t.name = :name', { name });
     return qb.getMany();
   }
 

@@ -52,9 +52,9 @@ export class TenantsService {
     return toTenantResponse(tenant, await this.quotas.usage(id));
   }
 
-  async list(limit = 100, cursor?: string): Promise<Page<TenantResponse>> {
+  async list(limit = 100, cursor?: string, name?: string): Promise<Page<TenantResponse>> {
     const after = decodeCursor(cursor, ['name']);
-    const rows = await this.tenants.list(limit + 1, after?.name);
+    const rows = await this.tenants.list(limit + 1, after?.name, name);
     const usages = await Promise.all(rows.slice(0, limit).map((t) => this.quotas.usage(t.id)));
     let i = 0;
     return toPage(
