@@ -11,6 +11,7 @@ import { ClusterDetailsService } from './cluster-details.service.js';
 import { ClusterScaling } from './cluster-scaling.service.js';
 import { ClusterUsageSources } from './cluster-usage-sources.js';
 import { ClustersController } from './clusters.controller.js';
+import { EventsStreamController } from './events-stream.controller.js';
 import { ClustersRepository } from './clusters.repository.js';
 import { ClustersService } from './clusters.service.js';
 import { FloatingIpAssociationController } from './floating-ip-association.controller.js';
@@ -30,7 +31,7 @@ import { WorkerPoolsService } from './worker-pools.service.js';
     NodesModule,
     ControlPlaneModule,
   ],
-  controllers: [ClustersController, WorkerPoolsController, FloatingIpAssociationController],
+  controllers: [ClustersController, WorkerPoolsController, EventsStreamController, FloatingIpAssociationController],
   providers: [
     ClustersRepository,
     ClusterCapacity,

@@ -21,6 +21,40 @@ export class EventsRepository {
     return qb.orderBy('e.id', 'DESC').limit(limit).getMany();
   }
 
+  /**
+   * A tenant's events (of one cluster, or all) after `afterId`, oldest first, plus those of the
+   * last `recentSeconds` after `floorId` whatever their id: an event whose transaction committed
+   * after a later one's is still seen (the caller skips what it has sent).
+   */
+  since(
+    tenantId: string,
+    clusterId: string | undefined,
+    q: { floorId: string; afterId: string; recentSeconds: number; limit: number },
+  ): Promise<EventEntity[]> {
+    const { floorId, afterId, recentSeconds, limit } = q;
+    const qb = this.repo()
+      .createQueryBuilder('e')
+      .where('e.tenant_id = :tenantId', { tenantId })
+      .andWhere(`e.id > :floorId AND (e.id > :afterId OR e.created_at > now() - make_interval(secs => :recent))`, {
+        floorId,
+        afterId,
+        recent: recentSeconds,
+      });
+    if (clusterId !== undefined) qb.andWhere('e.cluster_id = :clusterId', { clusterId });
+    return qb.orderBy('e.id', 'ASC').limit(limit).getMany();
+  }
+
+  /** The newest event id of a tenant (of one cluster, or all); '0' when there is none. */
+  async newestId(tenantId: string, clusterId?: string): Promise<string> {
+    const qb = this.repo()
+      .createQueryBuilder('e')
+      .select('MAX(e.id)', 'max')
+      .where('e.tenant_id = :tenantId', { tenantId });
+    if (clusterId !== undefined) qb.andWhere('e.cluster_id = :clusterId', { clusterId });
+    const row = await qb.getRawOne<{ max: string | null }>();
+    return row?.max ?? '0';
+  }
+
   async removeForCluster(tx: Tx, clusterId: string): Promise<void> {
     await this.repo(tx).delete({ clusterId });
   }

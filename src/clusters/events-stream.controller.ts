@@ -1,0 +1,118 @@
+import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { type AuthContext, tenantOf } from '../common/auth-context.js';
+import { Auth, TenantRoute } from '../common/auth.decorators.js';
+import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { CURSOR_SHAPE } from '../common/pagination.js';
+import { EventsRepository } from '../events/events.repository.js';
+import { toEventResponse } from './clusters.dto.js';
+import { ClustersRepository } from './clusters.repository.js';
+
+/** How often a stream looks for new events. */
+const POLL_MS = 1000;
+/** A comment line this often keeps an idle connection (and the proxies on its way) open. */
+const KEEPALIVE_MS = 15000;
+/** Events seen again in case their transaction committed after a later one's. */
+const RECENT_SECONDS = 5;
+/** Open streams per tenant in one API process. */
+const MAX_STREAMS_PER_TENANT = 20;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `GET /v1/events/stream`: the caller's clusters' events as Server-Sent Events, as they happen
+ * (`id: <event id>`, `data: <event JSON>`), resumed after `Last-Event-ID` on a reconnect. The
+ * events table is the source: each stream reads what is new once a second.
+ */
+@ApiTags('tenant: clusters')
+@ApiBearerAuth()
+@TenantRoute()
+@Controller('v1/events')
+export class EventsStreamController {
+  private readonly open = new Map<string, number>();
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly clusters: ClustersRepository,
+  ) {}
+
+  @Get('stream')
+  @ApiProduces('text/event-stream')
+  @ApiQuery({
+    name: 'clusterId',
+    required: false,
+    description: "one cluster's events; all of the caller's when absent",
+  })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this event' })
+  async stream(
+    @Auth() auth: AuthContext,
+    @Query('clusterId') clusterId: string | undefined,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const tenantId = tenantOf(auth);
+    if (clusterId !== undefined) {
+      if (!UUID.test(clusterId)) throw DomainError.validation('clusterId', 'must be a cluster id');
+      if (!(await this.clusters.findForTenant(tenantId, clusterId))) throw DomainError.notFound('cluster', clusterId);
+    }
+    if (lastEventId !== undefined && !CURSOR_SHAPE.sequence.test(lastEventId))
+      throw DomainError.validation('Last-Event-ID', 'must be an event id this stream sent');
+    if ((this.open.get(tenantId) ?? 0) >= MAX_STREAMS_PER_TENANT)
+      throw new DomainError(ErrorCode.RateLimited, `at most ${MAX_STREAMS_PER_TENANT} open event streams per tenant`);
+    // A new stream starts from now; a resumed one after the last event it had.
+    const floor = lastEventId ?? (await this.events.newestId(tenantId, clusterId));
+    let after = floor;
+    const sent = new Map<string, number>();
+
+    this.open.set(tenantId, (this.open.get(tenantId) ?? 0) + 1);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write(': stream open\n\n');
+
+    let closed = false;
+    let polling = false;
+    const poll = async () => {
+      if (closed || polling) return;
+      polling = true;
+      try {
+        const rows = await this.events.since(tenantId, clusterId, {
+          floorId: floor,
+          afterId: after,
+          recentSeconds: RECENT_SECONDS,
+          limit: 500,
+        });
+        for (const e of rows) {
+          if (sent.has(e.id)) continue;
+          sent.set(e.id, Date.now());
+          if (BigInt(e.id) > BigInt(after)) after = e.id;
+          res.write(`id: ${e.id}\ndata: ${JSON.stringify({ ...toEventResponse(e), clusterId: e.clusterId })}\n\n`);
+        }
+        const forget = Date.now() - 2 * RECENT_SECONDS * 1000;
+        for (const [id, at] of sent) if (at < forget) sent.delete(id);
+      } catch {
+        // The database is away a moment: the next poll tries again.
+      } finally {
+        polling = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), POLL_MS);
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      clearInterval(keepalive);
+      const n = (this.open.get(tenantId) ?? 1) - 1;
+      if (n > 0) this.open.set(tenantId, n);
+      else this.open.delete(tenantId);
+    };
+    req.on('close', close);
+    res.on('close', close);
+    await poll();
+  }
+}
