@@ -266,4 +266,66 @@ describe('planCluster', () => {
       expect(plan.actions[0]).toEqual({ kind: 'create', role: 'worker', pool: 'gpu', replaces: sick.id });
     });
   });
+
+  describe('rolling upgrades', () => {
+    const old = (role: 'master' | 'worker', over: Partial<PlanNode> = {}) => node(role, { outdated: true, ...over });
+    const upToDate = (p: ReturnType<typeof planCluster>) => p.conditions.find((c) => c.type === 'UpToDate');
+
+    it('replaces the oldest outdated master first, surging, and nothing else meanwhile', () => {
+      const [m1, m2, m3] = [old('master'), old('master'), old('master')];
+      const w = old('worker');
+      const plan = planCluster(input({ masters: 3, workers: 1, nodes: [m1, m2, m3, w], wasRunning: true }));
+      expect(kinds(plan)).toEqual([`create:master>${m1.id}`]);
+      expect(plan.phase).toBe('Updating');
+      expect(upToDate(plan)).toMatchObject({ status: 'False', reason: 'Upgrading' });
+      // The new one joining: nothing more.
+      const joining = node('master', { replacesNodeId: m1.id, ready: false });
+      expect(
+        kinds(planCluster(input({ masters: 3, workers: 1, nodes: [m1, m2, m3, w, joining], wasRunning: true }))),
+      ).toEqual([]);
+      // Ready: the old one leaves, and the next waits for it.
+      const joined = { ...joining, ready: true };
+      expect(
+        kinds(planCluster(input({ masters: 3, workers: 1, nodes: [m1, m2, m3, w, joined], wasRunning: true }))),
+      ).toEqual([`delete:${m1.id}`]);
+      const leaving = { ...m1, deleting: true };
+      expect(
+        kinds(planCluster(input({ masters: 3, workers: 1, nodes: [leaving, m2, m3, w, joined], wasRunning: true }))),
+      ).toEqual([]);
+      expect(
+        kinds(planCluster(input({ masters: 3, workers: 1, nodes: [m2, m3, w, joined], wasRunning: true }))),
+      ).toEqual([`create:master>${m2.id}`]);
+    });
+
+    it('waits, saying why, while a master is not ready', () => {
+      const plan = planCluster(
+        input({
+          masters: 3,
+          workers: 0,
+          nodes: [old('master'), old('master', { ready: false }), node('master')],
+          wasRunning: true,
+        }),
+      );
+      expect(kinds(plan)).toEqual([]);
+      expect(upToDate(plan)).toMatchObject({ status: 'False', reason: 'UpgradeWaiting' });
+    });
+
+    it('then rolls each pool maxSurge at a time, and is Running once every node is at the version', () => {
+      const m = node('master');
+      const [a, b, c] = [old('worker'), old('worker'), old('worker')];
+      const plan = planCluster(input({ workers: 3, nodes: [m, a, b, c], wasRunning: true }));
+      expect(kinds(plan)).toEqual([`create:worker>${a.id}`]);
+      expect(kinds(planCluster(input({ workers: 3, nodes: [m, a, b, c], wasRunning: true, maxSurge: 2 })))).toEqual([
+        `create:worker>${a.id}`,
+        `create:worker>${b.id}`,
+      ]);
+      const surging = node('worker', { replacesNodeId: a.id, ready: false });
+      expect(kinds(planCluster(input({ workers: 3, nodes: [m, a, b, c, surging], wasRunning: true })))).toEqual([]);
+      const done = planCluster(
+        input({ workers: 3, nodes: [m, node('worker'), node('worker'), node('worker')], wasRunning: true }),
+      );
+      expect(done.phase).toBe('Running');
+      expect(upToDate(done)).toMatchObject({ status: 'True' });
+    });
+  });
 });

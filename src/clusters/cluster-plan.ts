@@ -21,6 +21,8 @@ export interface PlanNode {
   createdAt: number;
   /** Added to the cluster (not replacing anything) and not Ready yet, ever. */
   joining?: boolean;
+  /** Runs another version than the cluster declares: a rolling upgrade replaces it. */
+  outdated?: boolean;
 }
 
 export interface PlanInput {
@@ -33,6 +35,8 @@ export interface PlanInput {
   wasRunning: boolean;
   /** Declared size differs from what was last reached (a scale is in progress). */
   scaling: boolean;
+  /** A rolling upgrade: new worker nodes at once per pool (default 1); masters go one by one. */
+  maxSurge?: number;
 }
 
 export type PlanAction =
@@ -117,6 +121,39 @@ export function planCluster(input: PlanInput): Plan {
       else actions.push({ kind: 'create', role: 'master', replaces: n.id });
     }
   }
+  // A rolling upgrade: masters first, one at a time, the new one joining before the old one
+  // leaves, and only while every master is ready; then each pool's workers, maxSurge at a time.
+  // While a master is short the upgrade waits (condition UpToDate says why).
+  const replacing = (id: string) =>
+    surge.some((r) => r.replacesNodeId === id) || actions.some((a) => a.kind === 'create' && a.replaces === id);
+  const outdatedMasters = masters.filter((m) => m.outdated);
+  let upgradeWaits: string | undefined;
+  if (outdatedMasters.length > 0) {
+    // One master at a time: nothing new while a master joins or leaves.
+    if (!mastersChanging && !masterReplaced) {
+      if (!allMastersReady || masters.length !== input.masters)
+        upgradeWaits = `waiting for ${input.masters} ready masters before replacing the next one`;
+      else {
+        const next = [...outdatedMasters].sort((a, b) => a.createdAt - b.createdAt)[0];
+        if (!replacing(next.id)) {
+          actions.push({ kind: 'create', role: 'master', replaces: next.id });
+          masterReplaced = true;
+        }
+      }
+    }
+  } else if (live.some((n) => n.role === 'worker' && n.outdated)) {
+    if (!allMastersReady || mastersChanging) upgradeWaits = 'waiting for every master to be ready';
+    else
+      for (const pool of input.pools) {
+        const inFlight = surge.filter((r) => r.role === 'worker' && r.pool === pool.name).length;
+        const room = Math.max(0, (input.maxSurge ?? 1) - inFlight);
+        const next = workers
+          .filter((n) => n.pool === pool.name && n.outdated && !replacing(n.id))
+          .sort((a, b) => a.createdAt - b.createdAt)
+          .slice(0, room);
+        for (const n of next) actions.push({ kind: 'create', role: 'worker', pool: pool.name, replaces: n.id });
+      }
+  }
   const mastersChangingNow = mastersChanging || masterReplaced;
 
   if (!mastersChangingNow) {
@@ -153,7 +190,8 @@ export function planCluster(input: PlanInput): Plan {
     input.pools.every((p) => workers.filter((n) => n.pool === p.name).length === p.count) &&
     workers.length === declaredWorkers &&
     readyWorkers === declaredWorkers;
-  const ready = cpReady && workersReady && deletingNodes.length === 0 && surge.length === 0;
+  const outdated = live.filter((n) => n.outdated).length;
+  const ready = cpReady && workersReady && deletingNodes.length === 0 && surge.length === 0 && outdated === 0;
   const conditions: Plan['conditions'] = [
     {
       type: 'InfrastructureReady',
@@ -174,6 +212,15 @@ export function planCluster(input: PlanInput): Plan {
       message: `${readyWorkers}/${declaredWorkers} workers ready`,
     },
     {
+      type: 'UpToDate',
+      status: outdated === 0 ? 'True' : 'False',
+      reason: outdated === 0 ? 'AtDeclaredVersion' : upgradeWaits ? 'UpgradeWaiting' : 'Upgrading',
+      message:
+        outdated === 0
+          ? 'every node runs the declared version'
+          : `${live.length - outdated}/${live.length} nodes at the declared version${upgradeWaits ? `; ${upgradeWaits}` : ''}`,
+    },
+    {
       type: 'Ready',
       status: ready ? 'True' : 'False',
       reason: ready ? 'ClusterReady' : 'NotAtDeclaredSize',
@@ -192,7 +239,7 @@ export function planCluster(input: PlanInput): Plan {
       ? input.nodes.length === 0 && actions.length === 0
         ? 'Pending'
         : 'Provisioning'
-      : (input.scaling || onlyJoining) && !anyUnhealthy
+      : (input.scaling || onlyJoining || outdated > 0) && !anyUnhealthy
         ? 'Updating'
         : 'Degraded';
   return { actions, phase, conditions, nodesToReconcile, settled: ready && actions.length === 0 };

@@ -12,6 +12,8 @@ export interface ClusterSettings {
   /** Remediation stops when more than this many (or this share, "40%") nodes are unhealthy. */
   maxUnhealthy?: number | string;
   autoscale?: { minWorkers: number; maxWorkers: number; targetCpuPercent: number; cooldownSeconds?: number };
+  /** Rolling upgrades: new workers made at once per pool; maxUnavailable is always 0 (surge first). */
+  upgrade?: { maxSurge?: number; maxUnavailable?: number };
 }
 
 @Entity('clusters')

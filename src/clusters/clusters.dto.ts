@@ -176,6 +176,27 @@ export function toWorkerPoolResponse(
   };
 }
 
+export class UpgradeSettingsDto {
+  @ApiPropertyOptional({ default: 1, minimum: 1, maximum: 10, description: 'new workers made at once per pool' })
+  @IsOptional()
+  @IsInt({ message: 'upgrade.maxSurge must be a whole number' })
+  @Min(1, { message: 'upgrade.maxSurge must be at least 1' })
+  @Max(10, { message: 'upgrade.maxSurge must be at most 10' })
+  maxSurge?: number;
+
+  @ApiPropertyOptional({
+    default: 0,
+    minimum: 0,
+    maximum: 0,
+    description: 'workers taken away before their replacement is ready: 0 (every replacement surges first)',
+  })
+  @IsOptional()
+  @IsInt({ message: 'upgrade.maxUnavailable must be a whole number' })
+  @Min(0, { message: 'upgrade.maxUnavailable must be 0' })
+  @Max(0, { message: 'upgrade.maxUnavailable must be 0: replacements always surge first' })
+  maxUnavailable?: number;
+}
+
 export class ClusterSettingsDto {
   @ApiPropertyOptional({ default: 600 })
   @IsOptional()
@@ -203,6 +224,13 @@ export class ClusterSettingsDto {
     },
   })
   maxUnhealthy?: number | string;
+
+  @ApiPropertyOptional({ type: UpgradeSettingsDto })
+  @IsOptional()
+  @IsObject({ message: 'upgrade must be an object' })
+  @ValidateNested()
+  @Type(() => UpgradeSettingsDto)
+  upgrade?: UpgradeSettingsDto;
 
   @ApiPropertyOptional({ type: AutoscaleDto })
   @IsOptional()
@@ -273,6 +301,12 @@ export class CreateClusterRequest {
 }
 
 export class PatchClusterRequest {
+  @ApiPropertyOptional({ example: 'v3.5.16', description: 'rolls the cluster to this version of its bundle' })
+  @IsOptional()
+  @IsString({ message: 'version must be a string' })
+  @MaxLength(32)
+  version?: string;
+
   @ApiPropertyOptional({ enum: [1, 3, 5] })
   @IsOptional()
   @IsIn([1, 3, 5], { message: 'masters must be 1, 3 or 5' })
@@ -384,6 +418,7 @@ export class NodeResponse {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels: Record<string, string>;
   @ApiProperty({ type: [TaintDto] }) taints: Taint[];
   @ApiProperty({ nullable: true, type: String }) hostId: string | null;
+  @ApiProperty({ description: "the version of the cluster's bundle this node runs" }) version: string;
   @ApiProperty() vcpus: number;
   @ApiProperty() memoryMiB: number;
   @ApiProperty() diskGiB: number;
@@ -405,6 +440,7 @@ export function toNodeResponse(n: NodeEntity): NodeResponse {
     labels: n.labels,
     taints: n.taints,
     hostId: n.hostId,
+    version: n.version,
     vcpus: n.vcpus,
     memoryMiB: n.memoryMiB,
     diskGiB: n.diskGiB,

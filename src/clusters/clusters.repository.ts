@@ -9,6 +9,7 @@ export type ClusterSpecPatch = Partial<
   Pick<
     ClusterEntity,
     | 'masters'
+    | 'version'
     | 'workers'
     | 'workerPools'
     | 'workerVcpus'

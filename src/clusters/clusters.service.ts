@@ -199,9 +199,25 @@ export class ClustersService {
       const masters = body.masters ?? cluster.masters;
       const pools = body.workers === undefined ? cluster.workerPools : this.withWorkers(cluster, body.workers);
       const settings = body.settings ? { ...cluster.settings, ...body.settings } : cluster.settings;
-      const changed = await this.workerPools.declare(tx, cluster, { masters, pools }, { settings });
-      if (changed) {
-        const workers = poolTotals(pools).workers;
+      const version = body.version ?? cluster.version;
+      if (version !== cluster.version) this.bundles.checkUpgrade(cluster.controlPlane, cluster.version, version);
+      const upgraded = version !== cluster.version;
+      const changed =
+        (await this.workerPools.declare(
+          tx,
+          cluster,
+          { masters, pools },
+          { settings, version, ...(upgraded ? { generation: cluster.generation + 1 } : {}) },
+        )) || upgraded;
+      if (upgraded)
+        await this.events.normal(
+          { tenantId, clusterId: id },
+          'UpgradeRequested',
+          `rolling from ${cluster.version} to ${version}: masters one at a time, then each pool`,
+          tx,
+        );
+      const workers = poolTotals(pools).workers;
+      if (changed && (masters !== cluster.masters || workers !== cluster.workers)) {
         await this.events.normal(
           { tenantId, clusterId: id },
           'Scaled',

@@ -10,6 +10,7 @@ import { OvnNetworks1764230400000 } from '../../migrations/1764230400000-OvnNetw
 import { HostDisk1764234000000 } from '../../migrations/1764234000000-HostDisk.js';
 import { WorkerPools1764237600000 } from '../../migrations/1764237600000-WorkerPools.js';
 import { ObservedGeneration1764241200000 } from '../../migrations/1764241200000-ObservedGeneration.js';
+import { NodeVersions1764244800000 } from '../../migrations/1764244800000-NodeVersions.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   HostDisk1764234000000,
   WorkerPools1764237600000,
   ObservedGeneration1764241200000,
+  NodeVersions1764244800000,
 ];

@@ -12,7 +12,8 @@ export interface BundleManifest {
   name: string;
   description: string;
   defaultVersion: string;
-  versions: Record<string, { artifacts: string[] }>;
+  /** Each version's files and the versions a cluster may be upgraded to it from. */
+  versions: Record<string, { artifacts: string[]; upgradeFrom?: string[] }>;
   checksums: string;
   scripts: { common: string; master: string; worker: string };
   endpoint: { port: number; scheme: 'https' | 'http' };
@@ -159,7 +160,49 @@ export class BundlesService implements OnModuleInit {
     return { bundle, version: v };
   }
 
+  /**
+   * Checks that a cluster at `from` may roll to `to` (listed in `to`'s upgradeFrom, and
+   * installed); a 422 naming `version` otherwise.
+   */
+  checkUpgrade(name: string, from: string, to: string): void {
+    const known = this.bundles.get(name)?.manifest.versions[to];
+    if (!known)
+      throw DomainError.unprocessable(
+        `version: bundle ${name} has no version ${to}; it has ${Object.keys(this.bundles.get(name)?.manifest.versions ?? {}).join(', ')}`,
+        { field: 'version', from, to },
+      );
+    const { bundle } = this.resolve(name, to);
+    const allowed = bundle.manifest.versions[to].upgradeFrom ?? [];
+    if (allowed.includes(from)) return;
+    const downgrade = compareVersions(to, from) < 0;
+    throw DomainError.unprocessable(
+      `version: bundle ${name} cannot go from ${from} to ${to}` +
+        (downgrade ? ' (a downgrade)' : '') +
+        `; ${to} can be reached from ${allowed.length ? allowed.join(', ') : 'no other version'}`,
+      { field: 'version', from, to, upgradeFrom: allowed },
+    );
+  }
+
   script(bundle: Bundle, which: keyof BundleManifest['scripts']): string {
     return readFileSync(join(bundle.dir, bundle.manifest.scripts[which]), 'utf8');
   }
+}
+
+/** Orders versions like v3.4.23 < v3.5.16 (numbers compared as numbers). */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string) =>
+    v
+      .replace(/^v/, '')
+      .split(/[.+-]/)
+      .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const x = parts(a);
+  const y = parts(b);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const p = x[i] ?? 0;
+    const q = y[i] ?? 0;
+    if (p === q) continue;
+    if (typeof p === 'number' && typeof q === 'number') return p - q;
+    return String(p) < String(q) ? -1 : 1;
+  }
+  return 0;
 }

@@ -4,6 +4,8 @@ import type { Bundle } from './bundles.service.js';
 export class ControlPlaneVersionResponse {
   @ApiProperty() version: string;
   @ApiProperty({ description: 'false while the bundle misses files for this version' }) available: boolean;
+  @ApiProperty({ type: [String], description: 'the versions a cluster can be upgraded to this one from' })
+  upgradeFrom: string[];
 }
 
 export class ControlPlaneResponse {
@@ -22,6 +24,10 @@ export function toControlPlaneResponse(b: Bundle): ControlPlaneResponse {
     name: b.manifest.name,
     description: b.manifest.description,
     defaultVersion: b.manifest.defaultVersion,
-    versions: b.versions.map((v) => ({ version: v.version, available: v.available })),
+    versions: b.versions.map((v) => ({
+      version: v.version,
+      available: v.available,
+      upgradeFrom: b.manifest.versions[v.version]?.upgradeFrom ?? [],
+    })),
   };
 }

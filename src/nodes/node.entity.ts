@@ -34,6 +34,8 @@ export class NodeEntity {
   /** The labels and taints the node was made with (its pool's at the time). */
   @Column({ type: 'jsonb' }) labels: Record<string, string>;
   @Column({ type: 'jsonb' }) taints: Taint[];
+  /** The version of the cluster's control-plane bundle this node runs (the cluster's when made). */
+  @Column({ type: 'varchar', length: 32 }) version: string;
   @Column({ name: 'host_id', type: 'uuid', nullable: true }) hostId: string | null;
   @Column({ type: 'integer' }) vcpus: number;
   @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;

@@ -23,8 +23,13 @@ import { EndpointStep } from './endpoint.step.js';
 import { NodeFactory } from './node-factory.js';
 import { RemediationStep } from './remediation.step.js';
 
-export function toPlanNode(n: NodeEntity, unreachableHosts: ReadonlySet<string> = new Set()): PlanNode {
+export function toPlanNode(
+  n: NodeEntity,
+  unreachableHosts: ReadonlySet<string> = new Set(),
+  clusterVersion?: string,
+): PlanNode {
   return {
+    outdated: clusterVersion !== undefined && n.version !== clusterVersion,
     fenced: n.deleteRequestedAt !== null && n.hostId !== null && unreachableHosts.has(n.hostId),
     id: n.id,
     role: n.role,
@@ -91,13 +96,14 @@ export class ClusterReconciler {
     }
     const unreachable = await this.unreachableHostsOf(nodes);
     if (!cluster.deletingAt) await this.leaveForFenced(cluster, nodes, unreachable);
-    const planNodes = nodes.map((n) => toPlanNode(n, unreachable.ids));
+    const planNodes = nodes.map((n) => toPlanNode(n, unreachable.ids, cluster.version));
     const liveCount = planNodes.filter(
       (n) => !n.deleting && !(n.replacesNodeId && planNodes.some((o) => o.id === n.replacesNodeId && !o.deleting)),
     ).length;
     const plan = planCluster({
       masters: cluster.masters,
       pools: cluster.workerPools.map((p) => ({ name: p.name, count: p.count })),
+      maxSurge: cluster.settings.upgrade?.maxSurge ?? 1,
       deleting: cluster.deletingAt !== null,
       nodes: planNodes,
       wasRunning: ['Running', 'Updating', 'Degraded'].includes(cluster.phase),

@@ -84,6 +84,7 @@ export class NodeFactory {
           ordinal,
           role,
           pool: poolName,
+          version: locked.version,
           labels: pool?.labels ?? {},
           taints: pool?.taints ?? [],
           hostId: placed.hostId,

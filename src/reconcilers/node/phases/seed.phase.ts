@@ -45,10 +45,12 @@ export class SeedPhase implements NodePhaseStep {
   private async ensureBundleDisk(scope: NodeScope): Promise<string> {
     const cluster = scope.liveCluster;
     const bundle = this.bundles.get(cluster.controlPlane);
-    const name = libvirtNames.bundleVolume(cluster.controlPlane, cluster.version, bundle?.digest ?? 'none');
+    // The node's own version: during an upgrade, old and new nodes run side by side.
+    const version = scope.node.version;
+    const name = libvirtNames.bundleVolume(cluster.controlPlane, version, bundle?.digest ?? 'none');
     const pool = libvirtNames.platformPool();
     await scope.backend.ensurePool({ type: 'dir', name: pool, path: join(this.config.hostDataDir, 'platform') });
-    await scope.backend.ensureContentVolume(pool, name, () => this.bundleIso(cluster.controlPlane, cluster.version));
+    await scope.backend.ensureContentVolume(pool, name, () => this.bundleIso(cluster.controlPlane, version));
     return name;
   }
 
@@ -101,7 +103,7 @@ export class SeedPhase implements NodePhaseStep {
       clusterName: cluster.name,
       clusterId: cluster.id,
       bundle: cluster.controlPlane,
-      version: cluster.version,
+      version: node.version,
       floatingIp: fip?.address ?? null,
       masterAddresses: masters.map((m) => m.address!),
       initialMaster: node.role === 'master' && masters.every((m) => m.id === node.id || m.phase !== 'Ready'),

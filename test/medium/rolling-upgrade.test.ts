@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterBody, type Platform, startPlatform, tenantWithInfra, waitForPhase } from '../support/platform.js';
+import { ROOT } from '../support/processes.js';
+
+/**
+ * A rolling version upgrade on simulated hosts, with a bundle of two versions (the second
+ * reachable from the first): masters one at a time, the new one Ready before the old one
+ * leaves, then the workers; a downgrade or a version not listed is refused.
+ */
+describe('rolling upgrades', () => {
+  let p: Platform;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kaas-roll-bundles-'));
+    const roll = join(dir, 'roll');
+    mkdirSync(join(roll, 'artifacts'), { recursive: true });
+    cpSync(join(ROOT, 'bundles', 'etcd', 'scripts'), join(roll, 'scripts'), { recursive: true });
+    const sums: string[] = [];
+    for (const name of ['server-1.0', 'server-1.1']) {
+      const data = `simulated guests read no ${name}\n`;
+      writeFileSync(join(roll, 'artifacts', name), data);
+      sums.push(`${createHash('sha256').update(data).digest('hex')}  ${name}`);
+    }
+    writeFileSync(join(roll, 'artifacts', 'SHA256SUMS'), `${sums.join('\n')}\n`);
+    writeFileSync(
+      join(roll, 'manifest.json'),
+      JSON.stringify({
+        name: 'roll',
+        description: 'two versions, for upgrade tests',
+        defaultVersion: 'v1.0.0',
+        versions: {
+          'v1.0.0': { artifacts: ['artifacts/server-1.0'] },
+          'v1.1.0': { artifacts: ['artifacts/server-1.1'], upgradeFrom: ['v1.0.0'] },
+        },
+        checksums: 'artifacts/SHA256SUMS',
+        scripts: { common: 'scripts/common.sh', master: 'scripts/master.sh', worker: 'scripts/worker.sh' },
+        endpoint: { port: 2379, scheme: 'https' },
+        readiness: { port: 8099, path: '/status' },
+        leave: { master: 'etcd-member-remove' },
+      }),
+    );
+    p = await startPlatform({ KAAS_BUNDLES_DIR: dir });
+  }, 60000);
+  afterAll(async () => {
+    await p?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  type Node = { id: string; role: string; phase: string; version: string };
+  type Event = { id: string; reason: string; message: string; nodeId: string | null };
+
+  it('rolls 3 masters and a pool from v1.0.0 to v1.1.0 keeping 3 ready masters throughout, and refuses going back', async () => {
+    const s = await tenantWithInfra(p, 'roll');
+    const planes = (await s.client.call('GET', '/v1/control-planes')).body.items as {
+      name: string;
+      versions: { version: string; upgradeFrom: string[] }[];
+    }[];
+    expect(planes.find((b) => b.name === 'roll')?.versions).toEqual([
+      { version: 'v1.0.0', available: true, upgradeFrom: [] },
+      { version: 'v1.1.0', available: true, upgradeFrom: ['v1.0.0'] },
+    ]);
+    const created = await s.client.call(
+      'POST',
+      '/v1/clusters',
+      clusterBody(s, {
+        controlPlane: 'roll',
+        masters: 3,
+        workers: 2,
+        nodeSpec: { vcpus: 1, memoryMiB: 512, diskGiB: 5 },
+      }),
+    );
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+    await waitForPhase(s.client, id, 'Running');
+    const nodes = async () => (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as Node[];
+    const before = await nodes();
+
+    expect((await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v9.9.9' })).status).toBe(422);
+    const patched = await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v1.1.0' });
+    expect(patched.status).toBe(202);
+    expect(patched.body.version).toBe('v1.1.0');
+
+    // Sampled all along: never fewer than 3 Ready masters.
+    let fewest = 3;
+    const done = await (async () => {
+      const deadline = Date.now() + 60000;
+      for (;;) {
+        const now = await nodes();
+        fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
+        const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
+        if (c.phase === 'Running' && now.length === 5 && now.every((n) => n.version === 'v1.1.0')) return c;
+        if (Date.now() > deadline) throw new Error(`upgrade not done: ${JSON.stringify(c.conditions)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    expect(fewest).toBe(3);
+    expect(done.conditions.find((x: { type: string }) => x.type === 'UpToDate')).toMatchObject({ status: 'True' });
+    const after = await nodes();
+    expect(after.filter((n) => before.some((b) => b.id === n.id))).toEqual([]);
+
+    // The order, from the events: each old master leaves only after its replacement is Ready,
+    // and no worker is replaced before the last master.
+    const events = (
+      (await s.client.call('GET', `/v1/clusters/${id}/events?limit=1000`)).body.items as Event[]
+    ).reverse();
+    const at = (pred: (e: Event) => boolean) => events.findIndex(pred);
+    const oldMasters = before.filter((n) => n.role === 'master');
+    let lastMasterStep = -1;
+    for (const m of oldMasters) {
+      const made = events.find((e) => e.reason === 'NodeCreated' && e.message.includes(`replaces ${m.id}`));
+      expect(made).toBeDefined();
+      const ready = at((e) => e.reason === 'NodeReady' && e.nodeId === made!.nodeId);
+      const removing = at((e) => e.reason === 'NodeRemoving' && e.nodeId === m.id);
+      expect(ready).toBeGreaterThan(-1);
+      expect(removing).toBeGreaterThan(ready);
+      lastMasterStep = Math.max(lastMasterStep, removing);
+    }
+    for (const w of before.filter((n) => n.role === 'worker'))
+      expect(at((e) => e.reason === 'NodeCreated' && e.message.includes(`replaces ${w.id}`))).toBeGreaterThan(
+        lastMasterStep,
+      );
+
+    const back = await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v1.0.0' });
+    expect(back.status).toBe(422);
+    expect(back.body.message).toMatch(/downgrade/);
+    expect(back.body.details).toMatchObject({ field: 'version' });
+  }, 120000);
+});
