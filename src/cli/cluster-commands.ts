@@ -28,6 +28,7 @@ interface NodeRow {
   name: string;
   role: string;
   pool: string | null;
+  version: string;
   phase: string;
   address: string | null;
   hostId: string | null;
@@ -130,6 +131,13 @@ export function clusterCommands(): Command[] {
       const { ctx, client, id } = await byName(command, name);
       ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, o), clusterColumns);
     });
+  cmd
+    .command('upgrade <cluster> <version>')
+    .description("roll the cluster to another version of its bundle (see control-planes: a version's upgradeFrom)")
+    .action(async (name: string, version: string, _o, command: Command) => {
+      const { ctx, client, id } = await byName(command, name);
+      ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, { version }), clusterColumns);
+    });
   cmd.addCommand(poolCommands(byName));
   cmd
     .command('nodes <cluster>')
@@ -142,6 +150,7 @@ export function clusterCommands(): Command[] {
         { header: 'NAME', value: (n) => n.name },
         { header: 'ROLE', value: (n) => n.role },
         { header: 'POOL', value: (n) => n.pool },
+        { header: 'VERSION', value: (n) => n.version },
         { header: 'PHASE', value: (n) => n.phase },
         { header: 'ADDRESS', value: (n) => n.address },
         { header: 'HOST', value: (n) => n.hostId },
