@@ -217,8 +217,8 @@ export function planCluster(input: PlanInput): Plan {
       reason: outdated === 0 ? 'AtDeclaredVersion' : upgradeWaits ? 'UpgradeWaiting' : 'Upgrading',
       message:
         outdated === 0
-          ? 'every node runs the declared version'
-          : `${live.length - outdated}/${live.length} nodes at the declared version${upgradeWaits ? `; ${upgradeWaits}` : ''}`,
+          ? 'every node runs the declared version with current certificates'
+          : `${live.length - outdated}/${live.length} nodes at the declared version and certificates${upgradeWaits ? `; ${upgradeWaits}` : ''}`,
     },
     {
       type: 'Ready',

@@ -44,6 +44,8 @@ export class ClusterEntity {
   @Column({ type: 'jsonb' }) settings: ClusterSettings;
   /** Raised by every change of the declared state. */
   @Column({ type: 'integer' }) generation: number;
+  /** Raised by every certificate rotation asked for: older nodes are replaced. */
+  @Column({ name: 'certificates_generation', type: 'integer' }) certificatesGeneration: number;
   /** The generation the reconciler last acted on. */
   @Column({ name: 'observed_generation', type: 'integer' }) observedGeneration: number;
   @Column({ name: 'deleting_at', type: 'timestamptz', nullable: true }) deletingAt: Date | null;

@@ -106,6 +106,17 @@ export class ClustersController {
     return this.clusters.setPaused(auth, id, false);
   }
 
+  @Post(':id/rotate-certificates')
+  @HttpCode(202)
+  @ApiAcceptedResponse({ type: ClusterResponse })
+  rotateCertificates(
+    @Auth() auth: AuthContext,
+    @Param('id', new IdPipe('cluster')) id: string,
+    @Body(EmptyBodyPipe) _b: object,
+  ): Promise<ClusterResponse> {
+    return this.clusters.rotateCertificates(auth, id);
+  }
+
   @Get(':id/nodes')
   nodes(@Auth() auth: AuthContext, @Param('id', new IdPipe('cluster')) id: string): Promise<{ items: NodeResponse[] }> {
     return this.details.nodesOf(auth, id);

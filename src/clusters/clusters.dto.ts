@@ -419,6 +419,8 @@ export class NodeResponse {
   @ApiProperty({ type: [TaintDto] }) taints: Taint[];
   @ApiProperty({ nullable: true, type: String }) hostId: string | null;
   @ApiProperty({ description: "the version of the cluster's bundle this node runs" }) version: string;
+  @ApiProperty({ nullable: true, type: String, description: "when the node's certificate ends" })
+  certificateExpiresAt: string | null;
   @ApiProperty() vcpus: number;
   @ApiProperty() memoryMiB: number;
   @ApiProperty() diskGiB: number;
@@ -441,6 +443,7 @@ export function toNodeResponse(n: NodeEntity): NodeResponse {
     taints: n.taints,
     hostId: n.hostId,
     version: n.version,
+    certificateExpiresAt: n.certificateExpiresAt?.toISOString() ?? null,
     vcpus: n.vcpus,
     memoryMiB: n.memoryMiB,
     diskGiB: n.diskGiB,

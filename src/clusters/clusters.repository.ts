@@ -10,6 +10,7 @@ export type ClusterSpecPatch = Partial<
     ClusterEntity,
     | 'masters'
     | 'version'
+    | 'certificatesGeneration'
     | 'workers'
     | 'workerPools'
     | 'workerVcpus'
@@ -47,6 +48,7 @@ export class ClustersRepository {
         settings: {},
         generation: 1,
         observedGeneration: 0,
+        certificatesGeneration: 1,
         deletingAt: null,
         statusVersion: 0,
         autoscaledAt: null,

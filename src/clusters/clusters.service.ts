@@ -245,6 +245,32 @@ export class ClustersService {
     return [{ ...pools[0], count: workers }];
   }
 
+  /**
+   * Every node gets new certificates from the cluster's CA: each is replaced by a new node, one
+   * at a time as in a rolling upgrade (masters first, new before old), so quorum holds.
+   */
+  async rotateCertificates(auth: AuthContext, id: string): Promise<ClusterResponse> {
+    const tenantId = tenantOf(auth);
+    await this.db.transaction(async (tx) => {
+      const cluster = await this.clusters.lock(tx, id);
+      if (!cluster || cluster.tenantId !== tenantId) throw DomainError.notFound('cluster', id);
+      if (cluster.deletingAt) throw DomainError.conflict(`cluster "${cluster.name}" is being deleted`);
+      await this.clusters.update(
+        id,
+        { certificatesGeneration: cluster.certificatesGeneration + 1, generation: cluster.generation + 1 },
+        tx,
+      );
+      await this.events.normal(
+        { tenantId, clusterId: id },
+        'CertificateRotationRequested',
+        'every node is replaced by one with new certificates from the cluster CA, one at a time',
+        tx,
+      );
+    });
+    await this.jobs.nudge('cluster.reconcile', { clusterId: id }, { resourceKey: id });
+    return this.get(auth, id);
+  }
+
   async setPaused(auth: AuthContext, id: string, paused: boolean): Promise<ClusterResponse> {
     const cluster = await this.mustFind(auth, id);
     await this.clusters.update(id, { paused });

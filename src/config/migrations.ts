@@ -11,6 +11,7 @@ import { HostDisk1764234000000 } from '../../migrations/1764234000000-HostDisk.j
 import { WorkerPools1764237600000 } from '../../migrations/1764237600000-WorkerPools.js';
 import { ObservedGeneration1764241200000 } from '../../migrations/1764241200000-ObservedGeneration.js';
 import { NodeVersions1764244800000 } from '../../migrations/1764244800000-NodeVersions.js';
+import { CertificateRotation1764248400000 } from '../../migrations/1764248400000-CertificateRotation.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   WorkerPools1764237600000,
   ObservedGeneration1764241200000,
   NodeVersions1764244800000,
+  CertificateRotation1764248400000,
 ];

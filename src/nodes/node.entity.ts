@@ -36,6 +36,10 @@ export class NodeEntity {
   @Column({ type: 'jsonb' }) taints: Taint[];
   /** The version of the cluster's control-plane bundle this node runs (the cluster's when made). */
   @Column({ type: 'varchar', length: 32 }) version: string;
+  /** The cluster's certificates generation when this node's certificates were made. */
+  @Column({ name: 'certificates_generation', type: 'integer' }) certificatesGeneration: number;
+  /** When the node's own certificate ends (set when its seed is made). */
+  @Column({ name: 'certificate_expires_at', type: 'timestamptz', nullable: true }) certificateExpiresAt: Date | null;
   @Column({ name: 'host_id', type: 'uuid', nullable: true }) hostId: string | null;
   @Column({ type: 'integer' }) vcpus: number;
   @Column({ name: 'memory_mib', type: 'integer' }) memoryMiB: number;

@@ -6,7 +6,7 @@ import { type NodeStatusChange, type NodeStatusColumns, statusColumns } from './
 
 /** The desired-state fields of a node; its status changes only through `patchStatus`. */
 export type NodeSpecPatch = Partial<
-  Pick<NodeEntity, 'deleteRequestedAt' | 'deleteReason' | 'replaceRequestedAt' | 'address'>
+  Pick<NodeEntity, 'deleteRequestedAt' | 'deleteReason' | 'replaceRequestedAt' | 'address' | 'certificateExpiresAt'>
 >;
 
 /** What a cluster's summary (ready count, usage) needs of each of its nodes. */

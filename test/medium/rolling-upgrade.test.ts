@@ -130,4 +130,38 @@ describe('rolling upgrades', () => {
     expect(back.body.message).toMatch(/downgrade/);
     expect(back.body.details).toMatchObject({ field: 'version' });
   }, 120000);
+
+  it('rotates certificates by replacing every node one at a time, keeping 3 ready masters', async () => {
+    const s = await tenantWithInfra(p, 'rotate');
+    const created = await s.client.call(
+      'POST',
+      '/v1/clusters',
+      clusterBody(s, {
+        controlPlane: 'roll',
+        masters: 3,
+        workers: 1,
+        nodeSpec: { vcpus: 1, memoryMiB: 512, diskGiB: 5 },
+      }),
+    );
+    const id = created.body.id as string;
+    await waitForPhase(s.client, id, 'Running');
+    const nodes = async () => (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as Node[];
+    const before = (await nodes()).map((n) => n.id);
+    expect((await s.client.call('POST', `/v1/clusters/${id}/rotate-certificates`, { x: 1 })).status).toBe(400);
+    const rotated = await s.client.call('POST', `/v1/clusters/${id}/rotate-certificates`, {});
+    expect(rotated.status).toBe(202);
+    let fewest = 3;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const now = await nodes();
+      fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
+      const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
+      if (c.phase === 'Running' && now.length === 4 && now.every((n) => !before.includes(n.id))) break;
+      if (Date.now() > deadline) throw new Error(`rotation not done: ${JSON.stringify(c.conditions)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(fewest).toBe(3);
+    const events = (await s.client.call('GET', `/v1/clusters/${id}/events?limit=1000`)).body.items as Event[];
+    expect(events.map((e) => e.reason)).toContain('CertificateRotationRequested');
+  }, 120000);
 });

@@ -23,13 +23,32 @@ import { EndpointStep } from './endpoint.step.js';
 import { NodeFactory } from './node-factory.js';
 import { RemediationStep } from './remediation.step.js';
 
+/** A node's certificate is renewed (the node replaced) once it ends within this many days. */
+export const CERTIFICATE_RENEW_DAYS = 30;
+
+/**
+ * Whether a node must be replaced to bring it to what the cluster declares: another version of
+ * the bundle, certificates from before a rotation, or a certificate that ends within 30 days.
+ */
+export function isOutdated(
+  n: Pick<NodeEntity, 'version' | 'certificatesGeneration' | 'certificateExpiresAt'>,
+  cluster: Pick<ClusterEntity, 'version' | 'certificatesGeneration'>,
+  now = Date.now(),
+): boolean {
+  return (
+    n.version !== cluster.version ||
+    n.certificatesGeneration < cluster.certificatesGeneration ||
+    (n.certificateExpiresAt !== null && n.certificateExpiresAt.getTime() < now + CERTIFICATE_RENEW_DAYS * 86400000)
+  );
+}
+
 export function toPlanNode(
   n: NodeEntity,
   unreachableHosts: ReadonlySet<string> = new Set(),
-  clusterVersion?: string,
+  cluster?: Pick<ClusterEntity, 'version' | 'certificatesGeneration'>,
 ): PlanNode {
   return {
-    outdated: clusterVersion !== undefined && n.version !== clusterVersion,
+    outdated: cluster !== undefined && isOutdated(n, cluster),
     fenced: n.deleteRequestedAt !== null && n.hostId !== null && unreachableHosts.has(n.hostId),
     id: n.id,
     role: n.role,
@@ -96,7 +115,7 @@ export class ClusterReconciler {
     }
     const unreachable = await this.unreachableHostsOf(nodes);
     if (!cluster.deletingAt) await this.leaveForFenced(cluster, nodes, unreachable);
-    const planNodes = nodes.map((n) => toPlanNode(n, unreachable.ids, cluster.version));
+    const planNodes = nodes.map((n) => toPlanNode(n, unreachable.ids, cluster));
     const liveCount = planNodes.filter(
       (n) => !n.deleting && !(n.replacesNodeId && planNodes.some((o) => o.id === n.replacesNodeId && !o.deleting)),
     ).length;

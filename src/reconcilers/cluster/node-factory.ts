@@ -85,6 +85,7 @@ export class NodeFactory {
           role,
           pool: poolName,
           version: locked.version,
+          certificatesGeneration: locked.certificatesGeneration,
           labels: pool?.labels ?? {},
           taints: pool?.taints ?? [],
           hostId: placed.hostId,

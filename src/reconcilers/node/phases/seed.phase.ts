@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { APP_CONFIG } from '../../../common/tokens.js';
@@ -95,6 +96,8 @@ export class SeedPhase implements NodePhaseStep {
         dns: [node.name, 'localhost'],
       },
     );
+    // Renewal replaces the node before this date comes near (cluster reconciler).
+    await this.nodes.update(node.id, { certificateExpiresAt: new Date(new X509Certificate(nodeCert.certPem).validTo) });
     const userData = buildUserData({
       role: node.role,
       nodeId: node.id,
