@@ -234,14 +234,17 @@ export class ClustersRepository {
   }
 
   /**
-   * Clusters that are not at rest: not Running, being deleted, with a node not ready, or with a
-   * declared size their nodes do not match (a size change whose job was lost with Redis).
+   * Clusters that are not at rest: not Running, being deleted, with a node not ready or to be
+   * replaced (another version, older certificates, a certificate ending within 30 days), or with
+   * a declared size their nodes do not match (a size change whose job was lost with Redis).
    */
   async unsettledIds(): Promise<string[]> {
     const rows: { id: string }[] = await this.db.manager.query(
       `SELECT c.id FROM clusters c
         WHERE c.phase <> 'Running' OR c.deleting_at IS NOT NULL
-           OR EXISTS (SELECT 1 FROM nodes n WHERE n.cluster_id = c.id AND (n.phase <> 'Ready' OR n.delete_requested_at IS NOT NULL OR n.replace_requested_at IS NOT NULL))
+           OR EXISTS (SELECT 1 FROM nodes n WHERE n.cluster_id = c.id AND (n.phase <> 'Ready' OR n.delete_requested_at IS NOT NULL OR n.replace_requested_at IS NOT NULL
+                                                                    OR n.version <> c.version OR n.certificates_generation < c.certificates_generation
+                                                                    OR n.certificate_expires_at < now() + interval '30 days'))
            OR EXISTS (SELECT 1 FROM (SELECT count(*) FILTER (WHERE n.role = 'master') AS masters,
                                             count(*) FILTER (WHERE n.role = 'worker') AS workers
                                        FROM nodes n WHERE n.cluster_id = c.id) k
