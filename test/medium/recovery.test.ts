@@ -48,7 +48,12 @@ describe('what a lost job or a lost lease leaves behind (simulated host)', () =>
     const created = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 1 }));
     await waitForPhase(s.client, created.body.id, 'Running');
     // What an accepted PATCH leaves when Redis loses its job: the new size, in the database only.
-    await p.app.get(DataSource).query(`UPDATE clusters SET workers = 2 WHERE id = $1`, [created.body.id]);
+    await p.app.get(DataSource).query(
+      `UPDATE clusters SET workers = 2, worker_pools = jsonb_set(worker_pools, '{0,count}', '2'),
+                worker_vcpus = 2 * vcpus, worker_memory_mib = 2 * memory_mib, worker_disk_gib = 2 * disk_gib
+          WHERE id = $1`,
+      [created.body.id],
+    );
     expect(await p.worker.get(ClusterReconciler).resync()).toEqual({ enqueued: 1 });
     await waitForPhase(
       s.client,
