@@ -1,17 +1,8 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBearerAuth,
-  ApiHeader,
-  ApiOkResponse,
-  ApiProduces,
-  ApiQuery,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
-import { DomainError } from '../common/domain-error.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { type IfMatch, IfMatchHeader } from '../common/if-match.js';
 import { IdPipe } from '../common/id.pipe.js';
@@ -19,6 +10,7 @@ import { ListQuery, NamedListQuery, type Page } from '../common/pagination.js';
 import {
   ClusterResponse,
   CreateClusterRequest,
+  KubeconfigQuery,
   type EventResponse,
   NodeResponse,
   PatchClusterRequest,
@@ -147,18 +139,11 @@ export class ClustersController {
   @ApiProduces('application/yaml')
   @Header('Content-Type', 'application/yaml; charset=utf-8')
   @Header('Cache-Control', 'no-store')
-  @ApiQuery({
-    name: 'ttlSeconds',
-    required: false,
-    description: "the client certificate's lifetime: 60 to 2592000 (30 days), default 86400",
-  })
   kubeconfig(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
-    @Query('ttlSeconds') ttl?: string,
+    @Query() q: KubeconfigQuery,
   ): Promise<string> {
-    if (ttl !== undefined && !/^\d{1,10}$/.test(ttl))
-      throw DomainError.validation('ttlSeconds', 'must be a whole number of seconds');
-    return this.details.kubeconfig(auth, id, ttl === undefined ? undefined : Number(ttl));
+    return this.details.kubeconfig(auth, id, q.ttlSeconds);
   }
 }

@@ -327,6 +327,28 @@ export class PatchClusterRequest {
   settings?: ClusterSettingsDto;
 }
 
+export class KubeconfigQuery {
+  @ApiPropertyOptional({
+    minimum: 60,
+    maximum: 2592000,
+    default: 86400,
+    description: "the client certificate's lifetime in seconds (at most 30 days)",
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'ttlSeconds must be a whole number of seconds' })
+  @Min(60, { message: 'ttlSeconds must be at least 60' })
+  @Max(2592000, { message: 'ttlSeconds must be at most 2592000 (30 days)' })
+  ttlSeconds?: number;
+}
+
+export class EventStreamQuery {
+  @ApiPropertyOptional({ format: 'uuid', description: "one cluster's events; all of the caller's when absent" })
+  @IsOptional()
+  @IsUUID('all', { message: 'clusterId must be a cluster id' })
+  clusterId?: string;
+}
+
 export class ConditionDto implements Condition {
   @ApiProperty() type: string;
   @ApiProperty({ enum: ['True', 'False', 'Unknown'] }) status: 'True' | 'False' | 'Unknown';

@@ -140,7 +140,9 @@ describe('secrets never reach logs or error bodies (real processes, log level de
     secrets.set('cluster admin key', stored.adminKeyPem);
     secrets.set('cluster admin certificate', stored.adminCertPem);
     secrets.set('cluster join token', stored.joinToken);
-    expect(Buffer.from(user['client-key-data'], 'base64').toString()).toBe(stored.adminKeyPem);
+    // The kubeconfig carries a credential made for that download, never the cluster's admin key.
+    expect(Buffer.from(user['client-key-data'], 'base64').toString()).not.toBe(stored.adminKeyPem);
+    expect(Buffer.from(user['client-key-data'], 'base64').toString()).toMatch(/BEGIN PRIVATE KEY/);
 
     // Failures, some carrying near-misses of real secrets.
     const nearMiss = `${tenant.body.apiKey.slice(0, -1)}${tenant.body.apiKey.endsWith('A') ? 'B' : 'A'}`;

@@ -339,8 +339,9 @@ describe(`a hostile control plane (seed ${SEED})`, () => {
           return req.socket.destroy();
         case 'huge-json':
           // Just under the answer cap, valid JSON of the right shape with big unknown fields:
-          // parsed and used (etcd: the node is no member; drain: 900 pods, each eviction answered
-          // the same way, until the leave's budget runs out).
+          // parsed and used (etcd: the node is no member; drain: 900 pods to evict, each eviction
+          // answered at once, until the leave's budget runs out).
+          if (req.url?.endsWith('/eviction')) return json(201, {});
           return json(200, hugeAnswer);
         case 'many-items':
           return json(200, {
