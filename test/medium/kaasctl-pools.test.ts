@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { Command, Option } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiError } from '../../src/cli/api-client.js';
-import { clusterCommands } from '../../src/cli/cluster-commands.js';
+import { kaasctl as runKaasctl } from '../support/kaasctl.js';
 import { type Platform, startPlatform, tenantWithInfra, type TenantSetup } from '../support/platform.js';
 
 /**
@@ -22,26 +21,7 @@ describe('kaasctl worker pools against the API', () => {
   });
 
   /** Runs `kaasctl <args>` with the tenant's key; what it printed. */
-  const kaasctl = async (...args: string[]): Promise<string> => {
-    const program = new Command('kaasctl')
-      .option('--url <url>')
-      .option('--token <token>')
-      .addOption(new Option('-o, --output <format>').choices(['table', 'json', 'name']).default('table'))
-      .option('--tenant <tenant>')
-      .exitOverride();
-    for (const cmd of clusterCommands()) program.addCommand(cmd);
-    const printed: string[] = [];
-    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      printed.push(String(chunk));
-      return true;
-    });
-    try {
-      await program.parseAsync(['--url', t.baseUrl, '--token', s.client.token!, ...args], { from: 'user' });
-    } finally {
-      write.mockRestore();
-    }
-    return printed.join('');
-  };
+  const kaasctl = (...args: string[]): Promise<string> => runKaasctl(t.baseUrl, s.client.token!, args);
   const poolsOf = async () =>
     (await s.client.call('GET', `/v1/clusters/${clusterId}/pools`)).body.items as {
       name: string;

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { Command, Option } from 'commander';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module.js';
-import { adminCommands, type SecretKeyRotation } from '../../src/cli/admin-commands.js';
+import type { SecretKeyRotation } from '../../src/cli/admin-commands.js';
 import { createLogger } from '../../src/common/logger.js';
 import { SecretBox } from '../../src/common/secret-box.js';
 import { decryptSecret, encryptSecret, sealedKeyId, secretKeyId } from '../../src/common/secrets.js';
@@ -18,6 +17,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { ClusterSecretsStore } from '../../src/control-plane/cluster-secrets.store.js';
 import { createLibvirtTestHost, type LibvirtTestHost } from '../../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { createHttpApp } from '../../src/http-app.js';
+import { kaasctl } from '../support/kaasctl.js';
 import { clusterBody, tenantWithInfra, type TenantSetup } from '../support/platform.js';
 import { Client, LogSink, ovnEnv, startTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase } from '../support/test-database.js';
@@ -81,28 +81,6 @@ async function startOnKeyFile(
       await db.drop();
     },
   };
-}
-
-/** Runs `kaasctl <args>` in this process against the test API; what it printed. */
-async function kaasctl(baseUrl: string, token: string, args: string[]): Promise<string> {
-  const program = new Command('kaasctl')
-    .option('--url <url>')
-    .option('--token <token>')
-    .addOption(new Option('-o, --output <format>').choices(['table', 'json', 'name']).default('table'))
-    .option('--tenant <tenant>')
-    .exitOverride();
-  for (const cmd of adminCommands()) program.addCommand(cmd);
-  const printed: string[] = [];
-  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    printed.push(String(chunk));
-    return true;
-  });
-  try {
-    await program.parseAsync(['--url', baseUrl, '--token', token, ...args], { from: 'user' });
-  } finally {
-    write.mockRestore();
-  }
-  return printed.join('');
 }
 
 /** The cluster CA a kubeconfig names. */
