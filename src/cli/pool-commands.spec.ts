@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { ApiError } from './api-client.js';
-import { clusterCommands } from './cluster-commands.js';
+import { kaasctlProgram, throwOnUsageErrors } from './program.js';
 import { autoscaleOption, labelOption, poolOption, taintOption, type WorkerPool } from './pool-commands.js';
 
 const CLUSTER = '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -72,21 +72,9 @@ interface Sent {
   body: unknown;
 }
 
-function throwingUsageErrors(cmd: Command, errors: string[]): void {
-  cmd.exitOverride().configureOutput({ writeErr: (text) => errors.push(text) });
-  for (const sub of cmd.commands) throwingUsageErrors(sub, errors);
-}
-
-/** kaasctl as cli.ts builds it (the global options), with only the cluster commands. */
+/** kaasctl as cli.ts builds it, its usage errors thrown and kept. */
 function kaasctl(errors: string[]): Command {
-  const program = new Command('kaasctl')
-    .option('--url <url>')
-    .option('--token <token>')
-    .option('-o, --output <format>', 'output format', 'table')
-    .option('--tenant <tenant>');
-  for (const cmd of clusterCommands()) program.addCommand(cmd);
-  throwingUsageErrors(program, errors);
-  return program;
+  return throwOnUsageErrors(kaasctlProgram({}), errors);
 }
 
 const gpu: WorkerPool = {

@@ -30,3 +30,13 @@ export function kaasctlProgram(env: NodeJS.ProcessEnv = process.env): Command {
     program.addCommand(cmd);
   return program;
 }
+
+/**
+ * For running kaasctl inside another program (tests): usage errors throw instead of ending the
+ * process, at every level of commands, and their text goes to `errors`.
+ */
+export function throwOnUsageErrors(cmd: Command, errors: string[] = []): Command {
+  cmd.exitOverride().configureOutput({ writeErr: (text) => errors.push(text) });
+  for (const sub of cmd.commands) throwOnUsageErrors(sub, errors);
+  return cmd;
+}

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Command } from 'commander';
-import { tenantResourceCommands } from './tenant-resource-commands.js';
+import type { Command } from 'commander';
+import { kaasctlProgram, throwOnUsageErrors } from './program.js';
 
 const FIP = '0b7e8a52-3f0c-4c5e-9d2a-7f3c1e0a9b11';
 const CLUSTER = '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -12,22 +12,9 @@ interface Sent {
   tenant: string | null;
 }
 
-/** Usage errors throw (instead of ending the process) and are kept, at every level of commands. */
-function throwingUsageErrors(cmd: Command, errors: string[]): void {
-  cmd.exitOverride().configureOutput({ writeErr: (text) => errors.push(text) });
-  for (const sub of cmd.commands) throwingUsageErrors(sub, errors);
-}
-
-/** kaasctl as cli.ts builds it (the global options), with only the tenant resource commands. */
+/** kaasctl as cli.ts builds it, its usage errors thrown and kept. */
 function kaasctl(errors: string[]): Command {
-  const program = new Command('kaasctl')
-    .option('--url <url>')
-    .option('--token <token>')
-    .option('-o, --output <format>', 'output format', 'table')
-    .option('--tenant <tenant>');
-  for (const cmd of tenantResourceCommands()) program.addCommand(cmd);
-  throwingUsageErrors(program, errors);
-  return program;
+  return throwOnUsageErrors(kaasctlProgram({}), errors);
 }
 
 describe('kaasctl floating-ips associate|disassociate', () => {
