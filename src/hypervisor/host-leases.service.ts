@@ -33,6 +33,8 @@ export class HostLeases implements OnApplicationShutdown {
   private ticking = false;
   private stopped = false;
   private onDomainStopped: (hostId: string, domainName: string) => void = () => undefined;
+  /** Host queues given up and still closing: a round does not wait for them (see drop). */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -209,7 +211,13 @@ export class HostLeases implements OnApplicationShutdown {
     // The connection goes first: jobs still running on the host fail at their next call and are
     // retried by the new holder, rather than finishing on a host this worker no longer holds.
     await runtime?.close();
-    await this.runner.stopQueue(hostQueueName(hostId));
+    // The queue's consumer closes in the background: it may wait for Redis to come back and for
+    // its running jobs to end, and a round that waited for it would renew no other lease meanwhile.
+    const closed: Promise<void> = this.runner
+      .stopQueue(hostQueueName(hostId))
+      .catch((err: unknown) => this.logger.warn({ hostId, err: (err as Error).message }, 'cannot close host queue'))
+      .finally(() => this.closing.delete(closed));
+    this.closing.add(closed);
     this.logger.info({ hostId, why }, 'gave up host');
   }
 
@@ -232,6 +240,7 @@ export class HostLeases implements OnApplicationShutdown {
       await this.redis.eval(RELEASE, 1, this.key('lease', hostId), this.workerId).catch(() => undefined);
     }
     await this.redis.del(this.key('worker', this.workerId)).catch(() => undefined);
+    await Promise.all([...this.closing]);
   }
 }
 

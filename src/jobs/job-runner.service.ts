@@ -48,6 +48,8 @@ export class JobRunner implements OnApplicationShutdown {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private checking = false;
   private stopped = true;
+  /** Set by stop(), cleared by start(): unlike `stopped`, not set before the first start. */
+  private halted = false;
   private readonly restarts: Counter<'queue'>;
   /** Exposed for tests, which cannot wait for the defaults. */
   readonly watchdog: WatchdogOptions = { everyMs: 5000, stuckAfterMs: 30000 };
@@ -146,7 +148,8 @@ export class JobRunner implements OnApplicationShutdown {
 
   /** Starts consuming a queue that exists only while this process owns something (a host). */
   async startQueue(queueName: string): Promise<void> {
-    if (this.dynamic.has(queueName)) return;
+    // A runner stopped on purpose (shutting down, or stopped by hand) takes up no queue until started.
+    if (this.halted || this.dynamic.has(queueName)) return;
     const consumer = this.createConsumer(queueName, this.config.workerConcurrency);
     this.dynamic.set(queueName, consumer);
     try {
@@ -168,6 +171,7 @@ export class JobRunner implements OnApplicationShutdown {
   async start(options: { schedules?: boolean } = {}): Promise<void> {
     if (this.handlers.size === 0) this.discoverHandlers();
     this.stopped = false;
+    this.halted = false;
     for (const queueName of Object.values(QueueName)) {
       if (!this.workers.has(queueName))
         this.workers.set(queueName, this.createConsumer(queueName, this.config.workerConcurrency));
@@ -289,6 +293,7 @@ export class JobRunner implements OnApplicationShutdown {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.halted = true;
     clearInterval(this.scheduleTimer);
     clearInterval(this.watchdogTimer);
     const all = [...this.workers.values(), ...this.dynamic.values()];

@@ -18,7 +18,7 @@ import { JobRunner } from '../../src/jobs/job-runner.service.js';
 import { scheduleTable } from '../../src/jobs/schedule.js';
 import { createLibvirtTestHost } from '../../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { redisProvider } from '../../src/jobs/redis.provider.js';
-import { freePort, waitFor } from '../support/processes.js';
+import { freePort, freeStablePort, waitFor } from '../support/processes.js';
 import {
   clusterBody,
   FAST_SIMULATION,
@@ -197,14 +197,17 @@ describe('a write while Redis is away', () => {
   });
 });
 
-/** A TCP relay to the shared Redis: it stands in for a Redis that goes away and comes back. */
+/**
+ * A TCP relay to the shared Redis: it stands in for a Redis that goes away (connections refused)
+ * and comes back on the same port.
+ */
 async function redisRelay(): Promise<{ url: string; cut(): void; restore(): Promise<void>; close(): void }> {
   const target = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:56379');
-  const port = await freePort();
+  const port = await freeStablePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   const listen = () =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((resolve, reject) => {
       if (server?.listening) return resolve();
       server = createServer((client) => {
         const upstream = connect(Number(target.port), target.hostname);
@@ -215,6 +218,7 @@ async function redisRelay(): Promise<{ url: string; cut(): void; restore(): Prom
         }
         client.pipe(upstream).pipe(client);
       });
+      server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
     });
   const cut = () => {

@@ -4,7 +4,11 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterBody, type Platform, startPlatform, tenantWithInfra, waitForPhase } from '../support/platform.js';
-import { ROOT } from '../support/processes.js';
+import type { Redis } from 'ioredis';
+import { JobRunner } from '../../src/jobs/job-runner.service.js';
+import { REDIS } from '../../src/jobs/redis.provider.js';
+import { ClusterReconciler } from '../../src/reconcilers/cluster/cluster.reconciler.js';
+import { ROOT, waitFor } from '../support/processes.js';
 
 /**
  * A rolling version upgrade on simulated hosts, with a bundle of two versions (the second
@@ -163,5 +167,69 @@ describe('rolling upgrades', () => {
     expect(fewest).toBe(3);
     const events = (await s.client.call('GET', `/v1/clusters/${id}/events?limit=1000`)).body.items as Event[];
     expect(events.map((e) => e.reason)).toContain('CertificateRotationRequested');
+  }, 120000);
+
+  it('resumes an upgrade whose worker stopped mid-way and whose queued jobs were lost', async () => {
+    const s = await tenantWithInfra(p, 'resume');
+    const created = await s.client.call(
+      'POST',
+      '/v1/clusters',
+      clusterBody(s, {
+        controlPlane: 'roll',
+        masters: 3,
+        workers: 1,
+        nodeSpec: { vcpus: 1, memoryMiB: 512, diskGiB: 5 },
+      }),
+    );
+    const id = created.body.id as string;
+    await waitForPhase(s.client, id, 'Running');
+    const nodes = async () => (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as Node[];
+    expect((await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v1.1.0' })).status).toBe(202);
+    // Mid-way: the first new master is Ready, other masters are still at the old version.
+    await waitFor(
+      'the first new master',
+      async () => {
+        const now = await nodes();
+        return now.some((n) => n.role === 'master' && n.version === 'v1.1.0' && n.phase === 'Ready');
+      },
+      30000,
+      20,
+    );
+    const runner = p.worker.get(JobRunner);
+    await runner.stop();
+    // Everything queued is lost with it (the host leases stay: the hosts' guests run on).
+    const redis = p.worker.get<Redis>(REDIS);
+    const prefix = p.config.queuePrefix;
+    for (const pattern of [`${prefix}:reconcile:*`, `${prefix}:maintenance:*`, `${prefix}:host-*`]) {
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    const stalled = await nodes();
+    expect(stalled.some((n) => n.version === 'v1.0.0')).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    // Nothing moved while the worker was away.
+    expect((await nodes()).map((n) => `${n.id} ${n.phase}`).sort()).toEqual(
+      stalled.map((n) => `${n.id} ${n.phase}`).sort(),
+    );
+    await runner.start({ schedules: false });
+    // The periodic resync finds the cluster unsettled and the upgrade goes on from the database.
+    expect((await p.worker.get(ClusterReconciler).resync()).enqueued).toBeGreaterThanOrEqual(1);
+    let fewest = 3;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const now = await nodes();
+      fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
+      const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
+      if (c.phase === 'Running' && now.length === 4 && now.every((n) => n.version === 'v1.1.0')) break;
+      if (Date.now() > deadline) throw new Error(`upgrade not resumed: ${JSON.stringify(c.conditions)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(fewest).toBe(3);
   }, 120000);
 });
