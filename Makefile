@@ -61,6 +61,7 @@ test-bundles: build guest-image bundles
 	@bash test/bundle/etcd-bundle.test.sh
 	@bash test/bundle/k3s-recipe.test.sh
 	@bash test/bundle/etcd-status.test.sh
+	@bash test/bundle/etcd-restore.test.sh
 
 vmenv-up:
 	@scripts/vmenv/vmenv.sh up

@@ -16,6 +16,8 @@ if [ $# -eq 0 ]; then
   bash test/bundle/k3s-recipe.test.sh
   # The etcd bundle's status line (labels and taints included), under dash and busybox sh.
   bash test/bundle/etcd-status.test.sh
+  # Restoring a cluster from an etcd snapshot (real etcd, in namespaces of its own; ~20 s).
+  bash test/bundle/etcd-restore.test.sh
 fi
 if [ "${KAAS_SKIP_VM_TESTS:-0}" != 1 ] && [ -x scripts/test-vm.sh ] && [ $# -eq 0 ]; then
   scripts/test-vm.sh

@@ -11,6 +11,7 @@ import type { AppConfig } from './config/config.js';
 import { CoreModule } from './config/core.module.js';
 import { JobsModule } from './jobs/jobs.module.js';
 import { PlatformModule } from './platform/platform.module.js';
+import { BackupsModule } from './backups/backups.module.js';
 import { ClustersModule } from './clusters/clusters.module.js';
 import { ControlPlaneModule } from './control-plane/control-plane.module.js';
 import { EventsModule } from './events/events.module.js';
@@ -32,6 +33,7 @@ export const DOMAIN_MODULES = [
   NodesModule,
   ControlPlaneModule,
   ClustersModule,
+  BackupsModule,
   ReconcilersModule,
 ];
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { clusterBackupCommands } from './backup-commands.js';
 import { CliContext, intOption } from './context.js';
 import type { Column } from './output.js';
 import { formatPools, poolCommands, poolOption, type PoolRequest, type WorkerPool } from './pool-commands.js';
@@ -98,14 +99,26 @@ export function clusterCommands(): Command[] {
         ['--vpc <idOrName>', 'VPC'],
         ['--storage-pool <idOrName>', 'storage pool'],
         ['--floating-ip <idOrAddress>', 'floating IP (its endpoint)'],
+        [
+          '--restore-from <backupId>',
+          "start the control plane from a Succeeded backup's data, at the backup's version and control plane",
+        ],
       ],
       body: async ([name], o, ctx) => {
         const pools = o.pool as PoolRequest[] | undefined;
         if (pools && o.workers !== undefined) throw new Error('give --workers or --pool, not both');
         const client = await ctx.tenantClient();
+        const restoreFrom = o.restoreFrom === undefined ? undefined : String(o.restoreFrom);
+        // A restore runs the backup's control plane, which is not necessarily the default one.
+        const controlPlane =
+          o.controlPlane ??
+          (restoreFrom
+            ? (await client.request<{ controlPlane: string }>('GET', `/v1/backups/${encodeURIComponent(restoreFrom)}`))
+                .controlPlane
+            : 'etcd');
         return {
           name,
-          controlPlane: o.controlPlane ?? 'etcd',
+          controlPlane,
           ...(o.version ? { version: o.version } : {}),
           masters: o.masters ?? 1,
           ...(pools ? { workerPools: pools } : { workers: o.workers ?? 2 }),
@@ -113,6 +126,7 @@ export function clusterCommands(): Command[] {
           vpcId: await ctx.resourceId(client, '/v1/vpcs', String(o.vpc), 'VPC'),
           storagePoolId: await ctx.resourceId(client, '/v1/storage-pools', String(o.storagePool), 'storage pool'),
           floatingIpId: await ctx.resourceId(client, '/v1/floating-ips', String(o.floatingIp), 'floating IP'),
+          ...(restoreFrom ? { restoreFrom: { backupId: restoreFrom } } : {}),
         };
       },
     },
@@ -139,6 +153,7 @@ export function clusterCommands(): Command[] {
       ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, { version }), clusterColumns);
     });
   cmd.addCommand(poolCommands(byName));
+  cmd.addCommand(clusterBackupCommands(byName));
   cmd
     .command('nodes <cluster>')
     .description("a cluster's nodes")

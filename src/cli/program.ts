@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { adminCommands } from './admin-commands.js';
 import { auditCommands } from './audit-commands.js';
+import { backupCommands } from './backup-commands.js';
 import { clusterCommands } from './cluster-commands.js';
 import { hostCommands } from './host-commands.js';
 import { tenantCommands } from './tenant-commands.js';
@@ -24,6 +25,7 @@ export function kaasctlProgram(env: NodeJS.ProcessEnv = process.env): Command {
     ...hostCommands(),
     ...tenantResourceCommands(),
     ...clusterCommands(),
+    ...backupCommands(),
     ...auditCommands(),
     ...adminCommands(),
   ])

@@ -51,16 +51,29 @@ export class ClusterCapacity {
       );
   }
 
-  /** Disk the pool has promised to clusters, including the one being checked. */
-  async checkPoolRoom(tx: Tx, poolId: string, extraGiB: number, poolName: string, capacityGiB: number): Promise<void> {
+  /**
+   * Disk the pool has promised: clusters' declared nodes and the backups it holds, plus what is
+   * being checked (`what` names it in the refusal).
+   */
+  async checkPoolRoom(
+    tx: Tx,
+    poolId: string,
+    extraGiB: number,
+    poolName: string,
+    capacityGiB: number,
+    what = 'the nodes',
+  ): Promise<void> {
     const rows: { reserved: string }[] = await tx.query(
-      `SELECT COALESCE(SUM(masters * disk_gib + worker_disk_gib), 0) AS reserved FROM clusters WHERE storage_pool_id = $1 AND deleting_at IS NULL`,
+      `SELECT (SELECT COALESCE(SUM(masters * disk_gib + worker_disk_gib), 0) FROM clusters
+                WHERE storage_pool_id = $1 AND deleting_at IS NULL)
+            + (SELECT COALESCE(SUM(capacity_gib), 0) FROM volumes WHERE pool_id = $1 AND owner_kind = 'backup')
+              AS reserved`,
       [poolId],
     );
     const reserved = Number(rows[0].reserved);
     if (reserved + extraGiB > capacityGiB) {
       throw DomainError.unprocessable(
-        `storage pool "${poolName}" has ${capacityGiB - reserved} GiB free; the nodes need ${extraGiB} GiB`,
+        `storage pool "${poolName}" has ${Math.max(0, capacityGiB - reserved)} GiB free; ${what} need ${extraGiB} GiB`,
         { field: 'storagePoolId', capacityGiB, reservedGiB: reserved, requestedGiB: extraGiB },
       );
     }

@@ -14,6 +14,8 @@ export interface ClusterSettings {
   autoscale?: { minWorkers: number; maxWorkers: number; targetCpuPercent: number; cooldownSeconds?: number };
   /** Rolling upgrades: new workers made at once per pool; maxUnavailable is always 0 (surge first). */
   upgrade?: { maxSurge?: number; maxUnavailable?: number };
+  /** Backups on a schedule: one every `intervalMinutes`, the newest `keep` scheduled ones kept. */
+  backup?: { intervalMinutes: number; keep: number };
 }
 
 @Entity('clusters')
@@ -49,6 +51,10 @@ export class ClusterEntity {
   /** The generation the reconciler last acted on. */
   @Column({ name: 'observed_generation', type: 'integer' }) observedGeneration: number;
   @Column({ name: 'deleting_at', type: 'timestamptz', nullable: true }) deletingAt: Date | null;
+  /** The backup this cluster was created from; its first master starts from that snapshot. */
+  @Column({ name: 'restore_backup_id', type: 'uuid', nullable: true }) restoreBackupId: string | null;
+  /** When the restored cluster first ran: later masters join it, none restores again. */
+  @Column({ name: 'restored_at', type: 'timestamptz', nullable: true }) restoredAt: Date | null;
   /** Bumped by every status write; a write computed from an older version is refused. */
   @Column({ name: 'status_version', type: 'integer' }) statusVersion: number;
   /** When the autoscaler last changed the declared size (the start of its cool-down). */

@@ -197,6 +197,26 @@ export class UpgradeSettingsDto {
   maxUnavailable?: number;
 }
 
+export class BackupSettingsDto {
+  @ApiProperty({ minimum: 5, maximum: 10080, description: 'minutes between scheduled backups' })
+  @IsInt({ message: 'backup.intervalMinutes must be a whole number' })
+  @Min(5, { message: 'backup.intervalMinutes must be at least 5' })
+  @Max(10080, { message: 'backup.intervalMinutes must be at most 10080 (a week)' })
+  intervalMinutes: number;
+
+  @ApiProperty({ minimum: 1, maximum: 100, description: 'scheduled backups kept (the newest)' })
+  @IsInt({ message: 'backup.keep must be a whole number' })
+  @Min(1, { message: 'backup.keep must be at least 1' })
+  @Max(100, { message: 'backup.keep must be at most 100' })
+  keep: number;
+}
+
+export class RestoreFromDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID('all', { message: 'restoreFrom.backupId must be a backup id' })
+  backupId: string;
+}
+
 export class ClusterSettingsDto {
   @ApiPropertyOptional({ default: 600 })
   @IsOptional()
@@ -238,6 +258,13 @@ export class ClusterSettingsDto {
   @ValidateNested()
   @Type(() => AutoscaleDto)
   autoscale?: AutoscaleDto;
+
+  @ApiPropertyOptional({ type: BackupSettingsDto, description: 'backups on a schedule' })
+  @IsOptional()
+  @IsObject({ message: 'backup must be an object' })
+  @ValidateNested()
+  @Type(() => BackupSettingsDto)
+  backup?: BackupSettingsDto;
 }
 
 export class CreateClusterRequest {
@@ -298,6 +325,16 @@ export class CreateClusterRequest {
   @ValidateNested()
   @Type(() => ClusterSettingsDto)
   settings?: ClusterSettingsDto;
+
+  @ApiPropertyOptional({
+    type: RestoreFromDto,
+    description: "a new cluster whose control plane starts from this backup's data, at the backup's version",
+  })
+  @IsOptional()
+  @IsObject({ message: 'restoreFrom must be an object' })
+  @ValidateNested()
+  @Type(() => RestoreFromDto)
+  restoreFrom?: RestoreFromDto;
 }
 
 export class PatchClusterRequest {
@@ -385,6 +422,11 @@ export class ClusterResponse {
   @ApiProperty({ description: 'raised by every change of the declared state; the ETag of GET' }) generation: number;
   @ApiProperty({ description: 'the generation the reconciler last acted on' }) observedGeneration: number;
   @ApiProperty() settings: Record<string, unknown>;
+  @ApiProperty({
+    nullable: true,
+    description: 'the backup the cluster was created from, and when its restore finished (null while it runs)',
+  })
+  restoredFrom: { backupId: string; restoredAt: string | null } | null;
   @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number; nodes: number } | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
@@ -419,6 +461,9 @@ export function toClusterResponse(
     generation: c.generation,
     observedGeneration: c.observedGeneration,
     settings: c.settings as Record<string, unknown>,
+    restoredFrom: c.restoreBackupId
+      ? { backupId: c.restoreBackupId, restoredAt: c.restoredAt?.toISOString() ?? null }
+      : null,
     usage: sampled.length
       ? {
           nodes: sampled.length,

@@ -6,6 +6,7 @@ import { NetworksModule } from '../networks/networks.module.js';
 import { NodesModule } from '../nodes/nodes.module.js';
 import { StoragePoolsModule } from '../storage-pools/storage-pools.module.js';
 import { TenantsModule } from '../tenants/tenants.module.js';
+import { BackupsRepository } from '../backups/backups.repository.js';
 import { ClusterCapacity } from './cluster-capacity.js';
 import { ClusterDetailsService } from './cluster-details.service.js';
 import { ClusterScaling } from './cluster-scaling.service.js';
@@ -42,7 +43,8 @@ import { WorkerPoolsService } from './worker-pools.service.js';
     WorkerPoolsService,
     ClusterUsageSources,
     UsageMetrics,
+    BackupsRepository,
   ],
-  exports: [ClustersRepository, ClustersService, ClusterScaling],
+  exports: [ClustersRepository, ClustersService, ClusterScaling, ClusterCapacity, BackupsRepository],
 })
 export class ClustersModule {}

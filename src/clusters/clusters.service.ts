@@ -5,6 +5,7 @@ import { DomainError } from '../common/domain-error.js';
 import { checkIfMatch, type IfMatch } from '../common/if-match.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { BackupsRepository } from '../backups/backups.repository.js';
 import { BundlesService } from '../control-plane/bundles.service.js';
 import { EventsService } from '../events/events.service.js';
 import { HostsRepository } from '../hypervisor/hosts.repository.js';
@@ -45,12 +46,40 @@ export class ClustersService {
     private readonly events: EventsService,
     private readonly idempotency: IdempotencyEffects,
     private readonly workerPools: WorkerPoolsService,
+    private readonly backups: BackupsRepository,
   ) {}
+
+  /**
+   * The backup a new cluster starts from: the caller's, complete, of the same control plane, and
+   * restored at its own version (a version given must be that one).
+   */
+  private async restoreSource(tenantId: string, body: CreateClusterRequest) {
+    const backupId = body.restoreFrom!.backupId;
+    const backup = await this.backups.findForTenant(tenantId, backupId);
+    if (!backup) throw DomainError.validation('restoreFrom.backupId', `backup ${backupId} not found`);
+    if (backup.phase !== 'Succeeded')
+      throw DomainError.validation('restoreFrom.backupId', `backup ${backupId} is ${backup.phase}, not Succeeded`);
+    if (body.controlPlane !== backup.controlPlane)
+      throw DomainError.validation(
+        'controlPlane',
+        `the backup holds ${backup.controlPlane} data; a cluster restored from it runs ${backup.controlPlane}`,
+      );
+    if (body.version !== undefined && body.version !== backup.version)
+      throw DomainError.validation(
+        'version',
+        `a restore runs the backup's version ${backup.version}; upgrade the restored cluster afterwards`,
+      );
+    // The first master reads the snapshot where it is stored.
+    if (!backup.hostId || !(await this.hostsRepo.findById(backup.hostId)))
+      throw DomainError.validation('restoreFrom.backupId', `the host that stored backup ${backupId} is gone`);
+    return backup;
+  }
 
   async create(auth: AuthContext, body: CreateClusterRequest): Promise<ClusterResponse> {
     const tenantId = tenantOf(auth);
     checkSettings(body.settings);
-    const { bundle, version } = this.bundles.resolve(body.controlPlane, body.version);
+    const restore = body.restoreFrom ? await this.restoreSource(tenantId, body) : undefined;
+    const { bundle, version } = this.bundles.resolve(body.controlPlane, restore?.version ?? body.version);
     const pools = this.declaredPools(body);
     await this.capacity.checkNodeFits(body.nodeSpec.vcpus, body.nodeSpec.memoryMiB);
     for (const [i, p] of pools.entries())
@@ -114,6 +143,8 @@ export class ClustersService {
           floatingIpId: fip.id,
           imageId: image?.id ?? null,
           settings: { ...(body.settings ?? {}) } as ClusterSettings,
+          restoreBackupId: restore?.id ?? null,
+          restoredAt: null,
         });
         await this.floatingIps.associate(tx, tenantId, fip.id, created.id);
         await this.idempotency.record(tx, 'cluster', created.id);
@@ -121,7 +152,8 @@ export class ClustersService {
           { tenantId, clusterId: created.id },
           'Created',
           `cluster declared: ${body.masters} master(s), ${totals.workers} worker(s)` +
-            (body.workerPools ? ` in ${pools.length} pool(s)` : ''),
+            (body.workerPools ? ` in ${pools.length} pool(s)` : '') +
+            (restore ? `, restored from backup ${restore.id} of "${restore.clusterName}"` : ''),
           tx,
         );
         return created;

@@ -70,6 +70,8 @@ export interface AppConfig {
    * Kubernetes drain) before its VM is destroyed anyway, with a warning event.
    */
   leaveTimeoutSeconds: number;
+  /** Backups: the largest snapshot taken (it is held in the worker's memory), and the time a take may use. */
+  backup: { maxBytes: number; timeoutSeconds: number };
   resyncSeconds: number;
   /** BullMQ job lock; a job whose worker died is retried after it lapses. */
   jobLockMs: number;
@@ -372,6 +374,10 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     bundlesDir: env.KAAS_BUNDLES_DIR ?? `${process.cwd()}/bundles`,
     orphanGraceSeconds: int(env, 'KAAS_ORPHAN_GRACE_SECONDS', 60, 0, 86400),
     leaveTimeoutSeconds: int(env, 'KAAS_LEAVE_TIMEOUT_SECONDS', 600, 0, 86400),
+    backup: {
+      maxBytes: int(env, 'KAAS_BACKUP_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024, 2 * 1024 * 1024 * 1024),
+      timeoutSeconds: int(env, 'KAAS_BACKUP_TIMEOUT_SECONDS', 600, 10, 86400),
+    },
     resyncSeconds: int(env, 'KAAS_RESYNC_SECONDS', 15, 1, 3600),
     jobLockMs: int(env, 'KAAS_JOB_LOCK_MS', 30000, 1000, 600000),
     hostLeaseMs: int(env, 'KAAS_HOST_LEASE_MS', 15000, 1000, 600000),

@@ -12,6 +12,7 @@ import { WorkerPools1764237600000 } from '../../migrations/1764237600000-WorkerP
 import { ObservedGeneration1764241200000 } from '../../migrations/1764241200000-ObservedGeneration.js';
 import { NodeVersions1764244800000 } from '../../migrations/1764244800000-NodeVersions.js';
 import { CertificateRotation1764248400000 } from '../../migrations/1764248400000-CertificateRotation.js';
+import { Backups1764252000000 } from '../../migrations/1764252000000-Backups.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   ObservedGeneration1764241200000,
   NodeVersions1764244800000,
   CertificateRotation1764248400000,
+  Backups1764252000000,
 ];

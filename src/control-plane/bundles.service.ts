@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative as relativePath } from 'node:path';
 import type { Logger } from 'pino';
 import { DomainError } from '../common/domain-error.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
@@ -20,6 +20,11 @@ export interface BundleManifest {
   readiness: { port: number; path: string };
   /** How a node leaves the control plane before its VM is destroyed (scale-down, replacement). */
   leave?: Partial<Record<'master' | 'worker', LeaveMethod>>;
+  /**
+   * How the platform backs the control plane up, from outside the guests through the cluster's
+   * endpoint: `etcd-snapshot` (etcd's v3 snapshot API). A bundle without it takes no backups.
+   */
+  backup?: 'etcd-snapshot';
 }
 
 export interface BundleVersionState {
@@ -49,7 +54,13 @@ function parseSums(text: string): Map<string, string> {
   const sums = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
-    if (m) sums.set(m[2].replace(/^.*\//, ''), m[1]);
+    // By the path as listed (relative to the list's folder); the first file of each name also
+    // answers to its name alone, as lists without folders name them.
+    if (m) {
+      sums.set(m[2], m[1]);
+      const name = m[2].replace(/^.*\//, '');
+      if (!sums.has(name)) sums.set(name, m[1]);
+    }
   }
   return sums;
 }
@@ -65,12 +76,14 @@ export async function verifyBundleVersion(
   const sums = existsSync(sumsPath) ? parseSums(readFileSync(sumsPath, 'utf8')) : new Map<string, string>();
   for (const artifact of manifest.versions[version].artifacts) {
     const path = join(dir, artifact);
-    const file = artifact.replace(/^.*\//, '');
     if (!existsSync(path)) {
       problems.push(`missing file ${manifest.name}/${artifact}`);
       continue;
     }
-    const expected = sums.get(file);
+    // Named in the checksum list by their path from the list's folder (versions keep their
+    // files apart in folders of their own), or by their file name alone.
+    const relative = relativePath(join(dir, dirname(manifest.checksums)), path);
+    const expected = sums.get(relative) ?? sums.get(artifact.replace(/^.*\//, ''));
     if (!expected) problems.push(`no checksum for ${manifest.name}/${artifact} in ${manifest.checksums}`);
     else if ((await sha256File(path)) !== expected) problems.push(`checksum mismatch for ${manifest.name}/${artifact}`);
   }
@@ -78,6 +91,8 @@ export async function verifyBundleVersion(
     if (method !== 'etcd-member-remove' && method !== 'kubernetes-drain')
       problems.push(`unknown leave method "${String(method)}" for ${role}s in ${manifest.name}/manifest.json`);
   }
+  if (manifest.backup !== undefined && manifest.backup !== 'etcd-snapshot')
+    problems.push(`unknown backup method "${String(manifest.backup)}" in ${manifest.name}/manifest.json`);
   for (const script of Object.values(manifest.scripts)) {
     if (!existsSync(join(dir, script))) problems.push(`missing script ${manifest.name}/${script}`);
   }

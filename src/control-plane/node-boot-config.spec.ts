@@ -79,6 +79,52 @@ describe('buildUserData', () => {
     );
   });
 
+  describe('restore from a snapshot', () => {
+    const sha256 = 'AB'.repeat(32);
+    const restore = { file: 'etcd-snapshot.db', sha256 };
+    const facts = (script: string): string => script.slice(0, script.indexOf('\nmkdir -p'));
+    const read = (script: string, name: string): string =>
+      execFileSync('sh', ['-c', `${facts(script)}\nprintf %s "\${${name}-unset}"`]).toString();
+
+    it('tells the initial master which seed file to restore and its checksum (lower-case hex)', () => {
+      const script = buildUserData({ ...base, restore });
+      expect(() => execFileSync('sh', ['-n'], { input: script })).not.toThrow();
+      expect(read(script, 'KAAS_RESTORE_FILE')).toBe('etcd-snapshot.db');
+      expect(read(script, 'KAAS_RESTORE_SHA256')).toBe('ab'.repeat(32));
+    });
+
+    it('sets no restore variables without a backup', () => {
+      const script = buildUserData(base);
+      expect(read(script, 'KAAS_RESTORE_FILE')).toBe('unset');
+      expect(script).not.toMatch(/KAAS_RESTORE_/);
+    });
+
+    it('refuses a restore on any node but the initial master', () => {
+      expect(() => buildUserData({ ...base, initialMaster: false, restore })).toThrow(/initial master/);
+      expect(() => buildUserData({ ...base, role: 'worker', initialMaster: false, restore })).toThrow(/initial master/);
+      expect(() => buildUserData({ ...base, role: 'worker', restore })).toThrow(/initial master/);
+    });
+
+    it('refuses file names the seed cannot carry as given and checksums that are not SHA-256 hex', () => {
+      for (const file of [
+        '',
+        '../etc/passwd',
+        'a/b',
+        'Snap.db',
+        'snap.',
+        'user-data',
+        'meta-data',
+        "x'y",
+        'a'.repeat(65),
+      ]) {
+        expect(() => buildUserData({ ...base, restore: { file, sha256 } })).toThrow(/restore file/);
+      }
+      for (const bad of ['', 'ab'.repeat(31), 'ab'.repeat(33), `${'ab'.repeat(31)}zz`, `${'ab'.repeat(32)}\n`]) {
+        expect(() => buildUserData({ ...base, restore: { file: 'etcd-snapshot.db', sha256: bad } })).toThrow(/sha256/);
+      }
+    });
+  });
+
   it('refuses content that could end its heredoc early', () => {
     expect(() => buildUserData({ ...base, commonScript: 'KAAS_EOF_7f3a\nrm -rf /' })).toThrow(/heredoc marker/);
   });

@@ -36,6 +36,12 @@ export interface JobPayloads {
   'host.inventory': { hostId: string };
   /** Removes the network rows nothing owns any more, and repairs the ports live nodes lack. */
   'network.collect': Record<string, never>;
+  /** Takes one backup (its snapshot, stored in a volume on its host). */
+  'backup.take': { backupId: string };
+  /** Removes a deleted backup's volume from the host that stored it. */
+  'backup.remove': { backupId: string; storagePoolId: string; hostId: string };
+  /** Scheduled backups (settings.backup): takes the due ones, keeps the newest `keep`, finds lost ones. */
+  'backups.schedule': Record<string, never>;
   /** Only used by tests of the job machinery itself. */
   'test.flaky': { key: string; failTimes: number };
 }
@@ -53,6 +59,9 @@ export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'host.fault': HOST_QUEUE,
   'host.inventory': HOST_QUEUE,
   'network.collect': QueueName.Maintenance,
+  'backup.take': HOST_QUEUE,
+  'backup.remove': HOST_QUEUE,
+  'backups.schedule': QueueName.Maintenance,
   'test.flaky': QueueName.Maintenance,
 };
 

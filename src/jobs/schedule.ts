@@ -16,6 +16,8 @@ export function scheduleTable(config: AppConfig): ScheduledJob[] {
     // Network rows of what was deleted while no worker ran, or by hand, go at this pace; deletions
     // the platform makes queue their own collection at once.
     { id: 'network-collect', name: 'network.collect', everyMs: 60 * 1000, payload: {} },
+    // Scheduled backups are due to the minute at most.
+    { id: 'backups-schedule', name: 'backups.schedule', everyMs: 60 * 1000, payload: {} },
     {
       id: 'prune-idempotency',
       name: 'maintenance.prune-idempotency',

@@ -265,6 +265,61 @@ describe('web dashboard', () => {
     await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
   }, 60000);
 
+  it('takes a backup with "Back up now", sets and turns off the schedule, offers the backup to a new cluster, deletes it', async () => {
+    const backups = page.getByRole('region', { name: 'Backups' });
+    await backups.getByText('No backups yet.').waitFor();
+    const [requested] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/v1/clusters/${clusterId}/backups`)),
+      backups.getByRole('button', { name: 'Back up now' }).click(),
+    ]);
+    expect(requested.postDataJSON()).toEqual({});
+    const row = backups.locator('tbody tr[data-key]');
+    await row.locator('.badge', { hasText: 'Succeeded' }).waitFor({ timeout: 40000 });
+    const backupId = (await row.getAttribute('data-key'))!;
+    expect(await row.locator('td').nth(1).textContent()).toBe('manual');
+    expect(await row.locator('td').nth(2).textContent()).toMatch(/^\d+(\.\d)? (B|KiB|MiB)$/);
+
+    // The schedule is settings.backup; a refused value is shown beside its field.
+    const schedule = backups.getByRole('form', { name: 'Backup schedule' });
+    await schedule.getByLabel('Every (minutes)').fill('4');
+    await schedule.getByRole('button', { name: 'Save schedule' }).click();
+    await schedule
+      .locator('[data-field="settings.backup.intervalMinutes"] .field-error', { hasText: 'at least 5' })
+      .waitFor();
+    await schedule.getByLabel('Every (minutes)').fill('60');
+    await schedule.getByLabel('Keep (newest)').fill('3');
+    const [saved] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/v1/clusters/${clusterId}`)),
+      schedule.getByRole('button', { name: 'Save schedule' }).click(),
+    ]);
+    expect(saved.postDataJSON()).toEqual({ settings: { backup: { intervalMinutes: 60, keep: 3 } } });
+    await backups.getByText('A backup every hour; the newest 3 scheduled backup(s) are kept.').waitFor();
+    const [off] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/v1/clusters/${clusterId}`)),
+      schedule.getByRole('button', { name: 'Turn off' }).click(),
+    ]);
+    expect(off.postDataJSON()).toEqual({ settings: { backup: null } });
+    await backups.getByText('No schedule', { exact: false }).waitFor();
+
+    // The create form offers the backup; choosing it fixes the control plane to the backup's.
+    await page.getByRole('link', { name: '← Clusters' }).click();
+    await heading('Clusters');
+    await page.getByRole('link', { name: 'Create cluster' }).click();
+    await heading('Create a cluster');
+    await field('restoreFrom.backupId').locator('select').selectOption(backupId);
+    expect(await field('controlPlane').locator('select').isDisabled()).toBe(true);
+    expect(await field('version').locator('select').isDisabled()).toBe(true);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await heading('Clusters');
+    await page.getByRole('link', { name: 'web', exact: true }).click();
+    await heading('web');
+
+    await backups.getByRole('button', { name: `Delete backup ${backupId.slice(0, 8)}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Delete backup ${backupId.slice(0, 8)}?` });
+    await dialog.getByRole('button', { name: 'Delete backup' }).click();
+    await backups.getByText('No backups yet.').waitFor();
+  }, 60000);
+
   it('downloads the kubeconfig through the API with the key in a header', async () => {
     const [download] = await Promise.all([
       page.waitForEvent('download'),

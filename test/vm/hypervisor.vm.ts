@@ -98,6 +98,32 @@ describe('a real guest through the platform binding (qemu:///system, software em
     expect(await driver.listPools()).not.toContain(pool);
   });
 
+  it('stores a blob in a volume and reads back exactly its bytes, replaced when stored again', async () => {
+    const name = libvirtNames.storagePool(randomUUID());
+    const dir = join(dataDir, 'pools', name);
+    // several stream chunks, and a length no multiple of 512
+    const first = Buffer.alloc(700 * 1024 + 3);
+    for (let i = 0; i < first.length; i++) first[i] = (i * 31 + 7) % 256;
+    const second = Buffer.from('a smaller blob, stored under the same name');
+    try {
+      await driver.ensurePool({ type: 'dir', name, path: dir });
+      await driver.storeBlobVolume(name, 'backup.tar', first);
+      expect((await conn.getVolumeInfo(name, 'backup.tar')).capacity).toBe(first.length);
+      expect((await driver.readBlobVolume(name, 'backup.tar', 2 ** 20)).equals(first)).toBe(true);
+      await expect(driver.readBlobVolume(name, 'backup.tar', first.length - 1)).rejects.toThrow(/more than the/);
+
+      await driver.storeBlobVolume(name, 'backup.tar', second);
+      expect(await driver.listVolumes(name)).toEqual(['backup.tar']);
+      expect((await driver.readBlobVolume(name, 'backup.tar', 2 ** 20)).equals(second)).toBe(true);
+
+      await driver.removeVolume(name, 'backup.tar');
+      expect(await driver.listVolumes(name)).toEqual([]);
+    } finally {
+      await driver.removePool(name);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("makes a pool's folder again when it is gone, where the settings say now", async () => {
     const name = libvirtNames.storagePool(randomUUID());
     const before = join(dataDir, 'pools', `${name}-before`);

@@ -7,6 +7,20 @@ export function mib(value) {
   return `${trim(value)} MiB`;
 }
 
+/** A size in bytes, in powers of 1024: `512 B`, `12.3 MiB`. */
+export function bytes(value) {
+  if (value === null || value === undefined || Number.isNaN(value)) return '–';
+  if (value < 1024) return `${value} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let n = value / 1024;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return `${trim(n)} ${units[unit]}`;
+}
+
 export function gib(value) {
   if (value === null || value === undefined) return '–';
   return value >= 1024 ? `${trim(value / 1024)} TiB` : `${trim(value)} GiB`;

@@ -10,6 +10,7 @@
 #   KAAS_ETCD_MAX_RESTARTS=5          restarts of a crashed etcd before the node reports "failed"
 #   KAAS_DATA_DEV=/dev/vda            the node's data disk (formatted only when blank)
 #   KAAS_NODE_META_MAX=8192           bytes of the status details given to labels and taints
+#   KAAS_SEED=/run/seed               where the node image mounted the NoCloud seed (label cidata)
 
 # ---- defaults ------------------------------------------------------------------------------------
 KAAS_PKI=${KAAS_PKI:-/etc/kaas/pki}
@@ -19,6 +20,7 @@ KAAS_STATE_DIR=${KAAS_STATE_DIR:-/run/kaas/bundle}
 KAAS_STATUS_INTERVAL=${KAAS_STATUS_INTERVAL:-5}
 KAAS_ETCD_MAX_RESTARTS=${KAAS_ETCD_MAX_RESTARTS:-5}
 KAAS_DATA_DEV=${KAAS_DATA_DEV:-/dev/vda}
+KAAS_SEED=${KAAS_SEED:-/run/seed}
 KAAS_FLOATING_IP=${KAAS_FLOATING_IP:-}
 KAAS_MASTERS=${KAAS_MASTERS:-}
 KAAS_INITIAL_MASTER=${KAAS_INITIAL_MASTER:-0}
@@ -150,6 +152,7 @@ KAAS_LOADER=${KAAS_LOADER:-}
 KAAS_LIBDIR=${KAAS_LIBDIR:-}
 KAAS_ETCD_BIN=${KAAS_ETCD_BIN:-$KAAS_BUNDLE_DIR/etcd}
 KAAS_ETCDCTL_BIN=${KAAS_ETCDCTL_BIN:-$KAAS_BUNDLE_DIR/etcdctl}
+KAAS_ETCDUTL_BIN=${KAAS_ETCDUTL_BIN:-$KAAS_BUNDLE_DIR/etcdutl}   # etcd >= 3.5 only
 
 kaas_setup_runtime() {
   local ld="$KAAS_BUNDLE_DIR/ld-linux-x86-64.so.2" lib="$KAAS_STATE_DIR/lib"
@@ -219,6 +222,48 @@ kaas_etcdctl_plain() { (kaas_glibc_exec "$KAAS_ETCDCTL_BIN" "$@"); }
 kaas_etcdctl() {
   kaas_etcdctl_plain --cacert "$KAAS_PKI/ca.crt" --cert "$KAAS_PKI/node.crt" --key "$KAAS_PKI/node.key" \
     --dial-timeout 3s --command-timeout "${KAAS_ETCDCTL_TIMEOUT:-8s}" "$@"
+}
+
+# ---- files of the seed ---------------------------------------------------------------------------
+# kaas_seed_copy NAME DEST: copies the root-directory file NAME of the node's NoCloud seed to DEST
+# (through DEST.tmp, so DEST is whole or absent); on failure KAAS_SEED_ERR says why. The node image
+# mounts the seed read-only at $KAAS_SEED before it runs the user-data; where the seed is not
+# mounted there (an image that unmounts it after boot), it is found by its label, cidata, and
+# mounted read-only just for the copy.
+kaas_seed_copy() {
+  local name="$1" dest="$2" dir= dev mp="$KAAS_STATE_DIR/seed" mounted= rc
+  KAAS_SEED_ERR=
+  case $name in '' | */* | . | ..) KAAS_SEED_ERR="invalid seed file name '$name'"; return 1 ;; esac
+  if [ -f "$KAAS_SEED/$name" ]; then
+    dir=$KAAS_SEED
+  else
+    dev=$(findfs LABEL=cidata 2>/dev/null) || dev=$(findfs LABEL=CIDATA 2>/dev/null) || dev=
+    if [ -z "$dev" ]; then
+      KAAS_SEED_ERR="no $name in $KAAS_SEED and no seed medium (label cidata) found"
+      return 1
+    fi
+    dir=$(awk -v d="$dev" '$1 == d {print $2; exit}' /proc/mounts)
+    if [ -z "$dir" ] || [ ! -f "$dir/$name" ]; then
+      mkdir -p "$mp"
+      if ! mount -t iso9660 -o ro "$dev" "$mp" 2>/dev/null && ! mount -o ro "$dev" "$mp" 2>"$KAAS_STATE_DIR/seed-mount.log"; then
+        KAAS_SEED_ERR="cannot mount the seed $dev: $(tail -n 1 "$KAAS_STATE_DIR/seed-mount.log")"
+        return 1
+      fi
+      dir=$mp mounted=1
+    fi
+  fi
+  if [ ! -f "$dir/$name" ]; then
+    KAAS_SEED_ERR="the seed ($dir) has no file $name"
+    rc=1
+  elif cp "$dir/$name" "$dest.tmp" 2>"$KAAS_STATE_DIR/seed-copy.log" && mv -f "$dest.tmp" "$dest"; then
+    rc=0
+  else
+    KAAS_SEED_ERR="cannot copy $dir/$name to $dest: $(tail -n 1 "$KAAS_STATE_DIR/seed-copy.log")"
+    rm -f "$dest.tmp"
+    rc=1
+  fi
+  [ -n "$mounted" ] && umount "$mp" 2>/dev/null
+  return $rc
 }
 
 # ---- cluster facts -------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 #!/bin/sh
 # kaas etcd bundle, master role (sourced after common.sh by the node's user-data; busybox ash).
 #
-# The initial master (KAAS_INITIAL_MASTER=1) starts a new cluster of one; every other master
-# registers itself with `etcdctl member add` through the masters already running, then starts
-# with --initial-cluster-state existing. Client and peer traffic is TLS with certificates from
-# the cluster CA, and both sides demand a client certificate signed by it.
+# The initial master (KAAS_INITIAL_MASTER=1) starts a new cluster of one, empty or restored from
+# a backup (KAAS_RESTORE_FILE, below); every other master registers itself with `etcdctl member
+# add` through the masters already running, then starts with --initial-cluster-state existing.
+# Client and peer traffic is TLS with certificates from the cluster CA, and both sides demand a
+# client certificate signed by it.
 #
 # The set-up runs here; a supervisor then runs in the background (so the user-data returns): it
 # joins, starts etcd, restarts it with backoff when it exits, and refreshes the status file.
@@ -14,13 +15,16 @@
 KAAS_ETCD_MOUNT=${KAAS_ETCD_MOUNT:-/var/lib/etcd}
 KAAS_ETCD_DATA=$KAAS_ETCD_MOUNT/data
 KAAS_ETCD_CONF=$KAAS_ETCD_MOUNT/kaas-etcd.conf   # initial-cluster flags, kept on the data disk
+KAAS_ETCD_RESTORE_DIR=$KAAS_ETCD_MOUNT/restore     # a restore in progress (same filesystem as data)
 KAAS_ETCD_PIDFILE=$KAAS_STATE_DIR/etcd.pid
 KAAS_SUPERVISOR_PIDFILE=$KAAS_STATE_DIR/supervisor.pid
 KAAS_PEER_URL=https://$KAAS_NODE_IP:$KAAS_ETCD_PEER_PORT
 KAAS_CLIENT_URL=https://$KAAS_NODE_IP:$KAAS_ETCD_CLIENT_PORT
 
+# where the member's data lives, and the backup it was restored from (if it was)
 kaas_storage_details() {
   printf '%s,%s' "$(kaas_jstr dataStorage "${KAAS_DATA_STORAGE:-}")" "$(kaas_jstr dataNote "${KAAS_DATA_NOTE:-}")"
+  [ -z "${KAAS_RESTORED_FROM:-}" ] || printf ',%s' "$(kaas_jstr restoredFrom "$KAAS_RESTORED_FROM")"
 }
 
 # ---- membership --------------------------------------------------------------------------------------
@@ -65,20 +69,90 @@ kaas_etcd_register() {
   return 0
 }
 
+# ---- restore from a backup ---------------------------------------------------------------------------
+# A cluster created from a backup: the initial master's seed carries an etcd snapshot (as
+# `etcdctl snapshot save` writes it: bolt db and its sha256) as the file KAAS_RESTORE_FILE, whose
+# own sha256 is KAAS_RESTORE_SHA256. Before the member's first start the file is copied to the data
+# disk, checked, and restored (etcdutl from 3.5 on, else etcdctl) into KAAS_ETCD_RESTORE_DIR; the
+# member directory is then renamed into the empty data directory. That rename is the commit point:
+# a crash before it restores again from the start, and once the member directory exists the node
+# restarts from it and never restores again. A wrong checksum or a failed restore fails the node
+# for good: an empty cluster in its place would pass for a restore that lost every key.
+kaas_etcd_restore() {
+  local want got tool=$KAAS_ETCDCTL_BIN work=$KAAS_ETCD_RESTORE_DIR log=$KAAS_STATE_DIR/restore.log
+  local keep="not starting an empty cluster instead"
+  want=$(printf %s "${KAAS_RESTORE_SHA256:-}" | tr A-F a-f)
+  case $want in *[!0-9a-f]*) want= ;; esac
+  if [ ${#want} != 64 ]; then
+    kaas_fail "restore: KAAS_RESTORE_SHA256 is not a sha256 (64 hex digits); $keep" "$(kaas_storage_details)"
+    return 1
+  fi
+  kaas_status installing false "restoring the etcd snapshot $KAAS_RESTORE_FILE from the seed" "$(kaas_storage_details)"
+  rm -rf "$work" # what an interrupted restore left
+  mkdir -p "$work" && chmod 700 "$work"
+  if ! kaas_seed_copy "$KAAS_RESTORE_FILE" "$work/snapshot.db"; then
+    kaas_fail "restore: $KAAS_SEED_ERR; $keep" "$(kaas_storage_details)"
+    return 1
+  fi
+  got=$(sha256sum "$work/snapshot.db" | cut -d' ' -f1)
+  if [ "$got" != "$want" ]; then
+    rm -rf "$work"
+    kaas_fail "restore: snapshot $KAAS_RESTORE_FILE has sha256 $got, expected $want: not restoring it; $keep" \
+      "$(kaas_storage_details)"
+    return 1
+  fi
+  [ -f "$KAAS_ETCDUTL_BIN" ] && tool=$KAAS_ETCDUTL_BIN
+  kaas_log "restoring $KAAS_RESTORE_FILE (sha256 $want) with ${tool##*/}"
+  if ! (kaas_glibc_exec "$tool" snapshot restore "$work/snapshot.db" --name "$KAAS_NODE_NAME" \
+    --initial-cluster "$KAAS_IC" --initial-advertise-peer-urls "$KAAS_PEER_URL" \
+    --initial-cluster-token "kaas-$KAAS_CLUSTER_ID" --data-dir "$work/data") >"$log" 2>&1 ||
+    [ ! -d "$work/data/member" ]; then
+    rm -rf "$work"
+    kaas_fail "restore: ${tool##*/} snapshot restore of $KAAS_RESTORE_FILE failed: $(kaas_last_error "$log"); $keep" \
+      "$(kaas_storage_details)"
+    return 1
+  fi
+  KAAS_RESTORED_FROM=$want
+  kaas_etcd_save_conf # first: restarts report restoredFrom once the member directory is in place
+  mkdir -p "$KAAS_ETCD_DATA" && chmod 700 "$KAAS_ETCD_DATA" &&
+    mv "$work/data/member" "$KAAS_ETCD_DATA/member" || {
+    kaas_fail "restore: cannot move the restored member into $KAAS_ETCD_DATA; $keep" "$(kaas_storage_details)"
+    return 1
+  }
+  rm -rf "$work"
+  kaas_log "restored the snapshot $KAAS_RESTORE_FILE (sha256 $want) into $KAAS_ETCD_DATA"
+}
+
+# the start flags (and the backup the data came from), read again when the member restarts
+kaas_etcd_save_conf() {
+  {
+    printf 'KAAS_IC=%s\nKAAS_ICS=%s\n' "$(kaas_shq "$KAAS_IC")" "$KAAS_ICS"
+    [ -z "$KAAS_RESTORED_FROM" ] || printf 'KAAS_RESTORED_FROM=%s\n' "$KAAS_RESTORED_FROM"
+  } >"$KAAS_ETCD_CONF.tmp" && mv -f "$KAAS_ETCD_CONF.tmp" "$KAAS_ETCD_CONF"
+}
+
 # Decides the start flags: sets KAAS_IC (--initial-cluster) and KAAS_ICS (new|existing), waiting
-# and retrying as long as a joining master cannot register.
+# and retrying as long as a joining master cannot register; restores the backup first when there
+# is one. Returns 1 when the member must not start (a failed restore, reported).
 kaas_etcd_prepare() {
   local n=0 delay=2
-  KAAS_IC= KAAS_ICS=
+  KAAS_IC= KAAS_ICS= KAAS_RESTORED_FROM=
   if [ -d "$KAAS_ETCD_DATA/member" ]; then
     [ -f "$KAAS_ETCD_CONF" ] && . "$KAAS_ETCD_CONF"
     [ -n "$KAAS_IC" ] || KAAS_IC=$KAAS_NODE_NAME=$KAAS_PEER_URL KAAS_ICS=existing
+    rm -rf "$KAAS_ETCD_RESTORE_DIR" # a restore that stopped after its commit point
     kaas_log "restarting the member from its data directory"
     return 0
   fi
   if [ "$KAAS_INITIAL_MASTER" = 1 ]; then
     KAAS_IC=$KAAS_NODE_NAME=$KAAS_PEER_URL KAAS_ICS=new
+    if [ -n "${KAAS_RESTORE_FILE:-}" ]; then
+      kaas_etcd_restore
+      return
+    fi
   else
+    [ -z "${KAAS_RESTORE_FILE:-}" ] ||
+      kaas_log "WARNING: KAAS_RESTORE_FILE ignored: only the initial master restores, the others join it"
     while ! kaas_etcd_register; do
       n=$((n + 1))
       kaas_status joining false "joining the etcd cluster (attempt $n): $KAAS_JOIN_MSG" "$(kaas_storage_details)"
@@ -87,8 +161,7 @@ kaas_etcd_prepare() {
     done
     KAAS_IC=$KAAS_INITIAL_CLUSTER KAAS_ICS=existing
   fi
-  printf 'KAAS_IC=%s\nKAAS_ICS=%s\n' "$(kaas_shq "$KAAS_IC")" "$KAAS_ICS" >"$KAAS_ETCD_CONF.tmp" &&
-    mv -f "$KAAS_ETCD_CONF.tmp" "$KAAS_ETCD_CONF"
+  kaas_etcd_save_conf
 }
 
 # Client port on every address: the cluster's endpoint (the floating IP) is a load balancer in
@@ -159,7 +232,7 @@ kaas_trim_log() { # keeps RAM-backed logs small
 
 kaas_master_supervise() {
   local restarts=0 pid rc started_at delay was_ready=0 stage
-  kaas_etcd_prepare
+  kaas_etcd_prepare || return 1
   while :; do
     kaas_etcd_start
     read -r pid <"$KAAS_ETCD_PIDFILE"

@@ -69,6 +69,7 @@ Napi::Function Connection::Define(Napi::Env env) {
           InstanceMethod<&Connection::StorageVolGetXMLDesc>("storageVolGetXMLDesc"),
           InstanceMethod<&Connection::StorageVolDelete>("storageVolDelete"),
           InstanceMethod<&Connection::StorageVolUpload>("storageVolUpload"),
+          InstanceMethod<&Connection::StorageVolDownload>("storageVolDownload"),
 
           InstanceMethod<&Connection::ListAllNetworks>("listAllNetworks"),
           InstanceMethod<&Connection::NetworkGetXMLDesc>("networkGetXMLDesc"),

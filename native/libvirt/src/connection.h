@@ -87,6 +87,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
   Napi::Value StorageVolGetXMLDesc(const Napi::CallbackInfo& info);
   Napi::Value StorageVolDelete(const Napi::CallbackInfo& info);
   Napi::Value StorageVolUpload(const Napi::CallbackInfo& info);
+  Napi::Value StorageVolDownload(const Napi::CallbackInfo& info);
 
   // networks, read only (network.cc)
   Napi::Value ListAllNetworks(const Napi::CallbackInfo& info);

@@ -121,7 +121,11 @@ Builder BoolBuilder(bool b) {
   return [b](Napi::Env env) -> Napi::Value { return Napi::Boolean::New(env, b); };
 }
 
-constexpr size_t kUploadChunk = 256 * 1024;
+// The size of the data packets libvirtd sends on a stream; uploads use it too.
+constexpr size_t kStreamChunk = 256 * 1024;
+// A download reserves at most this much up front; beyond it the buffer grows
+// with the data that actually arrives, so a large `length` alone costs nothing.
+constexpr size_t kDownloadReserveMax = 64 * 1024 * 1024;
 
 }  // namespace
 
@@ -380,7 +384,7 @@ Napi::Value Connection::StorageVolUpload(const Napi::CallbackInfo& info) {
                if (virStorageVolUpload(v, st, offset, length, flags) < 0) fail();
                size_t sent = 0;
                while (sent < length) {
-                 size_t chunk = std::min(kUploadChunk, length - sent);
+                 size_t chunk = std::min(kStreamChunk, length - sent);
                  int n = virStreamSend(st, reinterpret_cast<const char*>(data + sent), chunk);
                  if (n == -2) {  // only for non-blocking streams; be safe
                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -392,6 +396,77 @@ Napi::Value Connection::StorageVolUpload(const Napi::CallbackInfo& info) {
                if (virStreamFinish(st) < 0) fail();
                return [sent](Napi::Env e) -> Napi::Value {
                  return Napi::Number::New(e, static_cast<double>(sent));
+               };
+             });
+}
+
+// storageVolDownload(poolName, volName, offset, length, flags?) -> Buffer
+// Reads at most `length` bytes of the volume from `offset` through a libvirt
+// stream and resolves with exactly the bytes received: fewer when the stream
+// ends first. `length` is required (libvirt reads to the end of the volume on
+// 0, which this call never asks for: 0 reads nothing). On any failure the
+// stream is aborted before the error is reported.
+Napi::Value Connection::StorageVolDownload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string pool = ArgString(info, 0, "poolName");
+  std::string name = ArgString(info, 1, "volName");
+  auto byteCount = [&info, &env](size_t i, const char* what) -> unsigned long long {
+    if (info.Length() <= i || !info[i].IsNumber()) {
+      throw Napi::TypeError::New(env, std::string(what) + " must be a number");
+    }
+    double v = info[i].As<Napi::Number>().DoubleValue();
+    // Integral, not negative, and exact as a double (2^53).
+    if (!(v >= 0) || v > 9007199254740992.0 || v != static_cast<double>(static_cast<unsigned long long>(v))) {
+      throw Napi::TypeError::New(env, std::string(what) + " must be a non-negative integer");
+    }
+    return static_cast<unsigned long long>(v);
+  };
+  unsigned long long offset = byteCount(2, "offset");
+  unsigned long long requested = byteCount(3, "length");
+  unsigned int flags = ArgFlags(info, 4);
+  if (requested > static_cast<unsigned long long>(SIZE_MAX)) {
+    throw Napi::RangeError::New(env, "length does not fit in memory");
+  }
+  size_t length = static_cast<size_t>(requested);
+  return Run(info, "libvirt.storageVolDownload",
+             [pool, name, offset, length, flags](virConnectPtr c) -> Builder {
+               VolPtr v = LookupVol(c, pool, name);
+               auto out = std::make_shared<std::vector<uint8_t>>();
+               if (length > 0) {
+                 StreamPtr st(virStreamNew(c, 0));
+                 if (st.get() == nullptr) ThrowLast();
+                 auto fail = [&st]() {
+                   LvError e = LvError::Last();
+                   virStreamAbort(st);
+                   throw e;
+                 };
+                 if (virStorageVolDownload(v, st, offset, length, flags) < 0) fail();
+                 out->reserve(std::min(length, kDownloadReserveMax));
+                 size_t received = 0;
+                 while (received < length) {
+                   size_t chunk = std::min(kStreamChunk, length - received);
+                   out->resize(received + chunk);
+                   int n = virStreamRecv(st, reinterpret_cast<char*>(out->data() + received), chunk);
+                   if (n == -2) {  // only for non-blocking streams; be safe
+                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                     continue;
+                   }
+                   if (n < 0) fail();
+                   if (n == 0) break;  // end of stream
+                   received += static_cast<size_t>(n);
+                 }
+                 out->resize(received);
+                 // A stream error that arrived after the last data is reported here.
+                 if (virStreamFinish(st) < 0) fail();
+               }
+               return [out](Napi::Env e) -> Napi::Value {
+                 if (out->empty()) return Napi::Buffer<uint8_t>::New(e, 0);
+                 // Handed to JS without a copy where the runtime allows it; the
+                 // heap vector lives until the Buffer is collected.
+                 auto* bytes = new std::vector<uint8_t>(std::move(*out));
+                 return Napi::Buffer<uint8_t>::NewOrCopy(
+                     e, bytes->data(), bytes->size(),
+                     [](Napi::Env, uint8_t*, std::vector<uint8_t>* held) { delete held; }, bytes);
                };
              });
 }

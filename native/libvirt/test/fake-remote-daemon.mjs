@@ -13,6 +13,14 @@
 // upload is written to $FAKE_LIBVIRTD_DIR/<volume> and its offset, length
 // and flags to $FAKE_LIBVIRTD_DIR/<volume>.json.
 //
+// And the way back (virStorageVolGetInfo, virStorageVolDownload): a volume's
+// content is the file $FAKE_LIBVIRTD_DIR/<volume> (empty if there is none), its
+// capacity that file's size. A download sends the asked range in packets of at
+// most 256 KiB, as libvirtd does, then end of file; a download of "denied" is
+// refused before the stream starts; one of "fail-mid" is failed by the daemon
+// after its first data packet. Downloads, finishes and aborts are appended to
+// $FAKE_LIBVIRTD_DIR/downloads.log.
+//
 // And domain channels (virDomainOpenChannel, read through a stream): channel
 // "org.kaas.status.0" of any domain, except domain "missing" (no such domain)
 // and "off" (not running). What the far end sends depends on the domain:
@@ -38,7 +46,9 @@ const PROC_CONNECT_SUPPORTS_FEATURE = 60;
 const PROC_AUTH_LIST = 66;
 const PROC_STORAGE_POOL_LOOKUP_BY_NAME = 84;
 const PROC_STORAGE_VOL_LOOKUP_BY_NAME = 95;
+const PROC_STORAGE_VOL_GET_INFO = 98;
 const PROC_STORAGE_VOL_UPLOAD = 208;
+const PROC_STORAGE_VOL_DOWNLOAD = 209;
 const PROC_DOMAIN_LOOKUP_BY_NAME = 23;
 const PROC_DOMAIN_OPEN_CHANNEL = 296;
 const TYPE_CALL = 0;
@@ -60,9 +70,19 @@ const VIR_ERR_ERROR = 2;
 
 const log = process.env.FAKE_LIBVIRTD_LOG === '1' ? (m) => process.stderr.write(`fake-libvirtd: ${m}\n`) : () => {};
 
+// libvirtd's largest stream data packet (VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX)
+const STREAM_PACKET_MAX = 256 * 1024;
+const VIR_STORAGE_VOL_FILE = 0;
+
 function int32(v) {
   const b = Buffer.alloc(4);
   b.writeInt32BE(v);
+  return b;
+}
+
+function hyper(v) {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(v));
   return b;
 }
 
@@ -136,6 +156,51 @@ const DOMAIN_UUID = Buffer.alloc(16, 9);
 const uploads = new Map();
 // serial of an open channel -> its state
 const channels = new Map();
+// serial of a download whose stream the client has not finished or aborted -> volume
+const downloads = new Map();
+
+function volumeFile(volume) {
+  const dir = process.env.FAKE_LIBVIRTD_DIR;
+  return dir ? join(dir, volume) : undefined;
+}
+
+function volumeContent(volume) {
+  const file = volumeFile(volume);
+  return file && existsSync(file) ? readFileSync(file) : Buffer.alloc(0);
+}
+
+function downloadLog(line) {
+  const dir = process.env.FAKE_LIBVIRTD_DIR;
+  if (dir) appendFileSync(join(dir, 'downloads.log'), `${line}\n`);
+}
+
+function sendDownload(header, volume, offset, length) {
+  const content = volumeContent(volume);
+  const end = length === 0 ? content.length : Math.min(content.length, offset + length);
+  for (let pos = offset; pos < end; pos += STREAM_PACKET_MAX) {
+    send(header, STATUS_CONTINUE, content.subarray(pos, Math.min(end, pos + STREAM_PACKET_MAX)), TYPE_STREAM);
+    if (volume === 'fail-mid') {
+      downloads.delete(header.serial);
+      send(
+        header,
+        STATUS_ERROR,
+        errorPayload('fake daemon: read failed', VIR_ERR_OPERATION_DENIED, VIR_FROM_STORAGE),
+        TYPE_STREAM,
+      );
+      return;
+    }
+  }
+  send(header, STATUS_CONTINUE, Buffer.alloc(0), TYPE_STREAM); // end of file
+}
+
+function handleDownloadPacket(header, status) {
+  const volume = downloads.get(header.serial);
+  if (volume === undefined) return false;
+  downloads.delete(header.serial);
+  downloadLog(`${status === STATUS_OK ? 'finish' : 'abort'} ${volume}`);
+  send(header, STATUS_OK, Buffer.alloc(0), TYPE_STREAM);
+  return true;
+}
 
 function channelLog(line) {
   const dir = process.env.FAKE_LIBVIRTD_DIR;
@@ -213,6 +278,7 @@ function handleChannelPacket(header, status) {
 
 function handleStream(header, status, payload) {
   if (handleChannelPacket(header, status)) return;
+  if (handleDownloadPacket(header, status)) return;
   const up = uploads.get(header.serial);
   if (!up) return;
   if (status === STATUS_CONTINUE) {
@@ -302,6 +368,36 @@ function handle(header, args) {
       }
       uploads.set(header.serial, { volume, offset, length, flags, chunks: [] });
       send(header, STATUS_OK, Buffer.alloc(0));
+      return;
+    }
+    case PROC_STORAGE_VOL_GET_INFO: {
+      const r = reader(args);
+      r.string(); // pool
+      const volume = r.string();
+      const size = volumeContent(volume).length;
+      send(header, STATUS_OK, Buffer.concat([int32(VIR_STORAGE_VOL_FILE), hyper(size), hyper(size)]));
+      return;
+    }
+    case PROC_STORAGE_VOL_DOWNLOAD: {
+      const r = reader(args);
+      r.string(); // pool
+      const volume = r.string();
+      r.string(); // key
+      const offset = r.hyper();
+      const length = r.hyper();
+      const flags = r.int();
+      downloadLog(`download ${volume} offset=${offset} length=${length} flags=${flags}`);
+      if (volume === 'denied') {
+        send(
+          header,
+          STATUS_ERROR,
+          errorPayload('fake daemon: download refused', VIR_ERR_OPERATION_DENIED, VIR_FROM_STORAGE),
+        );
+        return;
+      }
+      send(header, STATUS_OK, Buffer.alloc(0));
+      downloads.set(header.serial, volume);
+      sendDownload(header, volume, offset, length);
       return;
     }
     case PROC_DOMAIN_LOOKUP_BY_NAME: {

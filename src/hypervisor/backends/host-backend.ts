@@ -57,6 +57,19 @@ export interface HostBackend {
    * when the volume is missing and the host's guests will read it.
    */
   ensureContentVolume(pool: string, name: string, build: () => Promise<Buffer>): Promise<{ created: boolean }>;
+  /**
+   * Stores `data` as a raw volume of exactly its length (a blob such as a backup), replacing any
+   * volume of that name, so a retried job converges on the same content. A failed store leaves
+   * no volume behind when it can; a process that dies in the middle may leave one whose content
+   * is not `data`, so callers record what they stored (its length, a digest) and check it on read.
+   */
+  storeBlobVolume(pool: string, name: string, data: Buffer): Promise<void>;
+  /**
+   * The bytes of a volume written by storeBlobVolume, exactly as stored. A volume larger than
+   * `maxBytes` is refused (VolumeTooLargeError) before any of it is read; a missing one rejects
+   * as not found.
+   */
+  readBlobVolume(pool: string, name: string, maxBytes: number): Promise<Buffer>;
   removeVolume(pool: string, name: string): Promise<void>;
   listVolumes(pool: string): Promise<string[]>;
   /** Volumes (by name) that some domain on the host has as a disk. */

@@ -144,6 +144,24 @@ export class LibvirtHostBackend implements HostBackend {
     return { created };
   }
 
+  /** Replaced as a whole: libvirt cannot rename a volume, so there is no write-then-swap. */
+  async storeBlobVolume(pool: string, name: string, data: Buffer): Promise<void> {
+    await this.removeVolume(pool, name);
+    // A directory pool makes a raw volume's file exactly this long, so its capacity is the blob's length.
+    await this.conn.createVolume(pool, volumeXml({ name, capacityBytes: data.length, format: 'raw' }));
+    if (data.length === 0) return;
+    try {
+      await this.conn.uploadVolume(pool, name, data);
+    } catch (err) {
+      await this.removeVolume(pool, name).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  readBlobVolume(pool: string, name: string, maxBytes: number): Promise<Buffer> {
+    return this.conn.downloadVolume(pool, name, maxBytes);
+  }
+
   async removeVolume(pool: string, name: string): Promise<void> {
     try {
       await this.conn.deleteVolume(pool, name);

@@ -1,4 +1,5 @@
 import type { LibvirtConnection } from '../libvirt/index.js';
+import { VolumeTooLargeError } from '../libvirt/libvirt-connection.js';
 import type { DomainLifecycleEvent } from '../libvirt/libvirt-types.js';
 import { GuestSimulator, type SimulatorTimings } from './guest-simulator.js';
 import type { GuestProbeTarget, ProbeResult } from './guest-status.js';
@@ -59,6 +60,46 @@ export class SimulatedHostBackend extends LibvirtHostBackend implements HostFaul
   override async ensureContentVolume(pool: string, name: string): Promise<{ created: boolean }> {
     const { created } = await this.ensureVolume(pool, { name, capacityBytes: PLACEHOLDER_BYTES, format: 'raw' });
     return { created };
+  }
+
+  /**
+   * Blob contents by pool, then volume name. The test driver can neither upload nor download, so
+   * the bytes live here, with this backend: they are gone when the worker holding it restarts.
+   */
+  private readonly blobs = new Map<string, Map<string, Buffer>>();
+
+  /** The volume only marks the blob's place (listVolumes, inventory); its bytes are kept in memory. */
+  override async storeBlobVolume(pool: string, name: string, data: Buffer): Promise<void> {
+    await this.removeVolume(pool, name);
+    await this.ensureVolume(pool, { name, capacityBytes: PLACEHOLDER_BYTES, format: 'raw' });
+    let inPool = this.blobs.get(pool);
+    if (!inPool) this.blobs.set(pool, (inPool = new Map()));
+    // Copied both ways: what is stored must not change with the caller's buffer.
+    inPool.set(name, Buffer.from(data));
+  }
+
+  override async readBlobVolume(pool: string, name: string, maxBytes: number): Promise<Buffer> {
+    const data = this.blobs.get(pool)?.get(name);
+    if (!data) {
+      // A volume that is not there is not found, as on a real host.
+      await this.conn.lookupVolume(pool, name);
+      throw new Error(
+        `the simulated host lost the content of volume ${name} in pool ${pool}: ` +
+          'simulated hosts keep it in memory only, so it is gone after a worker restart',
+      );
+    }
+    if (data.length > maxBytes) throw new VolumeTooLargeError(pool, name, data.length, maxBytes);
+    return Buffer.from(data);
+  }
+
+  override async removeVolume(pool: string, name: string): Promise<void> {
+    await super.removeVolume(pool, name);
+    this.blobs.get(pool)?.delete(name);
+  }
+
+  override async removePool(name: string): Promise<void> {
+    await super.removePool(name);
+    this.blobs.delete(name);
   }
 
   /** A simulated guest powers off at once. */

@@ -90,6 +90,17 @@ export interface NativeConnection {
   storageVolDelete(poolName: string, volName: string, flags?: number): Promise<void>;
   /** Resolves with the number of bytes sent. */
   storageVolUpload(poolName: string, volName: string, data: Buffer, offset?: number, flags?: number): Promise<number>;
+  /**
+   * Reads at most `length` bytes from `offset` (virStorageVolDownload); resolves with exactly the
+   * bytes received, fewer if the stream ends first. A `length` of 0 reads nothing.
+   */
+  storageVolDownload(
+    poolName: string,
+    volName: string,
+    offset: number,
+    length: number,
+    flags?: number,
+  ): Promise<Buffer>;
 
   listAllNetworks(flags?: number): Promise<NetworkRef[]>;
   networkGetXMLDesc(name: string, flags?: number): Promise<string>;

@@ -59,6 +59,20 @@ export interface OpenChannelOptions {
 /** Stops reading a channel; `onClose` then gets `closed` unless the channel had ended already. */
 export type ChannelCloser = () => Promise<void>;
 
+/** A volume was not read because it holds more bytes than the caller accepts. */
+export class VolumeTooLargeError extends Error {
+  override readonly name = 'VolumeTooLargeError';
+
+  constructor(
+    readonly poolName: string,
+    readonly volName: string,
+    readonly sizeBytes: number,
+    readonly maxBytes: number,
+  ) {
+    super(`volume ${volName} of pool ${poolName} holds ${sizeBytes} bytes, more than the ${maxBytes} allowed`);
+  }
+}
+
 const DEFAULT_KEEPALIVE: LibvirtKeepAlive = { intervalSeconds: 5, count: 3 };
 
 /**
@@ -417,6 +431,21 @@ export class LibvirtConnection {
   uploadVolume(poolName: string, volName: string, data: Uint8Array, offset = 0): Promise<number> {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return call('uploadVolume', () => this.native.storageVolUpload(poolName, volName, buf, offset, 0));
+  }
+
+  /**
+   * The whole content of a raw volume, read through a libvirt stream (virStorageVolDownload).
+   * Its size is the capacity libvirt reports (a raw volume's length in bytes); a volume larger
+   * than `maxBytes` is refused before anything is read, since the bytes are held in memory.
+   * Not supported by the test driver.
+   */
+  async downloadVolume(poolName: string, volName: string, maxBytes: number): Promise<Buffer> {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new RangeError(`maxBytes must be a non-negative integer, not ${maxBytes}`);
+    }
+    const { capacity } = await this.getVolumeInfo(poolName, volName);
+    if (capacity > maxBytes) throw new VolumeTooLargeError(poolName, volName, capacity, maxBytes);
+    return call('downloadVolume', () => this.native.storageVolDownload(poolName, volName, 0, capacity, 0));
   }
 
   // --- networks (read-only) ---------------------------------------------

@@ -2,8 +2,8 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { findRepoRoot } from './libvirt-binding.js';
-import { LibvirtConnection } from './libvirt-connection.js';
+import { findRepoRoot, loadLibvirtBinding } from './libvirt-binding.js';
+import { LibvirtConnection, VolumeTooLargeError } from './libvirt-connection.js';
 import { LIBVIRT } from './libvirt-constants.js';
 import { LibvirtError, isConnectionError, isNotFound } from './libvirt-error.js';
 import type { ConnectionCloseEvent } from './libvirt-types.js';
@@ -12,9 +12,10 @@ import { createLibvirtTestHost, waitFor, type LibvirtTestHost } from './testing/
 /*
  * libvirt's real remote driver, talking over its `ext` transport to a
  * stand-in daemon (native/libvirt/test/fake-remote-daemon.mjs) instead of
- * libvirtd: it answers the open handshake, a storage upload, and exits when
- * asked for the hostname. This covers what the in-process test driver cannot:
- * errors that travel over RPC, the close callback, and virStorageVolUpload.
+ * libvirtd: it answers the open handshake, storage uploads and downloads, and
+ * exits when asked for the hostname. This covers what the in-process test
+ * driver cannot: errors that travel over RPC, the close callback, and
+ * virStorageVolUpload / virStorageVolDownload.
  */
 describe('libvirt binding: remote driver against a stand-in daemon', () => {
   let host: LibvirtTestHost;
@@ -92,6 +93,107 @@ describe('libvirt binding: remote driver against a stand-in daemon', () => {
       await expect(readFile(join(host.dir, 'after'), 'utf8')).resolves.toBe('ok');
     } finally {
       await conn.close();
+    }
+  });
+
+  /** What the stand-in daemon logged of downloads: `download <vol> ...`, `finish <vol>`, `abort <vol>`. */
+  async function downloadLog(): Promise<string[]> {
+    const text = await readFile(join(host.dir, 'downloads.log'), 'utf8').catch(() => '');
+    return text.split('\n').filter((line) => line !== '');
+  }
+
+  it('downloads a volume through a libvirt stream, exactly the bytes it holds', async () => {
+    const conn = await LibvirtConnection.open(uri);
+    try {
+      // several 256 KiB stream packets and binding chunks, and a length that is no multiple of either
+      const data = Buffer.alloc(700 * 1024 + 3);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 253;
+      await conn.uploadVolume('images', 'backup.tar', data);
+      const read = await conn.downloadVolume('images', 'backup.tar', 1024 * 1024);
+      expect(read.length).toBe(data.length);
+      expect(read.equals(data)).toBe(true);
+      // a volume exactly as large as allowed is read; an empty one reads as empty
+      await expect(conn.downloadVolume('images', 'backup.tar', data.length)).resolves.toHaveLength(data.length);
+      await expect(conn.downloadVolume('images', 'empty', 1024)).resolves.toEqual(Buffer.alloc(0));
+      expect(await downloadLog()).toEqual([
+        `download backup.tar offset=0 length=${data.length} flags=0`,
+        'finish backup.tar',
+        `download backup.tar offset=0 length=${data.length} flags=0`,
+        'finish backup.tar',
+      ]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('refuses a volume larger than allowed before reading any of it', async () => {
+    const conn = await LibvirtConnection.open(uri);
+    try {
+      await writeFile(join(host.dir, 'big'), Buffer.alloc(4097, 1));
+      const err: unknown = await conn.downloadVolume('images', 'big', 4096).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(VolumeTooLargeError);
+      expect(err).toMatchObject({ poolName: 'images', volName: 'big', sizeBytes: 4097, maxBytes: 4096 });
+      expect((err as Error).message).toBe('volume big of pool images holds 4097 bytes, more than the 4096 allowed');
+      expect(await downloadLog()).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('download failures reject with the daemon error and leave the connection usable', async () => {
+    const conn = await LibvirtConnection.open(uri);
+    try {
+      const data = Buffer.alloc(600 * 1024, 2);
+      await writeFile(join(host.dir, 'fail-mid'), data);
+      await writeFile(join(host.dir, 'denied'), data);
+      // failed by the daemon after the first data packet
+      await expect(conn.downloadVolume('images', 'fail-mid', data.length)).rejects.toMatchObject({
+        code: LIBVIRT.VIR_ERR_OPERATION_DENIED,
+        domain: LIBVIRT.VIR_FROM_STORAGE,
+        libvirtMessage: 'fake daemon: read failed',
+        operation: 'downloadVolume',
+      });
+      // refused before the stream starts
+      await expect(conn.downloadVolume('images', 'denied', data.length)).rejects.toMatchObject({
+        code: LIBVIRT.VIR_ERR_OPERATION_DENIED,
+        libvirtMessage: 'fake daemon: download refused',
+      });
+      const missing: unknown = await conn.downloadVolume('images', 'missing', data.length).catch((e: unknown) => e);
+      expect(isNotFound(missing)).toBe(true);
+      // the same connection still streams, both ways
+      await expect(conn.uploadVolume('images', 'after', Buffer.from('still here'))).resolves.toBe(10);
+      await expect(conn.downloadVolume('images', 'after', 100)).resolves.toEqual(Buffer.from('still here'));
+      // after a stream error the daemon has ended the stream: nothing is left to finish or abort
+      expect(await downloadLog()).toEqual([
+        `download fail-mid offset=0 length=${data.length} flags=0`,
+        `download denied offset=0 length=${data.length} flags=0`,
+        'download after offset=0 length=10 flags=0',
+        'finish after',
+      ]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('download arguments are checked before anything is sent', async () => {
+    const native = new (loadLibvirtBinding().Connection)();
+    await native.open(uri);
+    const conn = await LibvirtConnection.open(uri);
+    try {
+      const download = (offset: unknown, length: unknown) => () =>
+        native.storageVolDownload('images', 'x', offset as number, length as number);
+      expect(download(0, undefined)).toThrow('length must be a number');
+      expect(download(0, -1)).toThrow('length must be a non-negative integer');
+      expect(download(0, 1.5)).toThrow('length must be a non-negative integer');
+      expect(download('0', 1)).toThrow('offset must be a number');
+      await expect(conn.downloadVolume('images', 'x', Number.NaN)).rejects.toThrow(
+        'maxBytes must be a non-negative integer',
+      );
+      await expect(conn.downloadVolume('images', 'x', -1)).rejects.toThrow('maxBytes must be a non-negative integer');
+      expect(await downloadLog()).toEqual([]);
+    } finally {
+      await conn.close();
+      await native.close();
     }
   });
 

@@ -174,6 +174,15 @@ export class ClusterReconciler {
       if (plan.phase !== was)
         await this.events.normal(target, `Phase${plan.phase}`, `cluster is ${plan.phase} (was ${was})`);
     }
+    if (plan.phase === 'Running' && cluster.restoreBackupId && !cluster.restoredAt) {
+      // Restored: its next masters join the running control plane; none starts from the backup again.
+      const [, updated] = (await this.db.manager.query(
+        `UPDATE clusters SET restored_at = now() WHERE id = $1 AND restored_at IS NULL`,
+        [cluster.id],
+      )) as [unknown, number];
+      if (updated > 0)
+        await this.events.normal(target, 'Restored', `the control plane runs from backup ${cluster.restoreBackupId}`);
+    }
 
     const current = await this.nodes.forCluster(cluster.id);
     if (!cluster.deletingAt) await this.endpoint.run(cluster, current);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { ClusterEntity } from '../../clusters/cluster.entity.js';
 import { ClustersRepository } from '../../clusters/clusters.repository.js';
-import { Database } from '../../common/database.js';
+import { Database, type Tx } from '../../common/database.js';
 import { DomainError } from '../../common/domain-error.js';
 import { APP_CONFIG } from '../../common/tokens.js';
 import type { AppConfig } from '../../config/config.js';
@@ -33,6 +33,29 @@ export class NodeFactory {
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
   ) {}
+
+  /**
+   * The host a new master must run on: for a cluster restored from a backup, until it first ran,
+   * the first master is made where the backup's volume is (the host that stored it), since it
+   * reads the snapshot from there. Undefined: anywhere.
+   */
+  private async restoreHost(tx: Tx, cluster: ClusterEntity, role: 'master' | 'worker'): Promise<string | undefined> {
+    if (role !== 'master' || !cluster.restoreBackupId || cluster.restoredAt) return undefined;
+    // Masters are made one at a time until the first is ready: until then, each (a replacement
+    // of a first master that failed included) is the one that restores.
+    const ready: unknown[] = await tx.query(
+      `SELECT 1 FROM nodes WHERE cluster_id = $1 AND role = 'master' AND phase = 'Ready' AND delete_requested_at IS NULL LIMIT 1`,
+      [cluster.id],
+    );
+    if (ready.length > 0) return undefined;
+    const rows: { host_id: string | null; phase: string }[] = await tx.query(
+      `SELECT host_id, phase FROM backups WHERE id = $1`,
+      [cluster.restoreBackupId],
+    );
+    if (!rows[0]?.host_id || rows[0].phase !== 'Succeeded')
+      throw DomainError.unprocessable(`backup ${cluster.restoreBackupId} to restore from is gone`);
+    return rows[0].host_id;
+  }
 
   /**
    * Places, addresses and records one new node, in one transaction: a master (`poolName` null)
@@ -66,15 +89,20 @@ export class NodeFactory {
           clusterMasters: spread.get(h.id)?.masters ?? 0,
           clusterWorkers: spread.get(h.id)?.workers ?? 0,
         }));
+        // A restored cluster's first master starts from the backup: it runs where the backup is stored.
+        const restoreHost = await this.restoreHost(tx, locked, role);
         const placed = placeNode(
-          snapshot,
+          restoreHost === undefined ? snapshot : snapshot.filter((h) => h.id === restoreHost),
           { ...spec, role },
           {
             cpuOvercommit: this.config.cpuOvercommit,
             memoryOvercommit: this.config.memoryOvercommit,
           },
         );
-        if (!placed.ok) throw DomainError.unprocessable(placed.reason);
+        if (!placed.ok)
+          throw DomainError.unprocessable(
+            restoreHost === undefined ? placed.reason : `the host holding the backup to restore from: ${placed.reason}`,
+          );
         const ordinal = (await this.nodes.maxOrdinal(tx, cluster.id, role)) + 1;
         const name = nodeName(cluster.name, role, poolName, ordinal);
         const inserted = await this.nodes.insert(tx, {

@@ -1,4 +1,5 @@
 import { h, replaceChildren, toast } from '../dom.js';
+import { bytes, dateTime } from '../format.js';
 import { field, handleSubmit, num } from '../forms.js';
 import { pageHeader } from './common.js';
 
@@ -6,14 +7,25 @@ function missing(kind, href) {
   return h('p', { class: 'notice' }, `No ${kind} yet. `, h('a', { href }, `Create one first`), '.');
 }
 
-/** The create form: offers the tenant's VPCs, storage pools, free floating IPs and the bundles. */
+function backupLabel(b) {
+  return `${b.clusterName}, ${dateTime(b.createdAt)}: ${b.controlPlane} ${b.version}, ${bytes(b.sizeBytes)} (${b.trigger})`;
+}
+
+/**
+ * The create form: offers the tenant's VPCs, storage pools, free floating IPs, the bundles, and
+ * the backups a cluster can start from.
+ */
 export async function createClusterView(ctx) {
-  const [controlPlanes, vpcs, pools, floatingIps] = await Promise.all([
+  const [controlPlanes, vpcs, pools, floatingIps, backups] = await Promise.all([
     ctx.api.get('/v1/control-planes'),
     ctx.api.all('/v1/vpcs'),
     ctx.api.all('/v1/storage-pools'),
     ctx.api.all('/v1/floating-ips'),
+    // Without the list of backups a cluster can still be created, only not restored.
+    ctx.api.all('/v1/backups').catch(() => []),
   ]);
+  // Only a backup that succeeded holds data to start from.
+  const restorable = backups.filter((b) => b.phase === 'Succeeded');
   const bundles = controlPlanes.items ?? [];
   const readyVpcs = vpcs.filter((v) => v.state === 'Ready');
   const readyPools = pools.filter((p) => p.state === 'Ready');
@@ -50,6 +62,32 @@ export async function createClusterView(ctx) {
   };
   fillVersions();
   controlPlane.input.addEventListener('change', fillVersions);
+
+  const restoreFrom = field({
+    label: 'Restore from backup',
+    name: 'restoreFrom.backupId',
+    type: 'select',
+    value: '',
+    options: [
+      { value: '', label: restorable.length ? 'None: a new, empty cluster' : 'None (no backup has succeeded yet)' },
+      ...restorable.map((b) => ({ value: b.id, label: backupLabel(b) })),
+    ],
+    hint: "Optional. The control plane starts from the backup's data, at the backup's control plane and version.",
+  });
+  // A restore runs the backup's bundle and version: the choice is made for the user.
+  const followBackup = () => {
+    const backup = restorable.find((b) => b.id === restoreFrom.input.value);
+    if (backup) controlPlane.input.value = backup.controlPlane;
+    fillVersions();
+    if (backup) {
+      const offered = [...version.input.options].some((o) => o.value === backup.version);
+      if (!offered) version.input.append(h('option', { value: backup.version }, backup.version));
+      version.input.value = backup.version;
+    }
+    controlPlane.input.disabled = Boolean(backup);
+    version.input.disabled = Boolean(backup);
+  };
+  restoreFrom.input.addEventListener('change', followBackup);
 
   const masters = field({
     label: 'Masters',
@@ -129,6 +167,7 @@ export async function createClusterView(ctx) {
       h('legend', null, 'Cluster'),
       h('div', { class: 'field-grid' }, name.el, controlPlane.el, version.el),
     ),
+    h('fieldset', null, h('legend', null, 'Start from a backup'), h('div', { class: 'restore-field' }, restoreFrom.el)),
     h(
       'fieldset',
       null,
@@ -163,8 +202,16 @@ export async function createClusterView(ctx) {
       storagePoolId: String(data.get('storagePoolId') ?? ''),
       floatingIpId: String(data.get('floatingIpId') ?? ''),
     };
-    const v = String(data.get('version') ?? '');
-    if (v) body.version = v;
+    const backupId = String(data.get('restoreFrom.backupId') ?? '');
+    const backup = restorable.find((b) => b.id === backupId);
+    if (backup) {
+      // The disabled selects are not in the form data; the API takes the version from the backup.
+      body.controlPlane = backup.controlPlane;
+      body.restoreFrom = { backupId };
+    } else {
+      const v = String(data.get('version') ?? '');
+      if (v) body.version = v;
+    }
     const created = await ctx.api.post('/v1/clusters', body);
     toast(`Cluster ${created.name} is being created.`);
     ctx.navigate(`/clusters/${created.id}`);

@@ -3,6 +3,7 @@ import { confirmDialog } from '../dialogs.js';
 import { badge, bar, h, replaceChildren, syncRows, table, toast } from '../dom.js';
 import { ago, conditionTone, dateTime, fileName, mib, percent, phaseTone } from '../format.js';
 import { actionButton, field, handleSubmit, num } from '../forms.js';
+import { backupsPanel, BACKUPS_SHOWN } from './backups.js';
 import { healthBadges } from './clusters.js';
 import { pageHeader, POLL_MS, refreshStatus, section } from './common.js';
 import { workerPoolsPanel } from './worker-pools.js';
@@ -28,6 +29,16 @@ function summary(cluster, refs) {
     item('Storage pool', refs.pool?.name ?? cluster.storagePoolId),
     item('Floating IP', h('span', { class: 'mono' }, refs.floatingIp?.address ?? cluster.floatingIpId)),
     item('Created', h('time', { datetime: cluster.createdAt }, dateTime(cluster.createdAt))),
+    cluster.restoredFrom ? item('Restored from', restoredFrom(cluster.restoredFrom)) : null,
+  );
+}
+
+function restoredFrom({ backupId, restoredAt }) {
+  return h(
+    'span',
+    null,
+    h('span', { class: 'mono', title: backupId }, `backup ${backupId.slice(0, 8)}`),
+    restoredAt ? `, restored ${dateTime(restoredAt)}` : ', restoring',
   );
 }
 
@@ -194,6 +205,11 @@ export async function clusterDetailView(ctx) {
     cluster = c;
     update();
   });
+  const backups = backupsPanel(ctx, id, async (c) => {
+    if (!ctx.alive()) return;
+    cluster = c;
+    update();
+  });
   const status = refreshStatus();
 
   ctx.main.append(
@@ -212,6 +228,7 @@ export async function clusterDetailView(ctx) {
       ),
     ),
     section('Worker pools', pools.el),
+    section('Backups', backups.el),
     section('Conditions', conditions.el),
     section('Nodes', nodes.el),
     section('Events', events),
@@ -233,6 +250,7 @@ export async function clusterDetailView(ctx) {
       ? 'Several worker pools: scale each one under Worker pools.'
       : '0 to 100';
     pools.update(cluster);
+    backups.update(cluster);
     deleteButton.disabled = cluster.phase === 'Deleting';
     syncRows(conditions.tbody, cluster.conditions ?? [], {
       key: (c) => c.type,
@@ -256,15 +274,17 @@ export async function clusterDetailView(ctx) {
 
   await ctx.poll(async () => {
     try {
-      const [c, n, e] = await Promise.all([
+      const [c, n, e, b] = await Promise.all([
         ctx.api.get(`/v1/clusters/${id}`),
         ctx.api.get(`/v1/clusters/${id}/nodes`),
         ctx.api.get(`/v1/clusters/${id}/events?limit=${EVENTS_SHOWN}`),
+        ctx.api.get(`/v1/clusters/${id}/backups?limit=${BACKUPS_SHOWN}`),
       ]);
       if (!ctx.alive()) return;
       cluster = c;
       nodeItems = n.items ?? [];
       eventItems = e.items ?? [];
+      backups.showBackups(b);
       update();
       status.ok();
     } catch (err) {

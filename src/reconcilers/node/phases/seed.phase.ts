@@ -8,12 +8,23 @@ import { BundlesService } from '../../../control-plane/bundles.service.js';
 import { issueCertificate } from '../../../control-plane/cluster-pki.js';
 import { ClusterSecretsStore } from '../../../control-plane/cluster-secrets.store.js';
 import { buildUserData } from '../../../control-plane/node-boot-config.js';
+import { checkEtcdSnapshot } from '../../../control-plane/etcd-snapshot.js';
+import { BackupsRepository, backupVolumeName } from '../../../backups/backups.repository.js';
 import { buildIso9660, buildNoCloudSeed } from '../../../hypervisor/seed/index.js';
 import { libvirtNames } from '../../../hypervisor/xml/names.js';
 import { parseCidr } from '../../../common/cidr.js';
 import { FloatingIpsRepository } from '../../../networks/floating-ips.repository.js';
 import { NodesRepository } from '../../../nodes/nodes.repository.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
+
+/** The snapshot a restoring master starts from, as a file on its seed. */
+const RESTORE_FILE = 'etcd-snapshot.db';
+
+interface RestoreSnapshot {
+  backupId: string;
+  data: Buffer;
+  sha256: string;
+}
 
 /**
  * What the guest reads at boot: its NoCloud seed (boot script, certificates, join token) in the
@@ -32,13 +43,23 @@ export class SeedPhase implements NodePhaseStep {
     private readonly secrets: ClusterSecretsStore,
     private readonly floatingIps: FloatingIpsRepository,
     private readonly nodes: NodesRepository,
+    private readonly backups: BackupsRepository,
   ) {}
 
   async run(scope: NodeScope): Promise<PhaseResult> {
     const cluster = scope.liveCluster;
-    await scope.backend.ensureContentVolume(libvirtNames.storagePool(cluster.storagePoolId), scope.names.seed, () =>
-      this.buildSeed(scope),
+    const restore = await this.restoreSnapshot(scope);
+    const { created } = await scope.backend.ensureContentVolume(
+      libvirtNames.storagePool(cluster.storagePoolId),
+      scope.names.seed,
+      () => this.buildSeed(scope, restore),
     );
+    if (restore && created)
+      scope.events.push({
+        type: 'normal',
+        reason: 'RestoringFromBackup',
+        message: `${scope.node.name} starts the control plane from backup ${restore.backupId} (${restore.data.length} bytes, sha256 ${restore.sha256.slice(0, 12)}…)`,
+      });
     scope.domainParts.bundleVolume = await this.ensureBundleDisk(scope);
     return CONTINUE;
   }
@@ -73,7 +94,36 @@ export class SeedPhase implements NodePhaseStep {
     return iso;
   }
 
-  private async buildSeed(scope: NodeScope): Promise<Buffer> {
+  /**
+   * For the first master of a cluster made from a backup (until the cluster first runs): the
+   * snapshot, read back from the backup's volume (the node was placed on the host holding it)
+   * and checked against what was recorded when it was taken.
+   */
+  private async restoreSnapshot(scope: NodeScope): Promise<RestoreSnapshot | undefined> {
+    const { node } = scope;
+    const cluster = scope.liveCluster;
+    if (node.role !== 'master' || !cluster.restoreBackupId || cluster.restoredAt) return undefined;
+    const siblings = await this.nodes.forCluster(cluster.id);
+    if (siblings.some((m) => m.role === 'master' && m.id !== node.id && !m.deleteRequestedAt && m.phase === 'Ready'))
+      return undefined;
+    const backup = await this.backups.findById(cluster.restoreBackupId);
+    if (!backup || backup.phase !== 'Succeeded' || !backup.sha256)
+      throw new Error(`backup ${cluster.restoreBackupId} to restore from is gone`);
+    if (backup.hostId !== node.hostId)
+      throw new Error(`backup ${backup.id} is stored on host ${backup.hostId}, not on this node's host`);
+    const data = await scope.backend.readBlobVolume(
+      libvirtNames.storagePool(backup.storagePoolId),
+      backupVolumeName(backup.id),
+      this.config.backup.maxBytes,
+    );
+    const check = checkEtcdSnapshot(data);
+    if (!check.ok) throw new Error(`backup ${backup.id} no longer reads as a snapshot: ${check.reason}`);
+    if (check.sha256 !== backup.sha256)
+      throw new Error(`backup ${backup.id} reads back with another hash than it was stored with`);
+    return { backupId: backup.id, data, sha256: check.sha256 };
+  }
+
+  private async buildSeed(scope: NodeScope, restore?: RestoreSnapshot): Promise<Buffer> {
     const { node } = scope;
     const cluster = scope.liveCluster;
     const vpc = scope.vpc;
@@ -122,7 +172,13 @@ export class SeedPhase implements NodePhaseStep {
       nodeCert,
       commonScript: this.bundles.script(bundle, 'common'),
       roleScript: this.bundles.script(bundle, node.role),
+      ...(restore ? { restore: { file: RESTORE_FILE, sha256: restore.sha256 } } : {}),
     });
-    return buildNoCloudSeed({ instanceId: node.id, hostname: node.name, userData });
+    return buildNoCloudSeed({
+      instanceId: node.id,
+      hostname: node.name,
+      userData,
+      ...(restore ? { extraFiles: [{ name: RESTORE_FILE, data: restore.data }] } : {}),
+    });
   }
 }
