@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterBody, type Platform, startPlatform, tenantWithInfra, waitForPhase } from '../support/platform.js';
+import {
+  clusterBody,
+  type Platform,
+  startPlatform,
+  type TenantSetup,
+  tenantWithInfra,
+  waitForPhase,
+} from '../support/platform.js';
 import type { Redis } from 'ioredis';
 import { JobRunner } from '../../src/jobs/job-runner.service.js';
 import { REDIS } from '../../src/jobs/redis.provider.js';
@@ -58,6 +65,28 @@ describe('rolling upgrades', () => {
   type Node = { id: string; role: string; phase: string; version: string };
   type Event = { id: string; reason: string; message: string; nodeId: string | null };
 
+  /**
+   * Samples a cluster's nodes every 50 ms until `done` says the roll is over (the cluster
+   * Running), and answers the fewest ready masters seen meanwhile, with the cluster as it ended.
+   */
+  async function rollOut(
+    client: TenantSetup['client'],
+    id: string,
+    what: string,
+    done: (nodes: Node[]) => boolean,
+  ): Promise<{ fewest: number; cluster: { conditions: { type: string; status: string }[] } }> {
+    let fewest = Number.POSITIVE_INFINITY;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const now = (await client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as Node[];
+      fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
+      const c = (await client.call('GET', `/v1/clusters/${id}`)).body;
+      if (c.phase === 'Running' && done(now)) return { fewest, cluster: c };
+      if (Date.now() > deadline) throw new Error(`${what} not done: ${JSON.stringify(c.conditions)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   it('rolls 3 masters and a pool from v1.0.0 to v1.1.0 keeping 3 ready masters throughout, and refuses going back', async () => {
     const s = await tenantWithInfra(p, 'roll');
     const planes = (await s.client.call('GET', '/v1/control-planes')).body.items as {
@@ -90,18 +119,12 @@ describe('rolling upgrades', () => {
     expect(patched.body.version).toBe('v1.1.0');
 
     // Sampled all along: never fewer than 3 Ready masters.
-    let fewest = 3;
-    const done = await (async () => {
-      const deadline = Date.now() + 60000;
-      for (;;) {
-        const now = await nodes();
-        fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
-        const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
-        if (c.phase === 'Running' && now.length === 5 && now.every((n) => n.version === 'v1.1.0')) return c;
-        if (Date.now() > deadline) throw new Error(`upgrade not done: ${JSON.stringify(c.conditions)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const { fewest, cluster: done } = await rollOut(
+      s.client,
+      id,
+      'upgrade',
+      (now) => now.length === 5 && now.every((n) => n.version === 'v1.1.0'),
+    );
     expect(fewest).toBe(3);
     expect(done.conditions.find((x: { type: string }) => x.type === 'UpToDate')).toMatchObject({ status: 'True' });
     const after = await nodes();
@@ -154,16 +177,12 @@ describe('rolling upgrades', () => {
     expect((await s.client.call('POST', `/v1/clusters/${id}/rotate-certificates`, { x: 1 })).status).toBe(400);
     const rotated = await s.client.call('POST', `/v1/clusters/${id}/rotate-certificates`, {});
     expect(rotated.status).toBe(202);
-    let fewest = 3;
-    const deadline = Date.now() + 60000;
-    for (;;) {
-      const now = await nodes();
-      fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
-      const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
-      if (c.phase === 'Running' && now.length === 4 && now.every((n) => !before.includes(n.id))) break;
-      if (Date.now() > deadline) throw new Error(`rotation not done: ${JSON.stringify(c.conditions)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { fewest } = await rollOut(
+      s.client,
+      id,
+      'rotation',
+      (now) => now.length === 4 && now.every((n) => !before.includes(n.id)),
+    );
     expect(fewest).toBe(3);
     const events = (await s.client.call('GET', `/v1/clusters/${id}/events?limit=1000`)).body.items as Event[];
     expect(events.map((e) => e.reason)).toContain('CertificateRotationRequested');
@@ -220,16 +239,12 @@ describe('rolling upgrades', () => {
     await runner.start({ schedules: false });
     // The periodic resync finds the cluster unsettled and the upgrade goes on from the database.
     expect((await p.worker.get(ClusterReconciler).resync()).enqueued).toBeGreaterThanOrEqual(1);
-    let fewest = 3;
-    const deadline = Date.now() + 60000;
-    for (;;) {
-      const now = await nodes();
-      fewest = Math.min(fewest, now.filter((n) => n.role === 'master' && n.phase === 'Ready').length);
-      const c = (await s.client.call('GET', `/v1/clusters/${id}`)).body;
-      if (c.phase === 'Running' && now.length === 4 && now.every((n) => n.version === 'v1.1.0')) break;
-      if (Date.now() > deadline) throw new Error(`upgrade not resumed: ${JSON.stringify(c.conditions)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const { fewest } = await rollOut(
+      s.client,
+      id,
+      'resumed upgrade',
+      (now) => now.length === 4 && now.every((n) => n.version === 'v1.1.0'),
+    );
     expect(fewest).toBe(3);
   }, 120000);
 });

@@ -153,12 +153,12 @@ describe('an etcd cluster on real VMs over OVN, across two hosts', () => {
   });
 
   let etcdDir = '';
-  const etcdctl = (...args: string[]) => {
-    const dir = etcdDir;
+  const etcdctl = (...args: string[]) => etcdctlAt(floatingIp, etcdDir, ...args);
+  const etcdctlAt = (address: string, dir: string, ...args: string[]) => {
     return run(
       'etcdctl',
       [
-        `--endpoints=https://${floatingIp}:2379`,
+        `--endpoints=https://${address}:2379`,
         `--cacert=${join(dir, 'ca.crt')}`,
         `--cert=${join(dir, 'admin.crt')}`,
         `--key=${join(dir, 'admin.key')}`,
@@ -171,14 +171,19 @@ describe('an etcd cluster on real VMs over OVN, across two hosts', () => {
     );
   };
 
-  it('serves etcdctl through the floating IP with the issued credentials', async () => {
-    const kube = parse(String((await tenant.call('GET', `/v1/clusters/${clusterId}/kubeconfig`)).body));
+  /** A folder with the CA, certificate and key of a kubeconfig issued for the cluster. */
+  const credentials = async (id: string) => {
+    const kube = parse(String((await tenant.call('GET', `/v1/clusters/${id}/kubeconfig`)).body));
     const dir = mkdtempSync(join(tmpdir(), 'etcdctl-'));
     const b64 = (s: string) => Buffer.from(s, 'base64');
     writeFileSync(join(dir, 'ca.crt'), b64(kube.clusters[0].cluster['certificate-authority-data']));
     writeFileSync(join(dir, 'admin.crt'), b64(kube.users[0].user['client-certificate-data']));
     writeFileSync(join(dir, 'admin.key'), b64(kube.users[0].user['client-key-data']));
-    etcdDir = dir;
+    return dir;
+  };
+
+  it('serves etcdctl through the floating IP with the issued credentials', async () => {
+    etcdDir = await credentials(clusterId);
     let lastError = '';
     await waitFor(
       'etcd through the floating IP',
@@ -270,6 +275,144 @@ describe('an etcd cluster on real VMs over OVN, across two hosts', () => {
       2000,
     );
     expect((await etcdctl('get', 'greeting', '--print-value-only')).stdout.trim()).toBe('hello from kaas');
+  });
+
+  it("backs up through the endpoint, and a restore into a new cluster serves the backup's data", async () => {
+    await etcdctl('put', 'backup-key', 'before the backup');
+    const t0 = Date.now();
+    const taken = await tenant.call('POST', `/v1/clusters/${clusterId}/backups`, {});
+    expect(taken.status).toBe(202);
+    const backup = await waitFor(
+      'the backup',
+      async () => {
+        const b = (await tenant.call('GET', `/v1/backups/${taken.body.id}`)).body;
+        return b.phase === 'Succeeded' || b.phase === 'Failed' ? b : undefined;
+      },
+      300000,
+      1000,
+    );
+    expect({ phase: backup.phase, message: backup.message }).toEqual({ phase: 'Succeeded', message: null });
+    timings.backupSeconds = (Date.now() - t0) / 1000;
+    timings.backupBytes = backup.sizeBytes;
+    console.log(`backup: ${backup.sizeBytes} bytes in ${timings.backupSeconds} s`);
+    // Changed after the backup: the restore must not see it.
+    await etcdctl('put', 'backup-key', 'after the backup');
+
+    const fip = (await tenant.call('POST', '/v1/floating-ips', {})).body;
+    const source = await cluster();
+    const t1 = Date.now();
+    const made = await tenant.call('POST', '/v1/clusters', {
+      name: 'restored',
+      controlPlane: 'etcd',
+      masters: 1,
+      workers: 0,
+      nodeSpec: { vcpus: 1, memoryMiB: 512, diskGiB: 2 },
+      vpcId,
+      storagePoolId: source.storagePoolId,
+      floatingIpId: fip.id,
+      restoreFrom: { backupId: backup.id },
+    });
+    expect(made.status).toBe(202);
+    const restored = await waitFor(
+      'the restored cluster to be Running',
+      async () => {
+        const c = (await tenant.call('GET', `/v1/clusters/${made.body.id}`)).body;
+        return c.phase === 'Running' && c.nodeCounts.ready === 1 ? c : undefined;
+      },
+      900000,
+      1000,
+    );
+    expect(restored.restoredFrom.restoredAt).not.toBeNull();
+    timings.restoreToRunning = (Date.now() - t1) / 1000;
+    const dir = await credentials(made.body.id);
+    let lastError = '';
+    const value = await waitFor(
+      'the restored data through the new floating IP',
+      async () => {
+        try {
+          return (await etcdctlAt(fip.address, dir, 'get', 'backup-key', '--print-value-only')).stdout.trim();
+        } catch (err) {
+          lastError = String((err as { stderr?: string }).stderr ?? err);
+          return undefined;
+        }
+      },
+      120000,
+      2000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; etcdctl said: ${lastError}`);
+    });
+    expect(value).toBe('before the backup');
+    expect((await etcdctlAt(fip.address, dir, 'get', 'greeting', '--print-value-only')).stdout.trim()).toBe(
+      'hello from kaas',
+    );
+    // A cluster of its own: one member, the new master; the source keeps its newer value.
+    const members = (await etcdctlAt(fip.address, dir, 'member', 'list', '-w', 'simple')).stdout.trim().split('\n');
+    expect(members).toHaveLength(1);
+    expect((await etcdctl('get', 'backup-key', '--print-value-only')).stdout.trim()).toBe('after the backup');
+    rmSync(dir, { recursive: true, force: true });
+
+    await tenant.call('DELETE', `/v1/clusters/${made.body.id}`);
+    await waitFor(
+      'the restored cluster to go',
+      async () => (await tenant.call('GET', `/v1/clusters/${made.body.id}`)).status === 404,
+      600000,
+      1000,
+    );
+    expect((await tenant.call('DELETE', `/v1/backups/${backup.id}`)).status).toBe(204);
+    expect((await tenant.call('DELETE', `/v1/floating-ips/${fip.id}`)).status).toBe(204);
+  });
+
+  it('upgrades etcd 3.4.23 to 3.5.16 master by master, keeping its data and its endpoint answering', async () => {
+    const versions = (await tenant.call('GET', '/v1/control-planes')).body.items.find(
+      (b: { name: string }) => b.name === 'etcd',
+    ).versions as { version: string; available: boolean; upgradeFrom: string[] }[];
+    expect(versions.find((v) => v.version === 'v3.5.16')).toMatchObject({ available: true, upgradeFrom: ['v3.4.23'] });
+    await etcdctl('put', 'upgrade-key', 'written on 3.4');
+    const t0 = Date.now();
+    const patched = await tenant.call('PATCH', `/v1/clusters/${clusterId}`, { version: 'v3.5.16' });
+    expect(patched.status).toBe(202);
+    // etcdctl endpoint health through the floating IP, once a second, until every node runs 3.5.
+    let checks = 0;
+    let failures = 0;
+    let longestOutageMs = 0;
+    let outageStart: number | undefined;
+    let done = false;
+    const deadline = Date.now() + 1500000;
+    while (!done && Date.now() < deadline) {
+      const s0 = Date.now();
+      checks++;
+      try {
+        await etcdctlAt(floatingIp, etcdDir, 'endpoint', 'health', '--command-timeout=3s');
+        if (outageStart !== undefined) longestOutageMs = Math.max(longestOutageMs, Date.now() - outageStart);
+        outageStart = undefined;
+      } catch {
+        failures++;
+        outageStart ??= s0;
+      }
+      if (checks % 5 === 0) {
+        const c = await cluster();
+        const ns = await nodes();
+        done =
+          c.phase === 'Running' &&
+          ns.length === 4 &&
+          ns.every((n) => (n as unknown as { version: string }).version === 'v3.5.16' && n.phase === 'Ready');
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - s0))));
+    }
+    timings.upgradeSeconds = (Date.now() - t0) / 1000;
+    timings.upgradeLongestOutageSeconds = longestOutageMs / 1000;
+    console.log(
+      `upgrade 3.4.23 -> 3.5.16: ${timings.upgradeSeconds} s, ${checks} health checks, ${failures} failed, longest outage ${longestOutageMs} ms`,
+    );
+    expect(done).toBe(true);
+    // At most one election's worth of failed checks (a leader leaving).
+    expect(failures).toBeLessThanOrEqual(3);
+    expect((await etcdctl('get', 'upgrade-key', '--print-value-only')).stdout.trim()).toBe('written on 3.4');
+    expect((await etcdctl('get', 'greeting', '--print-value-only')).stdout.trim()).toBe('hello from kaas');
+    const status = JSON.parse((await etcdctl('endpoint', 'status', '-w', 'json')).stdout) as {
+      Status: { version: string };
+    }[];
+    expect(status[0].Status.version).toBe('3.5.16');
   });
 
   it('deletes everything and leaves nothing in libvirt, Open vSwitch or OVN', async () => {
