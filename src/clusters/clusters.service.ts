@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
-import { Database, isUniqueViolation } from '../common/database.js';
+import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { checkIfMatch, type IfMatch } from '../common/if-match.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
@@ -75,6 +75,19 @@ export class ClustersService {
     return backup;
   }
 
+  /** The guest image a version names, which must be registered (422 naming `version`); null: none named. */
+  private async versionImage(controlPlane: string, version: string, tx: Tx) {
+    const name = this.bundles.imageOf(controlPlane, version);
+    if (!name) return null;
+    const image = await this.hostsRepo.findImageByName(name, tx);
+    if (!image)
+      throw DomainError.unprocessable(
+        `version: ${controlPlane} ${version} boots guest image "${name}", which the operator has not registered`,
+        { field: 'version', image: name },
+      );
+    return image;
+  }
+
   async create(auth: AuthContext, body: CreateClusterRequest): Promise<ClusterResponse> {
     const tenantId = tenantOf(auth);
     checkSettings(body.settings);
@@ -126,7 +139,8 @@ export class ClustersService {
             `floatingIpId: ${fip.address} is not on the provider network of VPC "${vpc.name}" (${routerNetwork}); take a floating IP from a range on that network`,
             { field: 'floatingIpId', providerNetwork: routerNetwork },
           );
-        const image = await this.hostsRepo.defaultImage(tx);
+        const image =
+          (await this.versionImage(bundle.manifest.name, version, tx)) ?? (await this.hostsRepo.defaultImage(tx));
         const created = await this.clusters.insert(tx, {
           tenantId,
           name: body.name,
@@ -232,7 +246,10 @@ export class ClustersService {
       const pools = body.workers === undefined ? cluster.workerPools : this.withWorkers(cluster, body.workers);
       const settings = body.settings ? { ...cluster.settings, ...body.settings } : cluster.settings;
       const version = body.version ?? cluster.version;
-      if (version !== cluster.version) this.bundles.checkUpgrade(cluster.controlPlane, cluster.version, version);
+      if (version !== cluster.version) {
+        this.bundles.checkUpgrade(cluster.controlPlane, cluster.version, version);
+        await this.versionImage(cluster.controlPlane, version, tx);
+      }
       const upgraded = version !== cluster.version;
       const changed =
         (await this.workerPools.declare(

@@ -12,8 +12,11 @@ export interface BundleManifest {
   name: string;
   description: string;
   defaultVersion: string;
-  /** Each version's files and the versions a cluster may be upgraded to it from. */
-  versions: Record<string, { artifacts: string[]; upgradeFrom?: string[] }>;
+  /**
+   * Each version's files, the versions a cluster may be upgraded to it from, and the guest image
+   * its nodes boot (an image the operator registered, by name; the default image when absent).
+   */
+  versions: Record<string, { artifacts: string[]; upgradeFrom?: string[]; image?: string }>;
   checksums: string;
   scripts: { common: string; master: string; worker: string };
   endpoint: { port: number; scheme: 'https' | 'http' };
@@ -196,6 +199,11 @@ export class BundlesService implements OnModuleInit {
         `; ${to} can be reached from ${allowed.length ? allowed.join(', ') : 'no other version'}`,
       { field: 'version', from, to, upgradeFrom: allowed },
     );
+  }
+
+  /** The guest image a version's nodes boot, by name; undefined: the platform's default image. */
+  imageOf(name: string, version: string): string | undefined {
+    return this.bundles.get(name)?.manifest.versions[version]?.image;
   }
 
   script(bundle: Bundle, which: keyof BundleManifest['scripts']): string {

@@ -6,6 +6,11 @@ export class ControlPlaneVersionResponse {
   @ApiProperty({ description: 'false while the bundle misses files for this version' }) available: boolean;
   @ApiProperty({ type: [String], description: 'the versions a cluster can be upgraded to this one from' })
   upgradeFrom: string[];
+  @ApiProperty({
+    required: false,
+    description: "the guest image this version's nodes boot; the default image when absent",
+  })
+  image?: string;
 }
 
 export class ControlPlaneResponse {
@@ -28,6 +33,7 @@ export function toControlPlaneResponse(b: Bundle): ControlPlaneResponse {
       version: v.version,
       available: v.available,
       upgradeFrom: b.manifest.versions[v.version]?.upgradeFrom ?? [],
+      ...(b.manifest.versions[v.version]?.image ? { image: b.manifest.versions[v.version].image } : {}),
     })),
   };
 }

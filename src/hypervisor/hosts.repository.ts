@@ -68,4 +68,8 @@ export class HostsRepository {
   findImage(id: string, tx?: Tx): Promise<ImageEntity | null> {
     return this.images(tx).findOneBy({ id });
   }
+
+  findImageByName(name: string, tx?: Tx): Promise<ImageEntity | null> {
+    return this.images(tx).findOneBy({ name });
+  }
 }

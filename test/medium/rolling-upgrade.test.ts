@@ -12,6 +12,8 @@ import {
   waitForPhase,
 } from '../support/platform.js';
 import type { Redis } from 'ioredis';
+import type { LibvirtHostBackend } from '../../src/hypervisor/backends/libvirt-host-backend.js';
+import { HostLeases } from '../../src/hypervisor/host-leases.service.js';
 import { JobRunner } from '../../src/jobs/job-runner.service.js';
 import { REDIS } from '../../src/jobs/redis.provider.js';
 import { ClusterReconciler } from '../../src/reconcilers/cluster/cluster.reconciler.js';
@@ -32,7 +34,7 @@ describe('rolling upgrades', () => {
     mkdirSync(join(roll, 'artifacts'), { recursive: true });
     cpSync(join(ROOT, 'bundles', 'etcd', 'scripts'), join(roll, 'scripts'), { recursive: true });
     const sums: string[] = [];
-    for (const name of ['server-1.0', 'server-1.1']) {
+    for (const name of ['server-1.0', 'server-1.1', 'server-1.2']) {
       const data = `simulated guests read no ${name}\n`;
       writeFileSync(join(roll, 'artifacts', name), data);
       sums.push(`${createHash('sha256').update(data).digest('hex')}  ${name}`);
@@ -47,6 +49,7 @@ describe('rolling upgrades', () => {
         versions: {
           'v1.0.0': { artifacts: ['artifacts/server-1.0'] },
           'v1.1.0': { artifacts: ['artifacts/server-1.1'], upgradeFrom: ['v1.0.0'] },
+          'v1.2.0': { artifacts: ['artifacts/server-1.2'], upgradeFrom: ['v1.1.0'], image: 'roll-next' },
         },
         checksums: 'artifacts/SHA256SUMS',
         scripts: { common: 'scripts/common.sh', master: 'scripts/master.sh', worker: 'scripts/worker.sh' },
@@ -96,6 +99,7 @@ describe('rolling upgrades', () => {
     expect(planes.find((b) => b.name === 'roll')?.versions).toEqual([
       { version: 'v1.0.0', available: true, upgradeFrom: [] },
       { version: 'v1.1.0', available: true, upgradeFrom: ['v1.0.0'] },
+      { version: 'v1.2.0', available: true, upgradeFrom: ['v1.1.0'], image: 'roll-next' },
     ]);
     const created = await s.client.call(
       'POST',
@@ -246,5 +250,47 @@ describe('rolling upgrades', () => {
       (now) => now.length === 4 && now.every((n) => n.version === 'v1.1.0'),
     );
     expect(fewest).toBe(3);
+  }, 120000);
+
+  it("boots a version's nodes from the guest image it names, once the operator has registered it", async () => {
+    const s = await tenantWithInfra(p, 'imaged');
+    const created = await s.client.call(
+      'POST',
+      '/v1/clusters',
+      clusterBody(s, {
+        controlPlane: 'roll',
+        version: 'v1.1.0',
+        masters: 1,
+        workers: 1,
+        nodeSpec: { vcpus: 1, memoryMiB: 512, diskGiB: 5 },
+      }),
+    );
+    const id = created.body.id as string;
+    await waitForPhase(s.client, id, 'Running');
+    const refused = await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v1.2.0' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toContain('roll-next');
+    expect(refused.body.details).toMatchObject({ field: 'version' });
+    const image = await p.admin.call('POST', '/v1/images', {
+      name: 'roll-next',
+      kind: 'kernel',
+      kernelPath: '/var/lib/kaas/images/roll-next/vmlinuz',
+      initrdPath: '/var/lib/kaas/images/roll-next/initrd.img',
+    });
+    expect(image.status).toBe(201);
+    expect((await s.client.call('PATCH', `/v1/clusters/${id}`, { version: 'v1.2.0' })).status).toBe(202);
+    const { fewest } = await rollOut(
+      s.client,
+      id,
+      'upgrade to an imaged version',
+      (now) => now.length === 2 && now.every((n) => n.version === 'v1.2.0'),
+    );
+    expect(fewest).toBeGreaterThanOrEqual(1);
+    // Every new node's VM boots the named image's kernel.
+    const backend = p.worker.get(HostLeases).runtime(p.hostId)!.backend as LibvirtHostBackend;
+    for (const n of (await s.client.call('GET', `/v1/clusters/${id}/nodes`)).body.items as Node[]) {
+      const xml = await backend.conn.getDomainXML(`kaas-node-${n.id}`);
+      expect(xml).toContain('/var/lib/kaas/images/roll-next/vmlinuz');
+    }
   }, 120000);
 });

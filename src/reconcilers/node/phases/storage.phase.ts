@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { join } from 'node:path';
 import { APP_CONFIG } from '../../../common/tokens.js';
 import type { AppConfig } from '../../../config/config.js';
+import { BundlesService } from '../../../control-plane/bundles.service.js';
 import { HostsRepository } from '../../../hypervisor/hosts.repository.js';
 import { libvirtNames } from '../../../hypervisor/xml/names.js';
 import { CONTINUE, type NodePhaseStep, type NodeScope, type PhaseResult } from '../node-scope.js';
@@ -16,6 +17,7 @@ export class StoragePhase implements NodePhaseStep {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly hosts: HostsRepository,
+    private readonly bundles: BundlesService,
   ) {}
 
   async run(scope: NodeScope): Promise<PhaseResult> {
@@ -26,7 +28,17 @@ export class StoragePhase implements NodePhaseStep {
       name: pool,
       path: join(this.config.hostDataDir, 'pools', cluster.storagePoolId),
     });
-    const image = cluster.imageId ? await this.hosts.findImage(cluster.imageId) : null;
+    // The node's own version may name its image (during an upgrade old and new nodes differ).
+    const named = this.bundles.imageOf(cluster.controlPlane, scope.node.version);
+    const image = named
+      ? await this.hosts.findImageByName(named)
+      : cluster.imageId
+        ? await this.hosts.findImage(cluster.imageId)
+        : null;
+    if (named && !image)
+      throw new Error(
+        `${cluster.controlPlane} ${scope.node.version} boots guest image "${named}", which is not registered`,
+      );
     scope.image = image;
     const base =
       image?.kind === 'qcow2' && image.diskPath ? { path: image.diskPath, format: 'qcow2' as const } : undefined;
