@@ -216,6 +216,9 @@ async function redisRelay(): Promise<{ url: string; cut(): void; restore(): Prom
           s.on('error', () => undefined);
           s.on('close', () => sockets.delete(s));
         }
+        // Either side gone ends the other, as a Redis that closes a connection would.
+        client.on('close', () => upstream.destroy());
+        upstream.on('close', () => client.destroy());
         client.pipe(upstream).pipe(client);
       });
       server.once('error', reject);
