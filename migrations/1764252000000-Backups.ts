@@ -24,7 +24,8 @@ export class Backups1764252000000 implements MigrationInterface {
       message varchar(500),
       size_bytes bigint NOT NULL DEFAULT 0,
       sha256 varchar(64),
-      created_at timestamptz NOT NULL DEFAULT now(),
+      -- Milliseconds, as the API's page cursors carry them.
+      created_at timestamptz(3) NOT NULL DEFAULT now(),
       started_at timestamptz,
       completed_at timestamptz
     )`);

@@ -249,8 +249,17 @@ export class BackupJobs {
         });
         await this.service.collect(b);
       } else if (b.phase === 'Pending') {
-        await this.service.enqueue(b);
-        requeued++;
+        if (Date.now() - b.createdAt.getTime() > this.config.backup.timeoutSeconds * 1000 + lostAfterMs) {
+          // Its host never took it (gone, or held by no worker all along).
+          await this.backups.update(b.id, {
+            phase: 'Failed',
+            message: 'the host that was to store it did not take it in time',
+            completedAt: new Date(),
+          });
+        } else {
+          await this.service.enqueue(b);
+          requeued++;
+        }
       }
     }
     return { started, pruned, requeued };

@@ -149,6 +149,22 @@ describe('backups and restore (simulated host)', () => {
     expect(pruned).toBe(2);
     const kept = await scheduled();
     expect(kept.map((b) => b.phase)).toEqual(['Succeeded', 'Succeeded']);
+    // Pages of one, followed by their cursors, give every backup once, newest first.
+    const all = (
+      (await s.client.call('GET', `/v1/clusters/${clusterId}/backups?limit=100`)).body.items as Backup[]
+    ).map((b) => b.id);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await s.client.call(
+        'GET',
+        `/v1/clusters/${clusterId}/backups?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
+      paged.push(...(page.body.items as Backup[]).map((b) => b.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(paged).toEqual(all);
+    expect(all.length).toBeGreaterThanOrEqual(4);
     // `backup: null` turns the schedule off: nothing more is taken, nothing more is pruned.
     expect((await s.client.call('PATCH', `/v1/clusters/${clusterId}`, { settings: { backup: null } })).status).toBe(
       202,
