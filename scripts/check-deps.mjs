@@ -47,7 +47,8 @@ const SKIP_DIRS = new Set(['node_modules', 'dist', 'dist-bench', 'build', 'cover
 const GUEST_SIDE = ['scripts/guest/rootfs', 'bundles'];
 const PATH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const NODE_PROGRAMS = new Set(['node', 'npm', 'npx', 'corepack']);
-const PROGRAM = /^(?:[A-Za-z0-9][A-Za-z0-9._+-]*|\/[A-Za-z0-9._+/-]+)$/;
+// A number alone (a port, a count handed to a script's own function) is no program.
+const PROGRAM = /^(?!\d+$)(?:[A-Za-z0-9][A-Za-z0-9._+-]*|\/[A-Za-z0-9._+/-]+)$/;
 
 // Bash builtins and keywords: never a program on disk when called by name.
 const BUILTINS = new Set(
