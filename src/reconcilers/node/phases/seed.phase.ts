@@ -48,11 +48,14 @@ export class SeedPhase implements NodePhaseStep {
 
   async run(scope: NodeScope): Promise<PhaseResult> {
     const cluster = scope.liveCluster;
-    const restore = await this.restoreSnapshot(scope);
-    const { created } = await scope.backend.ensureContentVolume(
-      libvirtNames.storagePool(cluster.storagePoolId),
-      scope.names.seed,
-      () => this.buildSeed(scope, restore),
+    const pool = libvirtNames.storagePool(cluster.storagePoolId);
+    // Read (and checked) before the seed is made, whether or not the host's guests read seeds.
+    const restore =
+      this.restoring(scope) && !(await scope.backend.listVolumes(pool)).includes(scope.names.seed)
+        ? await this.restoreSnapshot(scope)
+        : undefined;
+    const { created } = await scope.backend.ensureContentVolume(pool, scope.names.seed, () =>
+      this.buildSeed(scope, restore),
     );
     if (restore && created)
       scope.events.push({
@@ -99,10 +102,15 @@ export class SeedPhase implements NodePhaseStep {
    * snapshot, read back from the backup's volume (the node was placed on the host holding it)
    * and checked against what was recorded when it was taken.
    */
+  private restoring(scope: NodeScope): boolean {
+    const cluster = scope.liveCluster;
+    return scope.node.role === 'master' && cluster.restoreBackupId !== null && !cluster.restoredAt;
+  }
+
   private async restoreSnapshot(scope: NodeScope): Promise<RestoreSnapshot | undefined> {
     const { node } = scope;
     const cluster = scope.liveCluster;
-    if (node.role !== 'master' || !cluster.restoreBackupId || cluster.restoredAt) return undefined;
+    if (!this.restoring(scope) || !cluster.restoreBackupId) return undefined;
     const siblings = await this.nodes.forCluster(cluster.id);
     if (siblings.some((m) => m.role === 'master' && m.id !== node.id && !m.deleteRequestedAt && m.phase === 'Ready'))
       return undefined;
