@@ -3,11 +3,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import type { ApiClient } from './api-client.js';
 import { clusterBackupCommands } from './backup-commands.js';
 import { CliContext, intOption } from './context.js';
 import type { Column } from './output.js';
 import { formatPools, poolCommands, poolOption, type PoolRequest, type WorkerPool } from './pool-commands.js';
 import { resourceCommand } from './resource-commands.js';
+import { rolloutWaitOption, waitForRollout } from './rollout-wait.js';
 
 interface Cluster {
   id: string;
@@ -22,6 +24,16 @@ interface Cluster {
   nodeCounts: { desired: number; ready: number };
   paused: boolean;
   usage: { cpuPercent: number; memoryMiB: number } | null;
+  conditions?: Condition[];
+  generation?: number;
+  observedGeneration?: number;
+}
+
+interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
 }
 
 interface NodeRow {
@@ -33,7 +45,22 @@ interface NodeRow {
   phase: string;
   address: string | null;
   hostId: string | null;
+  certificateExpiresAt?: string | null;
   lastHeartbeatAt: string | null;
+}
+
+interface ControlPlane {
+  name: string;
+  versions: { version: string; available: boolean; upgradeFrom: string[] }[];
+}
+
+/** A version of the cluster's bundle, and whether `clusters upgrade` can take the cluster there. */
+interface VersionRow {
+  version: string;
+  available: boolean;
+  upgradeFrom: string[];
+  current: boolean;
+  reachable: boolean;
 }
 
 const clusterColumns: Column<Cluster>[] = [
@@ -73,6 +100,25 @@ export function mergeKubeconfig(existingText: string | undefined, addition: stri
   if (!base['current-context']) base['current-context'] = add['current-context'];
   return stringify(base);
 }
+
+/** The cluster's bundle's versions, each marked current, reachable (an upgrade is accepted) or not. */
+function versionRows(bundle: ControlPlane, current: string): VersionRow[] {
+  return bundle.versions.map((v) => ({
+    version: v.version,
+    available: v.available,
+    upgradeFrom: v.upgradeFrom,
+    current: v.version === current,
+    // As the API decides (bundles.service.ts checkUpgrade): listed in upgradeFrom, and installed.
+    reachable: v.version !== current && v.available && v.upgradeFrom.includes(current),
+  }));
+}
+
+const versionColumns: Column<VersionRow>[] = [
+  { header: 'VERSION', value: (v) => v.version },
+  { header: 'REACHABLE', value: (v) => (v.current ? 'current' : v.reachable ? 'yes' : 'no') },
+  { header: 'AVAILABLE', value: (v) => (v.available ? 'yes' : 'no (not installed)') },
+  { header: 'UPGRADE FROM', value: (v) => (v.upgradeFrom.length ? v.upgradeFrom.join(',') : null) },
+];
 
 export function clusterCommands(): Command[] {
   const cmd = resourceCommand<Cluster>({
@@ -145,13 +191,75 @@ export function clusterCommands(): Command[] {
       const { ctx, client, id } = await byName(command, name);
       ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, o), clusterColumns);
     });
+  /** Sends a change that rolls the nodes; prints the cluster as answered, or with --wait as the roll leaves it. */
+  const roll = async (
+    command: Command,
+    name: string,
+    o: { wait?: number },
+    send: (client: ApiClient, id: string) => Promise<Cluster>,
+    missing?: (client: ApiClient, id: string) => Promise<string | null>,
+  ) => {
+    const { ctx, client, id } = await byName(command, name);
+    const answer = await send(client, id);
+    if (o.wait === undefined) return ctx.print(answer, clusterColumns);
+    const { cluster, failure } = await waitForRollout(client, name, answer, {
+      seconds: o.wait,
+      generation: answer.generation,
+      missing: missing && (() => missing(client, id)),
+    });
+    ctx.print(cluster, clusterColumns);
+    if (failure) throw new Error(failure);
+  };
   cmd
     .command('upgrade <cluster> <version>')
-    .description("roll the cluster to another version of its bundle (see control-planes: a version's upgradeFrom)")
-    .action(async (name: string, version: string, _o, command: Command) => {
+    .summary('roll the cluster to another version of its bundle')
+    .description(
+      'roll the cluster to another version of its bundle (clusters versions: those it can reach); ' +
+        'with --wait, until every node runs that version and the cluster is Running, stopping with the ' +
+        "UpToDate condition's reason and message if it is False other than while rolling (Upgrading, UpgradeWaiting)",
+    )
+    .addOption(rolloutWaitOption())
+    .action((name: string, version: string, o: { wait?: number }, command: Command) =>
+      roll(
+        command,
+        name,
+        o,
+        (client, id) => client.request<Cluster>('PATCH', `/v1/clusters/${id}`, { version }),
+        async (client, id) => {
+          const { items } = await client.request<{ items: NodeRow[] }>('GET', `/v1/clusters/${id}/nodes`);
+          const behind = items.filter((n) => n.version !== version).length;
+          return behind ? `${behind} node(s) not yet at ${version}` : null;
+        },
+      ),
+    );
+  cmd
+    .command('versions <cluster>')
+    .description("the versions of the cluster's bundle, and which ones an upgrade can reach from its version")
+    .action(async (name: string, _o, command: Command) => {
       const { ctx, client, id } = await byName(command, name);
-      ctx.print(await client.request<Cluster>('PATCH', `/v1/clusters/${id}`, { version }), clusterColumns);
+      const [cluster, planes] = await Promise.all([
+        client.request<Cluster>('GET', `/v1/clusters/${id}`),
+        client.request<{ items: ControlPlane[] }>('GET', '/v1/control-planes'),
+      ]);
+      const bundle = planes.items.find((b) => b.name === cluster.controlPlane);
+      if (!bundle) throw new Error(`the platform offers no bundle ${cluster.controlPlane} (the bundle of ${name})`);
+      ctx.print(versionRows(bundle, cluster.version), versionColumns);
     });
+  cmd
+    .command('rotate-certificates <cluster>')
+    .summary("replace every node by one with new certificates from the cluster's CA")
+    .description(
+      "replace every node, one at a time, by one with new certificates from the cluster's CA (the CA stays: " +
+        'kubeconfigs keep working); with --wait, until the cluster has taken the request up (observedGeneration), ' +
+        'is Running and UpToDate is True, which holds once every node has the new certificates (node ids are not ' +
+        'compared: a node made while the request was taken may have them already)',
+    )
+    .addOption(rolloutWaitOption())
+    .action((name: string, o: { wait?: number }, command: Command) =>
+      roll(command, name, o, (client, id) =>
+        client.request<Cluster>('POST', `/v1/clusters/${id}/rotate-certificates`, {}),
+      ),
+    );
   cmd.addCommand(poolCommands(byName));
   cmd.addCommand(clusterBackupCommands(byName));
   cmd
@@ -169,6 +277,7 @@ export function clusterCommands(): Command[] {
         { header: 'PHASE', value: (n) => n.phase },
         { header: 'ADDRESS', value: (n) => n.address },
         { header: 'HOST', value: (n) => n.hostId },
+        { header: 'CERT EXPIRES', value: (n) => n.certificateExpiresAt },
         { header: 'HEARTBEAT', value: (n) => n.lastHeartbeatAt },
       ]);
     });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { type Platform, startPlatform } from '../support/platform.js';
 import { ROOT } from '../support/processes.js';
@@ -20,6 +21,38 @@ const SHOTS =
 const WIDE = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 
+/**
+ * The etcd bundle's manifest and scripts with stand-ins for its binaries, which simulated guests
+ * never run: each of its versions is installed whatever `make bundles` could fetch, so the
+ * upgrade below always has a version to go to (v3.5.16, reachable from the default v3.4.23).
+ */
+function bundlesWithStandIns(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kaas-browser-bundles-'));
+  const from = join(ROOT, 'bundles', 'etcd');
+  const to = join(dir, 'etcd');
+  const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8')) as {
+    versions: Record<string, { artifacts: string[] }>;
+    checksums: string;
+  };
+  cpSync(join(from, 'scripts'), join(to, 'scripts'), { recursive: true });
+  cpSync(join(from, 'manifest.json'), join(to, 'manifest.json'));
+  const sums: string[] = [];
+  for (const artifact of new Set(Object.values(manifest.versions).flatMap((v) => v.artifacts))) {
+    const path = join(to, artifact);
+    const data = `a stand-in for ${artifact}: simulated guests run none\n`;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, data);
+    sums.push(
+      `${createHash('sha256').update(data).digest('hex')}  ${relative(dirname(join(to, manifest.checksums)), path)}`,
+    );
+  }
+  writeFileSync(join(to, manifest.checksums), `${sums.join('\n')}\n`);
+  return dir;
+}
+
+/** In the page: the nodes table's rows, each as its node id and the text of its Version cell. */
+const NODE_VERSIONS = `[...document.querySelectorAll('[aria-labelledby="s-nodes"] tbody tr[data-key]')].map((r) => [r.dataset.key, r.cells[3].textContent])`;
+
 describe('web dashboard', () => {
   let p: Platform;
   let browser: Browser;
@@ -27,6 +60,7 @@ describe('web dashboard', () => {
   let tenantKey: string;
   let floatingAddress: string;
   let clusterId: string;
+  let bundlesDir: string;
   const problems: string[] = [];
 
   const shot = async (name: string, fullPage = false) => {
@@ -44,6 +78,17 @@ describe('web dashboard', () => {
     await page.getByLabel('API key or admin token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
   };
+  const nodeVersions = async () => (await page.evaluate(NODE_VERSIONS)) as [id: string, version: string][];
+  /** Until the nodes table shows what `done` looks for (the page's policy allows no evaluated predicate). */
+  const waitForNodes = async (what: string, done: (rows: [string, string][]) => boolean, ms = 50000) => {
+    const deadline = Date.now() + ms;
+    let rows = await nodeVersions();
+    while (!done(rows)) {
+      if (Date.now() > deadline) throw new Error(`the nodes table never showed ${what}: ${JSON.stringify(rows)}`);
+      await page.waitForTimeout(200);
+      rows = await nodeVersions();
+    }
+  };
   const signOut = async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading('Sign in to kaas');
@@ -51,8 +96,9 @@ describe('web dashboard', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
+    bundlesDir = bundlesWithStandIns();
     [p, browser] = await Promise.all([
-      startPlatform(),
+      startPlatform({ KAAS_BUNDLES_DIR: bundlesDir }),
       chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }),
     ]);
     const context = await browser.newContext({ viewport: WIDE, acceptDownloads: true, reducedMotion: 'reduce' });
@@ -70,6 +116,7 @@ describe('web dashboard', () => {
   afterAll(async () => {
     await browser?.close();
     await p?.close();
+    if (bundlesDir) rmSync(bundlesDir, { recursive: true, force: true });
   });
 
   it('refuses a wrong key with a message beside the field', async () => {
@@ -320,11 +367,128 @@ describe('web dashboard', () => {
     await backups.getByText('No backups yet.').waitFor();
   }, 60000);
 
-  it('downloads the kubeconfig through the API with the key in a header', async () => {
+  it("edits a pool's labels and taints in a dialog: a refusal beside its row, then the PATCH of what changed", async () => {
+    const pools = page.getByRole('region', { name: 'Worker pools' });
+    const defaultPool = pools.locator('tbody tr[data-key="default"]');
+    await pools.getByRole('button', { name: 'Edit labels and taints of pool default' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Labels and taints of pool default' });
+    await dialog.getByText('Nodes made after the change carry these').waitFor();
+    await dialog.getByRole('button', { name: 'Add label' }).click();
+    await dialog.getByLabel('Label 1 Key').fill('kubernetes.io/role');
+    await dialog.getByLabel('Label 1 Value').fill('web');
+    await dialog.getByRole('button', { name: 'Add taint' }).click();
+    await dialog.getByLabel('Taint 1 Key').fill('dedicated');
+    await dialog.getByLabel('Taint 1 Value').fill('web');
+    await dialog.getByLabel('Taint 1 Effect').selectOption('PreferNoSchedule');
+    const save = dialog.getByRole('button', { name: 'Save labels and taints' });
+    const poolPatch = (r: { method(): string; url(): string }) =>
+      r.method() === 'PATCH' && r.url().endsWith(`/v1/clusters/${clusterId}/pools/default`);
+
+    // A label in a namespace that nodes may not label themselves with: the API's 400, beside it.
+    const [refused] = await Promise.all([page.waitForRequest(poolPatch), save.click()]);
+    expect(refused.postDataJSON()).toEqual({
+      labels: { 'kubernetes.io/role': 'web' },
+      taints: [{ key: 'dedicated', value: 'web', effect: 'PreferNoSchedule' }],
+    });
+    await dialog
+      .locator('[data-field="labels.kubernetes.io/role"] .field-error', { hasText: 'kubernetes.io namespace' })
+      .waitFor();
+
+    await dialog.getByLabel('Label 1 Key').fill('tier');
+    const [saved] = await Promise.all([page.waitForRequest(poolPatch), save.click()]);
+    expect(saved.postDataJSON()).toEqual({
+      labels: { tier: 'web' },
+      taints: [{ key: 'dedicated', value: 'web', effect: 'PreferNoSchedule' }],
+    });
+    await dialog.waitFor({ state: 'detached' });
+    await defaultPool.getByText('tier=web').waitFor();
+    await defaultPool.getByText('dedicated=web:PreferNoSchedule').waitFor();
+
+    // Removing the label sends the labels alone: the taints did not change.
+    await pools.getByRole('button', { name: 'Edit labels and taints of pool default' }).click();
+    await dialog.getByRole('button', { name: 'Remove label 1' }).click();
+    await dialog.getByText('No labels.').waitFor();
+    const [removed] = await Promise.all([page.waitForRequest(poolPatch), save.click()]);
+    expect(removed.postDataJSON()).toEqual({ labels: {} });
+    await dialog.waitFor({ state: 'detached' });
+    await defaultPool.getByText('tier=web').waitFor({ state: 'detached' });
+  });
+
+  it('upgrades the cluster to a version reachable from its own, and shows each node follow', async () => {
+    const version = page.getByRole('region', { name: 'Version' });
+    await version.getByText('etcd v3.4.23', { exact: true }).waitFor();
+    await version.getByText('AtDeclaredVersion').waitFor();
+    const target = version.getByLabel('Upgrade to');
+    expect(await target.locator('option').allTextContents()).toEqual(['v3.5.16']);
+    expect((await nodeVersions()).map(([, v]) => v)).toEqual(['v3.4.23', 'v3.4.23']);
+
+    await version.getByRole('button', { name: 'Upgrade' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Upgrade web to v3.5.16?' });
+    const [patched] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'PATCH' && r.url().endsWith(`/v1/clusters/${clusterId}`)),
+      dialog.getByRole('button', { name: 'Upgrade' }).click(),
+    ]);
+    expect(patched.postDataJSON()).toEqual({ version: 'v3.5.16' });
+    await version.getByText('etcd v3.5.16', { exact: true }).waitFor();
+    await page.locator('.events', { hasText: 'UpgradeRequested' }).waitFor();
+
+    // Every node replaced by one at the new version; then nothing further is reachable.
+    await waitForNodes('two nodes at v3.5.16', (rows) => rows.length === 2 && rows.every(([, v]) => v === 'v3.5.16'));
+    await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
+    await version.getByText('AtDeclaredVersion').waitFor();
+    await version.getByText('No version of etcd can be reached from v3.5.16.').waitFor();
+    expect(await target.isHidden()).toBe(true);
+  }, 90000);
+
+  it('rotates the certificates after a confirmation: every node is replaced', async () => {
+    const before = (await nodeVersions()).map(([id]) => id);
+    expect(before).toHaveLength(2);
+    const credentials = page.getByRole('region', { name: 'Credentials' });
+    await credentials.getByRole('button', { name: 'Rotate certificates' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate the certificates of web?' });
+    const [rotate] = await Promise.all([
+      page.waitForRequest(
+        (r) => r.method() === 'POST' && r.url().endsWith(`/v1/clusters/${clusterId}/rotate-certificates`),
+      ),
+      dialog.getByRole('button', { name: 'Rotate certificates' }).click(),
+    ]);
+    expect(rotate.postDataJSON()).toEqual({});
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('.events', { hasText: 'CertificateRotationRequested' }).waitFor();
+    await waitForNodes('two new nodes', (rows) => rows.length === 2 && rows.every(([id]) => !before.includes(id)));
+    await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
+    await page.getByRole('region', { name: 'Version' }).getByText('AtDeclaredVersion').waitFor();
+  }, 90000);
+
+  it('downloads the kubeconfig through the API with the key in a header, for the lifetime asked', async () => {
+    const credentials = page.getByRole('region', { name: 'Credentials' });
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('/kubeconfig')) asked.push(r.url());
+    };
+    page.on('request', onRequest);
+    // 31 days is more than a kubeconfig may live: refused beside the field, nothing asked.
+    await credentials.getByLabel('Valid for').fill('744');
+    await credentials.getByRole('button', { name: 'Download kubeconfig' }).click();
+    await credentials
+      .locator('[data-field="ttlSeconds"] .field-error', { hasText: 'must be 60 seconds to 30 days' })
+      .waitFor();
+    expect(await credentials.getByLabel('Valid for').getAttribute('aria-invalid')).toBe('true');
+    await credentials.getByLabel('Unit').selectOption('seconds');
+    await credentials.getByLabel('Valid for').fill('59');
+    await credentials.getByRole('button', { name: 'Download kubeconfig' }).click();
+    await credentials.locator('[data-field="ttlSeconds"] .field-error', { hasText: '59 seconds is not' }).waitFor();
+    expect(asked).toEqual([]);
+
+    await credentials.getByLabel('Unit').selectOption('hours');
+    await credentials.getByLabel('Valid for').fill('2');
     const [download] = await Promise.all([
       page.waitForEvent('download'),
-      page.getByRole('button', { name: 'Download kubeconfig' }).click(),
+      credentials.getByRole('button', { name: 'Download kubeconfig' }).click(),
     ]);
+    page.off('request', onRequest);
+    expect(asked.map((url) => new URL(url).searchParams.get('ttlSeconds'))).toEqual(['7200']);
+    expect(await credentials.locator('[data-field="ttlSeconds"] .field-error').isHidden()).toBe(true);
     expect(download.suggestedFilename()).toBe('web.kubeconfig.yaml');
     const yaml = readFileSync((await download.path())!, 'utf8');
     expect(yaml).toContain(`server: https://${floatingAddress}`);

@@ -44,6 +44,17 @@ export function ago(iso, now = Date.now()) {
   return `${Math.floor(seconds / 86400)} d ago`;
 }
 
+/** How long until `iso`: `in 40 min`, `in 3 h`, `in 364 d`; `passed` once it has. */
+export function until(iso, now = Date.now()) {
+  if (!iso) return '–';
+  const seconds = Math.round((Date.parse(iso) - now) / 1000);
+  if (Number.isNaN(seconds)) return iso;
+  if (seconds <= 0) return 'passed';
+  if (seconds < 3600) return `in ${Math.max(1, Math.floor(seconds / 60))} min`;
+  if (seconds < 86400) return `in ${Math.floor(seconds / 3600)} h`;
+  return `in ${Math.floor(seconds / 86400)} d`;
+}
+
 export function dateTime(iso) {
   if (!iso) return '–';
   const d = new Date(iso);

@@ -30,6 +30,14 @@ export function field({ label, name, type = 'text', value, hint, options, attrs 
   return { el, input };
 }
 
+/**
+ * A refusal found before asking the API, shaped like the API's own (a 400 naming `name`), so
+ * `handleSubmit` puts it beside the field of that name.
+ */
+export function fieldError(name, problem) {
+  return new ApiError(400, { message: `${name}: ${problem}`, details: [{ field: name, problems: [problem] }] });
+}
+
 /** An integer when the text is one; otherwise the text itself, so the API names what is wrong. */
 export function num(value) {
   const text = String(value ?? '').trim();

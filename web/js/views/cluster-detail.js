@@ -1,9 +1,11 @@
 import { ApiError } from '../api.js';
 import { confirmDialog } from '../dialogs.js';
 import { badge, bar, h, replaceChildren, syncRows, table, toast } from '../dom.js';
-import { ago, conditionTone, dateTime, fileName, mib, percent, phaseTone } from '../format.js';
-import { actionButton, field, handleSubmit, num } from '../forms.js';
+import { ago, conditionTone, dateTime, mib, percent, phaseTone, until } from '../format.js';
+import { field, handleSubmit, num } from '../forms.js';
 import { backupsPanel, BACKUPS_SHOWN } from './backups.js';
+import { credentialsPanel } from './cluster-credentials.js';
+import { versionPanel } from './cluster-version.js';
 import { healthBadges } from './clusters.js';
 import { pageHeader, POLL_MS, refreshStatus, section } from './common.js';
 import { workerPoolsPanel } from './worker-pools.js';
@@ -71,18 +73,27 @@ function conditionRow(c) {
   );
 }
 
-function nodeRow(n, hostsById) {
+function nodeRow(n, hostsById, declaredVersion) {
+  const expires = n.certificateExpiresAt;
   return h(
     'tr',
     null,
     h('th', { scope: 'row', class: 'mono' }, n.name),
     h('td', null, n.role),
     h('td', { class: 'mono' }, n.pool ?? '–'),
+    h(
+      'td',
+      { class: 'mono' },
+      n.version ?? '–',
+      // During an upgrade the nodes still to be replaced run the version the cluster had.
+      n.version && n.version !== declaredVersion ? h('span', { class: 'hint' }, ' (to be replaced)') : null,
+    ),
     h('td', null, badge(n.phase, phaseTone(n.phase))),
     h('td', { class: 'mono' }, n.address ?? '–'),
     h('td', null, n.hostId ? (hostsById.get(n.hostId) ?? 'assigned') : '–'),
     h('td', null, n.usage ? percent(n.usage.cpuPercent) : '–'),
     h('td', null, n.usage ? `${mib(n.usage.memoryMiB)} of ${mib(n.memoryMiB)}` : '–'),
+    h('td', null, expires ? h('time', { datetime: expires, title: dateTime(expires) }, until(expires)) : '–'),
     h('td', null, n.lastHeartbeatAt ? ago(n.lastHeartbeatAt) : 'never'),
   );
 }
@@ -101,26 +112,19 @@ function eventItem(e) {
   );
 }
 
-async function downloadKubeconfig(ctx, cluster) {
-  const yaml = await ctx.api.text(`/v1/clusters/${cluster.id}/kubeconfig`, 'application/yaml');
-  const url = URL.createObjectURL(new Blob([yaml], { type: 'application/yaml' }));
-  const link = h('a', { href: url, download: `${fileName(cluster.name)}.kubeconfig.yaml`, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30000);
-  toast(`Kubeconfig of ${cluster.name} downloaded.`);
-}
-
-/** One cluster: status, usage, scaling, kubeconfig, deletion, nodes and events, kept live. */
+/**
+ * One cluster: status, usage, scaling, version, credentials, deletion, nodes and events, kept
+ * live.
+ */
 export async function clusterDetailView(ctx) {
   const [id] = ctx.params;
   let cluster = await ctx.api.get(`/v1/clusters/${id}`);
-  const [vpc, pool, floatingIp] = await Promise.all(
+  const [vpc, pool, floatingIp, controlPlanes] = await Promise.all(
     [
       `/v1/vpcs/${cluster.vpcId}`,
       `/v1/storage-pools/${cluster.storagePoolId}`,
       `/v1/floating-ips/${cluster.floatingIpId}`,
+      '/v1/control-planes',
     ].map((path) => ctx.api.get(path).catch(() => undefined)),
   );
   const refs = { vpc, pool, floatingIp };
@@ -167,11 +171,6 @@ export async function clusterDetailView(ctx) {
   scaleForm.append(h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, 'Scale')));
   scaleForm.append(scaling.general.el);
 
-  const kubeconfig = actionButton({
-    label: 'Download kubeconfig',
-    className: 'secondary',
-    run: () => downloadKubeconfig(ctx, cluster),
-  });
   const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete cluster');
   deleteButton.addEventListener('click', async () => {
     const deleted = await confirmDialog({
@@ -196,7 +195,19 @@ export async function clusterDetailView(ctx) {
   });
   const nodes = table({
     caption: 'Nodes',
-    columns: ['Name', 'Role', 'Pool', 'Phase', 'Address', 'Host', 'CPU', 'Memory', 'Heartbeat'],
+    columns: [
+      'Name',
+      'Role',
+      'Pool',
+      'Version',
+      'Phase',
+      'Address',
+      'Host',
+      'CPU',
+      'Memory',
+      'Certificate expires',
+      'Heartbeat',
+    ],
   });
   const events = h('ol', { class: 'events', 'aria-label': 'Events, newest first' });
   const pools = workerPoolsPanel(ctx, id, async () => {
@@ -205,11 +216,15 @@ export async function clusterDetailView(ctx) {
     cluster = c;
     update();
   });
-  const backups = backupsPanel(ctx, id, async (c) => {
+  // The panels below hand back the cluster their request answered with.
+  const showCluster = async (c) => {
     if (!ctx.alive()) return;
     cluster = c;
     update();
-  });
+  };
+  const backups = backupsPanel(ctx, id, showCluster);
+  const version = versionPanel(ctx, id, controlPlanes?.items ?? [], showCluster);
+  const credentials = credentialsPanel(ctx, id, showCluster);
   const status = refreshStatus();
 
   ctx.main.append(
@@ -224,9 +239,10 @@ export async function clusterDetailView(ctx) {
         { class: 'stack' },
         section('Usage', usageBox),
         section('Scale', scaleForm),
-        section('Access and removal', h('div', { class: 'button-row' }, kubeconfig, deleteButton)),
+        section('Removal', h('div', { class: 'button-row' }, deleteButton)),
       ),
     ),
+    h('div', { class: 'grid-2' }, section('Version', version.el), section('Credentials', credentials.el)),
     section('Worker pools', pools.el),
     section('Backups', backups.el),
     section('Conditions', conditions.el),
@@ -251,6 +267,8 @@ export async function clusterDetailView(ctx) {
       : '0 to 100';
     pools.update(cluster);
     backups.update(cluster);
+    version.update(cluster);
+    credentials.update(cluster, nodeItems);
     deleteButton.disabled = cluster.phase === 'Deleting';
     syncRows(conditions.tbody, cluster.conditions ?? [], {
       key: (c) => c.type,
@@ -259,7 +277,9 @@ export async function clusterDetailView(ctx) {
     });
     syncRows(nodes.tbody, nodeItems, {
       key: (n) => n.id,
-      render: (n) => nodeRow(n, hostsById),
+      // The declared version is part of a row: it says which nodes an upgrade still replaces.
+      signature: (n) => `${JSON.stringify(n)} ${cluster.version}`,
+      render: (n) => nodeRow(n, hostsById, cluster.version),
       empty: { columns: nodes.columns, text: 'No nodes yet.' },
     });
     const eventsSig = eventItems.map((e) => e.id).join(',');

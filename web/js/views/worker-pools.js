@@ -1,9 +1,11 @@
-// A cluster's worker pools on its page: a table with scale and remove on each row, and a form that
-// adds a pool. The rows follow the cluster the page polls; typed counts survive a refresh.
+// A cluster's worker pools on its page: a table with scale, labels and taints, and remove on each
+// row, and a form that adds a pool. The rows follow the cluster the page polls; typed counts
+// survive a refresh.
 import { confirmDialog } from '../dialogs.js';
 import { h, syncRows, table, toast } from '../dom.js';
 import { mib } from '../format.js';
 import { field, handleSubmit, num } from '../forms.js';
+import { poolLabelsDialog } from './pool-labels.js';
 
 const NAME_ATTRS = { autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off', maxlength: 63 };
 const COUNT_ATTRS = { min: 0, max: 100, step: 1, inputmode: 'numeric' };
@@ -86,6 +88,17 @@ export function workerPoolsPanel(ctx, clusterId, reload) {
     return form;
   }
 
+  function labelsButton(pool) {
+    return h('button', {
+      type: 'button',
+      class: 'secondary small',
+      dataset: { fk: `labels-${pool.name}` },
+      'aria-label': `Edit labels and taints of pool ${pool.name}`,
+      text: 'Labels and taints',
+      onclick: () => poolLabelsDialog(ctx, clusterId, pool, reload),
+    });
+  }
+
   function removeButton(pool) {
     return h('button', {
       type: 'button',
@@ -124,7 +137,7 @@ export function workerPoolsPanel(ctx, clusterId, reload) {
       h('td', null, tags(labelsOf(pool))),
       h('td', null, tags(taintsOf(pool))),
       h('td', null, autoscaleOf(pool)),
-      h('td', { class: 'row-actions' }, scaleForm(pool), removeButton(pool)),
+      h('td', { class: 'row-actions' }, scaleForm(pool), labelsButton(pool), removeButton(pool)),
     );
   }
 
@@ -174,7 +187,11 @@ export function workerPoolsPanel(ctx, clusterId, reload) {
     { class: 'stack' },
     t.el,
     h('h3', null, 'Add a pool'),
-    h('p', { class: 'hint' }, 'Labels, taints and autoscaling are set through the API or kaasctl clusters pools set.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'A pool’s labels and taints are edited with "Labels and taints" on its row; they apply to the nodes made afterwards. Autoscaling is set through the API or kaasctl clusters pools set.',
+    ),
     sizeHint,
     addForm,
   );
