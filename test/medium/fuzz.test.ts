@@ -44,7 +44,7 @@ const NAMES: Record<string, RegExp> = {
   domain: new RegExp(`^kaas-node-${UUID}$`),
   northbound: /^northbound$/,
   pool: new RegExp(`^kaas-(pool-${UUID}|platform)$`),
-  volume: new RegExp(`^kaas-(node-${UUID}\\.qcow2|seed-${UUID}\\.iso|bundle-[a-z0-9.-]+\\.iso)$`),
+  volume: new RegExp(`^kaas-(node-${UUID}\\.qcow2|seed-${UUID}\\.iso|bundle-[a-z0-9.-]+\\.iso|backup-${UUID}\\.db)$`),
 };
 const HOSTILE_CHARACTERS = ['\u202e', '\u200b', '😈', '\u0000', '$(', '`', '../..', '&amp;fuzz', '&lt;fuzz'];
 

@@ -120,6 +120,7 @@ describe('background jobs on real Redis', () => {
     await runner.start({ schedules: true }).catch(() => undefined);
     const schedulers = await queue.queue(QueueName.Maintenance).getJobSchedulers();
     expect(schedulers.map((s) => s.key).sort()).toEqual([
+      'backups-schedule',
       'clusters-autoscale',
       'clusters-resync',
       'network-collect',
