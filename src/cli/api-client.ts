@@ -25,7 +25,9 @@ export class ApiClient {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async request<T = any>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
     if (!this.options.token) {
-      throw new Error('no token: set KAAS_ADMIN_TOKEN (operator) or KAAS_TOKEN (tenant key), or pass --token');
+      throw new Error(
+        'no token: run `kaasctl login <server>` (or pass --token, or set KAAS_TOKEN; see `kaasctl config get-contexts`)',
+      );
     }
     let res: Response;
     try {

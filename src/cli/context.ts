@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ApiClient } from './api-client.js';
+import { type ConnectionFlags, resolveConnection } from './connection.js';
 import { type Format, render, type Column } from './output.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -11,12 +12,40 @@ export interface GlobalOptions {
   tenant?: string;
 }
 
+/** The global flags as given on the command line, before the environment and the config fill them in. */
+export type GlobalFlags = ConnectionFlags & { output: Format };
+
+/** A readable stream that may be a terminal: where `login` reads a token. */
+export type TokenInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+
+/** What kaasctl takes from the process it runs in; a test gives its own. */
+export interface Surroundings {
+  env: NodeJS.ProcessEnv;
+  /** process.stdin when not given, touched only by a command that reads it. */
+  stdin?: TokenInput;
+}
+
+const surroundingsOf = new WeakMap<Command, Surroundings>();
+
+export function setSurroundings(program: Command, surroundings: Surroundings): void {
+  surroundingsOf.set(program, surroundings);
+}
+
+/** The surroundings given to the program a command belongs to. */
+export function surroundings(cmd: Command): Surroundings {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  return surroundingsOf.get(root) ?? { env: process.env };
+}
+
 /** What every command needs: the client, the output format, and lookups by name. */
 export class CliContext {
   constructor(readonly options: GlobalOptions) {}
 
+  /** Server, token and tenant from flags, then the environment, then the context (connection.ts). */
   static from(cmd: Command): CliContext {
-    return new CliContext(cmd.optsWithGlobals<GlobalOptions>());
+    const flags = cmd.optsWithGlobals<GlobalFlags>();
+    return new CliContext({ ...resolveConnection(flags, surroundings(cmd).env), output: flags.output });
   }
 
   get client(): ApiClient {
@@ -30,7 +59,9 @@ export class CliContext {
   }
 
   requireTenant(): string {
-    if (!this.options.tenant) throw new Error('this command needs --tenant <id or name>');
+    if (!this.options.tenant) {
+      throw new Error('this command needs a tenant: --tenant <id or name>, KAAS_TENANT, or a context with a tenant');
+    }
     return this.options.tenant;
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { parse } from 'yaml';
 import { render } from './output.js';
 
 const cols = [
@@ -34,5 +35,12 @@ describe('render', () => {
         'name',
       ),
     ).toBe('a\nb');
+  });
+  it('prints YAML, a single mapping for a single row and a list for rows', () => {
+    expect(render({ name: 'a', n: 1 }, cols, 'yaml')).toBe('name: a\nn: 1');
+    expect(render([{ name: 'a', n: null }], cols, 'yaml')).toBe('- name: a\n  n: null');
+    const long = { name: 'x'.repeat(200), n: 2 };
+    expect(parse(render([long, long], cols, 'yaml'))).toEqual([long, long]);
+    expect(render([], cols, 'yaml')).toBe('[]');
   });
 });

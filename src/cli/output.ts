@@ -1,3 +1,5 @@
+import { stringify } from 'yaml';
+
 export type Format = 'table' | 'json' | 'yaml' | 'name';
 
 export interface Column<T> {
@@ -11,10 +13,11 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-/** Renders rows as an aligned table (the default), JSON, or bare names/ids. */
+/** Renders rows as an aligned table (the default), JSON, YAML, or bare names/ids. */
 export function render<T>(rows: T[] | T, columns: Column<T>[], format: Format, single = !Array.isArray(rows)): string {
   const list = Array.isArray(rows) ? rows : [rows];
   if (format === 'json') return JSON.stringify(single ? list[0] : list, null, 2);
+  if (format === 'yaml') return stringify(single ? list[0] : list, { lineWidth: 0 }).trimEnd();
   if (format === 'name') return list.map((r) => cell(columns[0].value(r))).join('\n');
   const table = [columns.map((c) => c.header), ...list.map((r) => columns.map((c) => cell(c.value(r))))];
   const widths = columns.map((_, i) => Math.max(...table.map((row) => row[i].length)));

@@ -3,23 +3,44 @@ import { adminCommands } from './admin-commands.js';
 import { auditCommands } from './audit-commands.js';
 import { backupCommands } from './backup-commands.js';
 import { clusterCommands } from './cluster-commands.js';
+import { configCommands } from './config-commands.js';
+import { DEFAULT_URL } from './connection.js';
+import { setSurroundings, type TokenInput } from './context.js';
 import { hostCommands } from './host-commands.js';
+import { loginCommand } from './login-command.js';
 import { tenantCommands } from './tenant-commands.js';
 import { tenantResourceCommands } from './tenant-resource-commands.js';
 
-/** kaasctl with every command; `env` gives the defaults of --url and --token. */
-export function kaasctlProgram(env: NodeJS.ProcessEnv = process.env): Command {
+/**
+ * kaasctl with every command. `env` and `stdin` stand for the process's: the environment gives
+ * KAAS_URL, KAAS_TOKEN, KAAS_ADMIN_TOKEN, KAAS_TENANT, KAAS_CONTEXT and where the config file is;
+ * `login` reads a token from stdin. Server, token and tenant are resolved when a command runs:
+ * flag, then environment, then context (connection.ts).
+ */
+export function kaasctlProgram(env: NodeJS.ProcessEnv = process.env, stdin?: TokenInput): Command {
   const program = new Command('kaasctl')
     .description('operate a kaas platform: tenants, keys, quotas, hosts and every tenant resource')
-    .option('--url <url>', 'API address (KAAS_URL)', env.KAAS_URL ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', `API address (else KAAS_URL, else the context's server, else ${DEFAULT_URL})`)
     .option(
       '--token <token>',
-      'admin token or tenant key (KAAS_ADMIN_TOKEN, then KAAS_TOKEN)',
-      env.KAAS_ADMIN_TOKEN ?? env.KAAS_TOKEN,
+      "admin token or tenant key (else KAAS_TOKEN, else KAAS_ADMIN_TOKEN, else the context's); prefer kaasctl login",
     )
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'name']).default('table'))
-    .option('--tenant <tenant>', 'operator: act for this tenant (id or name) on tenant resources')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml', 'name']).default('table'),
+    )
+    .option(
+      '--tenant <tenant>',
+      "operator: act for this tenant (id or name) on tenant resources (else KAAS_TENANT, else the context's)",
+    )
+    .option('--context <name>', 'use this context of the config file, not the current one (else KAAS_CONTEXT)')
+    .addHelpText(
+      'after',
+      '\nServer, token and tenant each come from the flag, else the environment, else the context\n' +
+        '(the config is $KAASCONFIG or ~/.config/kaas/config.yaml). Start with: kaasctl login <server>.\n' +
+        'See docs/cli.md.',
+    )
     .showHelpAfterError();
+  setSurroundings(program, { env, stdin });
   for (const cmd of [
     ...tenantCommands(),
     ...hostCommands(),
@@ -28,6 +49,8 @@ export function kaasctlProgram(env: NodeJS.ProcessEnv = process.env): Command {
     ...backupCommands(),
     ...auditCommands(),
     ...adminCommands(),
+    loginCommand(),
+    configCommands(),
   ])
     program.addCommand(cmd);
   return program;
