@@ -39,6 +39,7 @@ pids+=($!)
 node dist/src/worker.js &
 pids+=($!)
 echo "kaas API on http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} (dashboard at /, docs at /docs); Ctrl-C stops it." >&2
-[ -n "${KAAS_ADMIN_TOKEN:-}" ] || echo "admin token: export KAAS_ADMIN_TOKEN=\$(cat $DATA/admin-token)" >&2
+[ -n "${KAAS_ADMIN_TOKEN:-}" ] ||
+  echo "admin token in $DATA/admin-token: npx kaasctl login http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} --name operator --token-file $DATA/admin-token" >&2
 # Exit (and stop the rest) as soon as either process dies.
 wait -n "${pids[@]}"

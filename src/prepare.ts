@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   if (!env.KAAS_ADMIN_TOKEN) {
     const file = env.KAAS_ADMIN_TOKEN_FILE ?? `${dataDir}/admin-token`;
     if (createOnce(file, `${generateApiKey().key}\n`)) console.log(`generated an admin token in ${file}`);
-    console.log(`admin token: stored in ${file} (export KAAS_ADMIN_TOKEN=$(cat ${file}))`);
+    console.log(`admin token: stored in ${file} (kaasctl login <server> --name operator --token-file ${file})`);
   }
   const config = loadConfig(env, readIfExists);
   const ds = await new DataSource(dataSourceOptions(config.databaseUrl)).initialize();
