@@ -47,6 +47,10 @@ ovn_comm() {
     controller) echo ovn-controller ;;
   esac
 }
+ovn_comm_ok() { # KEY COMM: whether a process of this command name is that daemon (ovs-vswitchd
+  # runs under its --monitor, which names itself "monitor")
+  [ "$2" = "$(ovn_comm "$1")" ] || { [ "$1" = vswitchd ] && [ "$2" = monitor ]; }
+}
 ovn_keys() { # ROLE -> the daemons of that role, in start order
   case $1 in
     central) echo ovs-db vswitchd nb-db sb-db northd controller ;;
@@ -55,7 +59,7 @@ ovn_keys() { # ROLE -> the daemons of that role, in start order
 }
 ovn_ours() { # KEY -> our PID of that daemon when it runs
   local p; p=$(cat "$OVN_DIR/$1.pid" 2>/dev/null || true)
-  if [ -n "$p" ] && alive "$p" && [ "$(comm_of "$p")" = "$(ovn_comm "$1")" ]; then echo "$p"; return 0; fi
+  if [ -n "$p" ] && alive "$p" && ovn_comm_ok "$1" "$(comm_of "$p")"; then echo "$p"; return 0; fi
   return 1
 }
 ovn_all_up() {
@@ -81,7 +85,7 @@ ovn_start() { # KEY PATH COMMAND ARGS...: a foreground daemon in the netns, up o
   p=$!
   echo "$p" >"$OVN_DIR/$key.pid"
   for _ in $(seq 1 $((SOCK_TIMEOUT * 20))); do
-    [ -e "$path" ] && [ "$(comm_of "$p")" = "$(ovn_comm "$key")" ] && return 0
+    [ -e "$path" ] && ovn_comm_ok "$key" "$(comm_of "$p")" && return 0
     alive "$p" || { tail -5 "$OVN_DIR/$key.log" "$OVN_DIR/$key.out" >&2 2>/dev/null; die "$key exited during start (log: $OVN_DIR/$key.log)"; }
     sleep 0.05
   done
@@ -156,7 +160,10 @@ ovn_up_locked() { # ROLE
   ovn_start ovs-db "$OVS_RUN/db.sock" ovsdb-server "$OVS_DB_FILE" --remote="punix:$OVS_RUN/db.sock" \
     --remote=db:Open_vSwitch,Open_vSwitch,manager_options --pidfile
   VS --no-wait init
-  ovn_start vswitchd "$OVS_RUN/ovs-vswitchd.pid" ovs-vswitchd "$OVS_DB" --pidfile
+  # --monitor: a crash (Open vSwitch 3.1's userspace conntrack can abort under NAT and load
+  # balancing: conntrack.c "conn_update_state" assertion) is followed by a restart, as the
+  # service manager of a real host does; ovn-controller then puts the flows back.
+  ovn_start vswitchd "$OVS_RUN/ovs-vswitchd.pid" ovs-vswitchd "$OVS_DB" --pidfile --monitor
   VS add-br br-phy -- set bridge br-phy datapath_type=netdev
   ip -n "$NS" addr add "$ul_ip/24" dev br-phy
   ip -n "$NS" link set br-phy up
@@ -221,7 +228,13 @@ ovn_stop() { # KEY: by PID; ovn-controller and ovs-vswitchd are first asked to c
     # only "exit" (not a signal) makes ovn-controller remove its chassis from the Southbound; it
     # needs the Southbound for that, hence the short timeout when the central host went first
     controller) OX ovn-appctl -T 3 -t "$OVN_RUN/ovn-controller.$p.ctl" exit >/dev/null 2>&1 || true ;;
-    vswitchd) OX ovs-appctl -T 3 -t "$OVS_RUN/ovs-vswitchd.$p.ctl" exit --cleanup >/dev/null 2>&1 || true ;;
+    # the switch itself is the monitor's child, named in its pid file; once it exits cleanly the
+    # monitor ends too
+    vswitchd)
+      local d
+      d=$(cat "$OVS_RUN/ovs-vswitchd.pid" 2>/dev/null || true)
+      [ -n "$d" ] && OX ovs-appctl -T 3 -t "$OVS_RUN/ovs-vswitchd.$d.ctl" exit --cleanup >/dev/null 2>&1 || true
+      ;;
   esac
   case $key in
     controller|vswitchd) for _ in $(seq 1 30); do alive "$p" || return 0; sleep 0.1; done ;;
