@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
 import { auditMiddleware } from './audit/audit.middleware.js';
 import { AuditService } from './audit/audit.service.js';
 import { jsonBodiesOnly } from './common/json-bodies.middleware.js';
 import { PinoNestLogger } from './common/logger.js';
+import { buildOpenApiDocument } from './common/openapi-document.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { serveDashboard } from './dashboard/dashboard-assets.js';
@@ -35,20 +36,24 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
     type: ['application/json', 'application/*+json'],
   });
   app.useGlobalPipes(createValidationPipe());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('kaas')
-      .setDescription('Kubernetes-as-a-Service on your own KVM hosts')
-      .setVersion('1')
-      .addBearerAuth()
-      .addGlobalResponse({
-        status: 429,
-        description: 'over a request limit (per key, per address, or failed authentications); see docs/security.md',
-        headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } },
-      })
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/**
+ * The API's OpenAPI document, as `GET /docs-json` serves it, without starting anything: the same
+ * module graph in Nest's preview mode, where nothing is instantiated, so no database or Redis is
+ * needed (`npm run openapi` writes it to docs/openapi.json).
+ */
+export async function createOpenApiDocument(config: AppConfig, logger: Logger): Promise<OpenAPIObject> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger, 'api'), {
+    preview: true,
+    logger: false,
+    abortOnError: false,
+  });
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
 }

@@ -1,12 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.decorators.js';
+import { ApiErrors, ApiOperatorRoutes, ApiPage } from '../common/openapi.js';
 import type { Page } from '../common/pagination.js';
-import { AuditPageResponse, AuditQuery, type AuditRecordResponse } from './audit.dto.js';
+import { AuditQuery, AuditRecordResponse } from './audit.dto.js';
 import { AuditService } from './audit.service.js';
 
-@ApiTags('operator: audit log')
-@ApiBearerAuth()
+@ApiOperatorRoutes('operator: audit log')
 @AdminOnly()
 @Controller('v1/audit')
 export class AuditController {
@@ -18,9 +18,10 @@ export class AuditController {
     description:
       'Who (actor and the tenant acted for), what (method, path, resource), when, from where, and the outcome. ' +
       'Request bodies and tokens are never recorded. Writes whose token was refused are not recorded (no actor).',
+    operationId: 'listAuditRecords',
   })
-  @ApiOkResponse({ type: AuditPageResponse })
-  @ApiForbiddenResponse({ description: 'a tenant key' })
+  @ApiPage(AuditRecordResponse, 'one page, newest first')
+  @ApiErrors(400)
   list(@Query() q: AuditQuery): Promise<Page<AuditRecordResponse>> {
     return this.audit.list({ tenantId: q.tenantId, outcome: q.outcome, since: q.since }, q.limit, q.cursor);
   }

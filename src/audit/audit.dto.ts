@@ -43,11 +43,6 @@ export class AuditRecordResponse {
   @ApiProperty() requestId: string;
 }
 
-export class AuditPageResponse {
-  @ApiProperty({ type: [AuditRecordResponse] }) items: AuditRecordResponse[];
-  @ApiPropertyOptional() nextCursor?: string;
-}
-
 export function toAuditRecordResponse(a: AuditRecordEntity): AuditRecordResponse {
   return {
     id: String(a.id),

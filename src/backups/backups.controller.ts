@@ -1,23 +1,18 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBearerAuth,
-  ApiHeader,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
 import { IdPipe } from '../common/id.pipe.js';
+import { ApiEmptyBody, ApiErrors, ApiPage, ApiTenantRoutes } from '../common/openapi.js';
 import { ListQuery, type Page } from '../common/pagination.js';
 import { BackupResponse } from './backups.dto.js';
 import { BackupsService } from './backups.service.js';
 
-@ApiTags('tenant: backups')
-@ApiBearerAuth()
-@ApiHeader({ name: 'X-Kaas-Tenant', required: false, description: 'operator only: the tenant to act for' })
+const DELETED = 'deleted; its volume leaves the storage pool';
+const IN_USE = 'a cluster is being restored from it';
+
+@ApiTenantRoutes('tenant: backups')
 @TenantRoute()
 @Controller('v1/clusters/:id/backups')
 export class ClusterBackupsController {
@@ -25,7 +20,14 @@ export class ClusterBackupsController {
 
   @Post()
   @HttpCode(202)
+  @ApiOperation({ summary: "back up a cluster's control plane (etcd)", operationId: 'createClusterBackup' })
+  @ApiEmptyBody()
   @ApiAcceptedResponse({ type: BackupResponse, description: "a snapshot of the cluster's control plane, Pending" })
+  @ApiErrors(
+    404,
+    [409, 'a backup of the cluster is under way, it has no ready master, or it is being deleted'],
+    [422, "the cluster's control plane has no backup method"],
+  )
   create(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -35,7 +37,9 @@ export class ClusterBackupsController {
   }
 
   @Get()
-  @ApiOkResponse({ description: 'newest first' })
+  @ApiOperation({ summary: "list a cluster's backups, newest first", operationId: 'listClusterBackups' })
+  @ApiPage(BackupResponse, 'one page, newest first')
+  @ApiErrors(404)
   list(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -45,7 +49,9 @@ export class ClusterBackupsController {
   }
 
   @Get(':backupId')
+  @ApiOperation({ summary: 'get a backup of a cluster', operationId: 'getClusterBackup' })
   @ApiOkResponse({ type: BackupResponse })
+  @ApiErrors(404)
   get(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -56,7 +62,9 @@ export class ClusterBackupsController {
 
   @Delete(':backupId')
   @HttpCode(204)
-  @ApiNoContentResponse({ description: 'deleted; its volume leaves the storage pool' })
+  @ApiOperation({ summary: 'delete a backup of a cluster', operationId: 'deleteClusterBackup' })
+  @ApiNoContentResponse({ description: DELETED })
+  @ApiErrors(404, [409, IN_USE])
   remove(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -67,29 +75,32 @@ export class ClusterBackupsController {
 }
 
 /** Every backup of the tenant, those of deleted clusters included. */
-@ApiTags('tenant: backups')
-@ApiBearerAuth()
-@ApiHeader({ name: 'X-Kaas-Tenant', required: false, description: 'operator only: the tenant to act for' })
+@ApiTenantRoutes('tenant: backups')
 @TenantRoute()
 @Controller('v1/backups')
 export class BackupsController {
   constructor(private readonly backups: BackupsService) {}
 
   @Get()
-  @ApiOkResponse({ description: "newest first, each with its clusterId; deleted clusters' backups included" })
+  @ApiOperation({ summary: "list the tenant's backups, deleted clusters' included", operationId: 'listBackups' })
+  @ApiPage(BackupResponse, 'one page, newest first, each with its clusterId')
   list(@Auth() auth: AuthContext, @Query() q: ListQuery): Promise<Page<BackupResponse>> {
     return this.backups.list(auth, q.limit, q.cursor);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'get a backup', operationId: 'getBackup' })
   @ApiOkResponse({ type: BackupResponse })
+  @ApiErrors(404)
   get(@Auth() auth: AuthContext, @Param('id', new IdPipe('backup')) id: string): Promise<BackupResponse> {
     return this.backups.get(auth, id);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiNoContentResponse({ description: 'deleted; its volume leaves the storage pool' })
+  @ApiOperation({ summary: 'delete a backup', operationId: 'deleteBackup' })
+  @ApiNoContentResponse({ description: DELETED })
+  @ApiErrors(404, [409, IN_USE])
   remove(@Auth() auth: AuthContext, @Param('id', new IdPipe('backup')) id: string): Promise<void> {
     return this.backups.remove(auth, id);
   }

@@ -15,7 +15,7 @@ export interface ClusterSettings {
   /** Rolling upgrades: new workers made at once per pool; maxUnavailable is always 0 (surge first). */
   upgrade?: { maxSurge?: number; maxUnavailable?: number };
   /** Backups on a schedule: one every `intervalMinutes`, the newest `keep` scheduled ones kept. */
-  backup?: { intervalMinutes: number; keep: number };
+  backup?: { intervalMinutes: number; keep: number } | null;
 }
 
 @Entity('clusters')

@@ -19,7 +19,7 @@ import type { Condition } from '../common/conditions.js';
 import { IsDnsLabel } from '../common/dns-label.js';
 import type { NodeEntity } from '../nodes/node.entity.js';
 import type { EventEntity } from '../events/event.entity.js';
-import type { ClusterEntity } from './cluster.entity.js';
+import type { ClusterEntity, ClusterSettings } from './cluster.entity.js';
 import type { NodeSpec, PoolAutoscale, Taint, WorkerPool } from './worker-pools.js';
 import { MAX_POOLS, TAINT_EFFECTS } from './worker-pools.js';
 
@@ -150,6 +150,11 @@ export class PatchWorkerPoolRequest {
   autoscale?: PoolAutoscaleDto | null;
 }
 
+export class NodeCountsResponse {
+  @ApiProperty({ description: 'nodes declared' }) desired: number;
+  @ApiProperty({ description: 'of them, Ready' }) ready: number;
+}
+
 export class WorkerPoolResponse {
   @ApiProperty() name: string;
   @ApiProperty() count: number;
@@ -157,7 +162,7 @@ export class WorkerPoolResponse {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels: Record<string, string>;
   @ApiProperty({ type: [TaintDto] }) taints: Taint[];
   @ApiPropertyOptional({ type: PoolAutoscaleDto }) autoscale?: PoolAutoscale;
-  @ApiProperty() nodeCounts: { desired: number; ready: number };
+  @ApiProperty({ type: NodeCountsResponse }) nodeCounts: NodeCountsResponse;
 }
 
 export function toWorkerPoolResponse(
@@ -232,7 +237,14 @@ export class ClusterSettingsDto {
   @Max(86400)
   unhealthyTimeoutSeconds?: number;
 
-  @ApiPropertyOptional({ description: 'a count, or a percentage like "40%"', default: '40%' })
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'integer', minimum: 0, maximum: 1000 },
+      { type: 'string', pattern: '^(100|[1-9]?\\d)%$' },
+    ],
+    description: 'a count, or a percentage like "40%"',
+    default: '40%',
+  })
   @IsOptional()
   @ValidateBy({
     name: 'isCountOrPercentage',
@@ -259,12 +271,16 @@ export class ClusterSettingsDto {
   @Type(() => AutoscaleDto)
   autoscale?: AutoscaleDto;
 
-  @ApiPropertyOptional({ type: BackupSettingsDto, description: 'backups on a schedule' })
+  @ApiPropertyOptional({
+    type: BackupSettingsDto,
+    nullable: true,
+    description: 'backups on a schedule; null takes no more scheduled backups',
+  })
   @IsOptional()
   @IsObject({ message: 'backup must be an object' })
   @ValidateNested()
   @Type(() => BackupSettingsDto)
-  backup?: BackupSettingsDto;
+  backup?: BackupSettingsDto | null;
 }
 
 export class CreateClusterRequest {
@@ -394,6 +410,23 @@ export class ConditionDto implements Condition {
   @ApiProperty() lastTransitionTime: string;
 }
 
+export class RestoredFromResponse {
+  @ApiProperty({ format: 'uuid' }) backupId: string;
+  @ApiProperty({ nullable: true, type: String, description: 'when the restore finished; null while it runs' })
+  restoredAt: string | null;
+}
+
+export class NodeUsageResponse {
+  @ApiProperty({ description: "share of the node's vCPUs in use" }) cpuPercent: number;
+  @ApiProperty() memoryMiB: number;
+}
+
+export class ClusterUsageResponse {
+  @ApiProperty({ description: "mean share of the sampled nodes' vCPUs in use" }) cpuPercent: number;
+  @ApiProperty({ description: 'memory in use, summed over the sampled nodes' }) memoryMiB: number;
+  @ApiProperty({ description: 'nodes sampled' }) nodes: number;
+}
+
 export class ClusterResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
@@ -417,17 +450,19 @@ export class ClusterResponse {
   @ApiProperty({ enum: ['Pending', 'Provisioning', 'Running', 'Updating', 'Degraded', 'Deleting', 'Failed'] })
   phase: string;
   @ApiProperty({ type: [ConditionDto] }) conditions: Condition[];
-  @ApiProperty() nodeCounts: { desired: number; ready: number };
-  @ApiProperty() paused: boolean;
+  @ApiProperty({ type: NodeCountsResponse }) nodeCounts: NodeCountsResponse;
+  @ApiProperty({ description: 'remediation paused (pauseCluster)' }) paused: boolean;
   @ApiProperty({ description: 'raised by every change of the declared state; the ETag of GET' }) generation: number;
   @ApiProperty({ description: 'the generation the reconciler last acted on' }) observedGeneration: number;
-  @ApiProperty() settings: Record<string, unknown>;
+  @ApiProperty({ type: ClusterSettingsDto }) settings: ClusterSettings;
   @ApiProperty({
+    type: RestoredFromResponse,
     nullable: true,
-    description: 'the backup the cluster was created from, and when its restore finished (null while it runs)',
+    description: 'the backup the cluster was created from; null for a cluster not made from one',
   })
-  restoredFrom: { backupId: string; restoredAt: string | null } | null;
-  @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number; nodes: number } | null;
+  restoredFrom: RestoredFromResponse | null;
+  @ApiProperty({ type: ClusterUsageResponse, nullable: true, description: 'null until its nodes report usage' })
+  usage: ClusterUsageResponse | null;
   @ApiProperty() createdAt: string;
   @ApiProperty() updatedAt: string;
 }
@@ -460,7 +495,7 @@ export function toClusterResponse(
     paused: c.paused,
     generation: c.generation,
     observedGeneration: c.observedGeneration,
-    settings: c.settings as Record<string, unknown>,
+    settings: c.settings,
     restoredFrom: c.restoreBackupId
       ? { backupId: c.restoreBackupId, restoredAt: c.restoredAt?.toISOString() ?? null }
       : null,
@@ -492,10 +527,14 @@ export class NodeResponse {
   @ApiProperty() memoryMiB: number;
   @ApiProperty() diskGiB: number;
   @ApiProperty({ nullable: true, type: String }) address: string | null;
-  @ApiProperty() phase: string;
+  @ApiProperty({
+    enum: ['Pending', 'Provisioning', 'Booting', 'Joining', 'Ready', 'NotReady', 'Deleting', 'Failed'],
+  })
+  phase: string;
   @ApiProperty({ type: [ConditionDto] }) conditions: Condition[];
   @ApiProperty({ nullable: true, type: String }) lastHeartbeatAt: string | null;
-  @ApiProperty({ nullable: true }) usage: { cpuPercent: number; memoryMiB: number } | null;
+  @ApiProperty({ type: NodeUsageResponse, nullable: true, description: 'null until the node reports usage' })
+  usage: NodeUsageResponse | null;
   @ApiProperty() createdAt: string;
 }
 

@@ -1,9 +1,10 @@
 import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOperation } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { type AuthContext, tenantOf } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { DomainError, ErrorCode } from '../common/domain-error.js';
+import { ApiErrors, ApiOkText, ApiTenantRoutes } from '../common/openapi.js';
 import { CURSOR_SHAPE } from '../common/pagination.js';
 import { EventsRepository } from '../events/events.repository.js';
 import { EventStreamQuery, toEventResponse } from './clusters.dto.js';
@@ -23,8 +24,7 @@ const MAX_STREAMS_PER_TENANT = 20;
  * (`id: <event id>`, `data: <event JSON>`), resumed after `Last-Event-ID` on a reconnect. The
  * events table is the source: each stream reads what is new once a second.
  */
-@ApiTags('tenant: clusters')
-@ApiBearerAuth()
+@ApiTenantRoutes('tenant: clusters')
 @TenantRoute()
 @Controller('v1/events')
 export class EventsStreamController {
@@ -36,8 +36,25 @@ export class EventsStreamController {
   ) {}
 
   @Get('stream')
-  @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this event' })
+  @ApiOperation({
+    summary: "the events of the caller's clusters, as they happen (Server-Sent Events)",
+    description:
+      'Each event is sent as `id: <event id>` and `data: <an EventResponse with its clusterId, as JSON>`; a comment ' +
+      'line every 15 s keeps an idle connection open. A reconnect with `Last-Event-ID` resumes after that event.',
+    operationId: 'streamEvents',
+  })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'resume after this event (the `id:` of the last event received)',
+    schema: { type: 'string', pattern: '^\\d{1,18}$' },
+  })
+  @ApiOkText('text/event-stream', 'a stream of Server-Sent Events, open until the client leaves')
+  @ApiErrors(
+    [400, 'a clusterId that is not an id, or a Last-Event-ID this stream did not send'],
+    [404, 'no such cluster'],
+    [429, 'the tenant has 20 streams open in this API process, or over a request limit'],
+  )
   async stream(
     @Auth() auth: AuthContext,
     @Query() q: EventStreamQuery,

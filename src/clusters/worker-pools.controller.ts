@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { AuthContext } from '../common/auth-context.js';
 import { Auth, TenantRoute } from '../common/auth.decorators.js';
 import { DomainError } from '../common/domain-error.js';
 import { IdPipe } from '../common/id.pipe.js';
 import { type IfMatch, IfMatchHeader } from '../common/if-match.js';
 import { isDnsLabel } from '../common/dns-label.js';
+import { ApiErrors, ApiIfMatch, ApiList, ApiTenantRoutes } from '../common/openapi.js';
 import { PatchWorkerPoolRequest, WorkerPoolRequest, WorkerPoolResponse } from './clusters.dto.js';
 import { WorkerPoolsService } from './worker-pools.service.js';
 
@@ -15,15 +16,16 @@ function poolName(name: string): string {
   return name;
 }
 
-@ApiTags('tenant: clusters')
-@ApiBearerAuth()
-@ApiHeader({ name: 'X-Kaas-Tenant', required: false, description: 'operator only: the tenant to act for' })
+@ApiTenantRoutes('tenant: clusters')
 @TenantRoute()
 @Controller('v1/clusters/:id/pools')
 export class WorkerPoolsController {
   constructor(private readonly pools: WorkerPoolsService) {}
 
   @Get()
+  @ApiOperation({ summary: "list a cluster's worker pools", operationId: 'listWorkerPools' })
+  @ApiList(WorkerPoolResponse)
+  @ApiErrors(404)
   list(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -33,7 +35,14 @@ export class WorkerPoolsController {
 
   @Post()
   @HttpCode(202)
+  @ApiOperation({ summary: 'add a worker pool to a cluster', operationId: 'createWorkerPool' })
+  @ApiIfMatch()
   @ApiAcceptedResponse({ type: WorkerPoolResponse })
+  @ApiErrors(
+    404,
+    [409, 'the cluster has a pool of that name, or is being deleted'],
+    [422, 'over quota, no room in the storage pool, or the most pools a cluster may have'],
+  )
   add(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -44,7 +53,9 @@ export class WorkerPoolsController {
   }
 
   @Get(':name')
+  @ApiOperation({ summary: 'get a worker pool', operationId: 'getWorkerPool' })
   @ApiOkResponse({ type: WorkerPoolResponse })
+  @ApiErrors(404)
   async get(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -58,7 +69,13 @@ export class WorkerPoolsController {
 
   @Patch(':name')
   @HttpCode(202)
+  @ApiOperation({
+    summary: "change a worker pool's count, labels, taints or autoscaler",
+    operationId: 'updateWorkerPool',
+  })
+  @ApiIfMatch()
   @ApiAcceptedResponse({ type: WorkerPoolResponse })
+  @ApiErrors(404, [409, 'the cluster is being deleted'], [422, 'over quota, or no room in the storage pool'])
   patch(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,
@@ -71,7 +88,10 @@ export class WorkerPoolsController {
 
   @Delete(':name')
   @HttpCode(202)
-  @ApiAcceptedResponse({ type: WorkerPoolResponse })
+  @ApiOperation({ summary: 'remove a worker pool: its nodes leave and are removed', operationId: 'deleteWorkerPool' })
+  @ApiIfMatch()
+  @ApiAcceptedResponse({ type: WorkerPoolResponse, description: 'the pool, with a count of 0' })
+  @ApiErrors(404, [409, 'the cluster is being deleted'])
   remove(
     @Auth() auth: AuthContext,
     @Param('id', new IdPipe('cluster')) id: string,

@@ -19,7 +19,11 @@ export interface BundleManifest {
   versions: Record<string, { artifacts: string[]; upgradeFrom?: string[]; image?: string }>;
   checksums: string;
   scripts: { common: string; master: string; worker: string };
-  endpoint: { port: number; scheme: 'https' | 'http' };
+  /**
+   * Where the cluster's floating IP answers, and what speaks there: `kubernetes` (a kubeconfig is
+   * its client's credential; the default) or `etcd` (etcdctl with the cluster's certificates).
+   */
+  endpoint: { port: number; scheme: 'https' | 'http'; protocol?: EndpointProtocol };
   readiness: { port: number; path: string };
   /** How a node leaves the control plane before its VM is destroyed (scale-down, replacement). */
   leave?: Partial<Record<'master' | 'worker', LeaveMethod>>;
@@ -29,6 +33,8 @@ export interface BundleManifest {
    */
   backup?: 'etcd-snapshot';
 }
+
+export type EndpointProtocol = 'kubernetes' | 'etcd';
 
 export interface BundleVersionState {
   version: string;
@@ -96,6 +102,9 @@ export async function verifyBundleVersion(
   }
   if (manifest.backup !== undefined && manifest.backup !== 'etcd-snapshot')
     problems.push(`unknown backup method "${String(manifest.backup)}" in ${manifest.name}/manifest.json`);
+  const protocol = manifest.endpoint.protocol;
+  if (protocol !== undefined && protocol !== 'kubernetes' && protocol !== 'etcd')
+    problems.push(`unknown endpoint protocol "${String(protocol)}" in ${manifest.name}/manifest.json`);
   for (const script of Object.values(manifest.scripts)) {
     if (!existsSync(join(dir, script))) problems.push(`missing script ${manifest.name}/${script}`);
   }

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Bundle } from './bundles.service.js';
+import type { Bundle, EndpointProtocol } from './bundles.service.js';
 
 export class ControlPlaneVersionResponse {
   @ApiProperty() version: string;
@@ -13,11 +13,22 @@ export class ControlPlaneVersionResponse {
   image?: string;
 }
 
+export class ControlPlaneEndpointResponse {
+  @ApiProperty({ example: 2379 }) port: number;
+  @ApiProperty({ enum: ['https', 'http'] }) scheme: 'https' | 'http';
+  @ApiProperty({
+    enum: ['kubernetes', 'etcd'],
+    description: "what answers on the cluster's endpoint: a Kubernetes API (kubeconfig) or etcd (etcdctl)",
+  })
+  protocol: EndpointProtocol;
+}
+
 export class ControlPlaneResponse {
   @ApiProperty({ example: 'etcd' }) name: string;
   @ApiProperty() description: string;
   @ApiProperty() defaultVersion: string;
   @ApiProperty({ type: [ControlPlaneVersionResponse] }) versions: ControlPlaneVersionResponse[];
+  @ApiProperty({ type: ControlPlaneEndpointResponse }) endpoint: ControlPlaneEndpointResponse;
 }
 
 export class ControlPlaneListResponse {
@@ -29,6 +40,11 @@ export function toControlPlaneResponse(b: Bundle): ControlPlaneResponse {
     name: b.manifest.name,
     description: b.manifest.description,
     defaultVersion: b.manifest.defaultVersion,
+    endpoint: {
+      port: b.manifest.endpoint.port,
+      scheme: b.manifest.endpoint.scheme,
+      protocol: b.manifest.endpoint.protocol ?? 'kubernetes',
+    },
     versions: b.versions.map((v) => ({
       version: v.version,
       available: v.available,

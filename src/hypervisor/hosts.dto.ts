@@ -168,6 +168,7 @@ export class HostResponse {
   @ApiProperty({ type: HostAllocation }) allocated: HostAllocation;
   @ApiProperty({ nullable: true, type: String }) lastSeenAt: string | null;
   @ApiProperty({ nullable: true, type: String }) lastError: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
 }
 
 export function hostState(h: HostEntity, allocated: HostAllocation): string {
@@ -188,6 +189,7 @@ export function toHostResponse(h: HostEntity, allocated: HostAllocation): HostRe
     allocated,
     lastSeenAt: h.lastSeenAt?.toISOString() ?? null,
     lastError: h.lastError,
+    createdAt: h.createdAt.toISOString(),
   };
 }
 
@@ -200,6 +202,7 @@ export class ImageResponse {
   @ApiProperty({ nullable: true, type: String }) diskPath: string | null;
   @ApiProperty() kernelCmdline: string;
   @ApiProperty() isDefault: boolean;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
 }
 
 export function toImageResponse(i: ImageEntity): ImageResponse {
@@ -212,5 +215,48 @@ export function toImageResponse(i: ImageEntity): ImageResponse {
     diskPath: i.diskPath,
     kernelCmdline: i.kernelCmdline,
     isDefault: i.isDefault,
+    createdAt: i.createdAt.toISOString(),
   };
+}
+
+/** `POST /v1/hosts/:id/faults`: the fault is on its way to the host's worker. */
+export class FaultAcceptedResponse {
+  @ApiProperty({ enum: [true] }) accepted: true;
+}
+
+export class DomainOwnerResponse {
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty({ format: 'uuid' }) clusterId: string;
+  @ApiProperty({ format: 'uuid' }) nodeId: string;
+  @ApiProperty({ example: 'master' }) role: string;
+}
+
+export class OwnedDomainResponse {
+  @ApiProperty() name: string;
+  @ApiProperty() active: boolean;
+  @ApiPropertyOptional({ type: DomainOwnerResponse, description: "from the domain's metadata; absent: not ours" })
+  owner?: DomainOwnerResponse;
+}
+
+export class HostStoragePoolResponse {
+  @ApiProperty() name: string;
+  @ApiProperty({ type: [String] }) volumes: string[];
+}
+
+/** Everything the platform has made on one host, as the host reports it (HostInventory). */
+export class HostInventoryResponse {
+  @ApiProperty({ type: [OwnedDomainResponse] }) domains: OwnedDomainResponse[];
+  @ApiProperty({ type: [HostStoragePoolResponse] }) pools: HostStoragePoolResponse[];
+}
+
+/** One host's part of `POST /v1/health/sweeps`. */
+export class HealthSweepResponse {
+  @ApiProperty({ description: "the host's name" }) host: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'absent when the sweep failed' }) hostId?: string;
+  @ApiProperty({ description: 'nodes on the host' }) nodes: number;
+  @ApiProperty({ description: 'of them, unhealthy' }) unhealthy: number;
+  @ApiProperty({ description: 'nodes made again' }) recreated: number;
+  @ApiProperty({ description: 'VMs of nodes that no longer exist, destroyed' }) orphansDestroyed: number;
+  @ApiProperty({ description: 'how long the sweep took' }) ms: number;
+  @ApiPropertyOptional({ description: 'why the sweep failed' }) error?: string;
 }

@@ -1,33 +1,16 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AdminOnly, Public } from '../common/auth.decorators.js';
 import { Database } from '../common/database.js';
+import { ApiErrors, ApiOkText } from '../common/openapi.js';
 import { JobQueue } from '../jobs/job-types.js';
+import { HealthResponse, ReadinessResponse } from './health.dto.js';
 import { MetricsService } from './metrics.service.js';
+import { probeReadiness } from './readiness-probe.js';
 import { ReadinessRegistry } from './readiness.registry.js';
 
-async function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Only numbers from what a readiness check returns: nothing that names anything. */
-function counts(extra: unknown): Record<string, number> {
-  if (!extra || typeof extra !== 'object') return {};
-  return Object.fromEntries(Object.entries(extra).filter((e): e is [string, number] => typeof e[1] === 'number'));
-}
-
-@ApiExcludeController()
+@ApiTags('platform')
 @Public()
 @Controller()
 export class HealthController {
@@ -39,7 +22,9 @@ export class HealthController {
   ) {}
 
   @Get('healthz')
-  healthz(): { status: string } {
+  @ApiOperation({ summary: 'whether the process is alive', operationId: 'getHealth', security: [] })
+  @ApiOkResponse({ type: HealthResponse })
+  healthz(): HealthResponse {
     return { status: 'ok' };
   }
 
@@ -48,27 +33,29 @@ export class HealthController {
    * error text (operators find those in `GET /v1/hosts` and the logs).
    */
   @Get('readyz')
+  @ApiOperation({
+    summary: "whether the database, Redis and every host's libvirt connection answer",
+    operationId: 'getReadiness',
+    security: [],
+  })
+  @ApiOkResponse({ type: ReadinessResponse, description: 'ready' })
+  @ApiResponse({ status: 503, type: ReadinessResponse, description: 'not ready: the checks say which part is not' })
   async readyz(@Res() res: Response): Promise<void> {
-    const checks: Record<string, { ok: boolean; [count: string]: number | boolean }> = {};
-    const probe = async (name: string, fn: () => Promise<unknown>) => {
-      try {
-        checks[name] = { ok: true, ...counts(await within(2000, fn())) };
-      } catch (err) {
-        checks[name] = { ok: false, ...counts((err as { counts?: unknown }).counts) };
-      }
-    };
-    await Promise.all([
-      probe('database', () => this.db.ping()),
-      probe('redis', () => this.jobs.ping()),
-      ...this.readiness.checks().map(([name, fn]) => probe(name, fn)),
+    const { ok, body } = await probeReadiness([
+      ['database', () => this.db.ping()],
+      ['redis', () => this.jobs.ping()],
+      ...this.readiness.checks(),
     ]);
-    const ok = Object.values(checks).every((c) => c.ok);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+    res.status(ok ? 200 : 503).json(body);
   }
 
   /** Per-tenant figures (ids, cluster and node names, usage): the operator's only. */
   @Get('metrics')
   @AdminOnly()
+  @ApiOperation({ summary: 'metrics in the Prometheus text format', operationId: 'getMetrics' })
+  @ApiBearerAuth()
+  @ApiOkText('text/plain', 'Prometheus text format 0.0.4')
+  @ApiErrors(401, 403, 429, 500)
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(): Promise<string> {
     return this.metricsService.metrics();

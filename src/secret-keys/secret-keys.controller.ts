@@ -1,12 +1,12 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.decorators.js';
 import { EmptyBodyPipe } from '../common/empty-body.pipe.js';
+import { ApiEmptyBody, ApiErrors, ApiOperatorRoutes } from '../common/openapi.js';
 import { SecretKeyRotationResponse } from './secret-keys.dto.js';
 import { SecretKeysService } from './secret-keys.service.js';
 
-@ApiTags('operator: secret keys')
-@ApiBearerAuth()
+@ApiOperatorRoutes('operator: secret keys')
 @AdminOnly()
 @Controller('v1/admin/secret-key')
 export class SecretKeysController {
@@ -21,9 +21,11 @@ export class SecretKeysController {
       'retired) and every process takes it up within a second. With KAAS_SECRET_KEY, no key is made: set the new ' +
       'KAAS_SECRET_KEY and the old one in KAAS_SECRET_KEYS_RETIRED on every process first. Then every secret ' +
       'under another key is sealed again under the current one; `remaining` counts what is not (yet).',
+    operationId: 'rotateSecretKey',
   })
+  @ApiEmptyBody()
   @ApiOkResponse({ type: SecretKeyRotationResponse })
-  @ApiForbiddenResponse({ description: 'a tenant key' })
+  @ApiErrors([409, 'a rotation is already running'])
   rotate(@Body(EmptyBodyPipe) _body: object): Promise<SecretKeyRotationResponse> {
     return this.keys.rotate();
   }
