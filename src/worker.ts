@@ -6,6 +6,7 @@ import { closeOnSignals } from './common/shutdown.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import { HostLeases } from './hypervisor/host-leases.service.js';
 import { JobRunner } from './jobs/job-runner.service.js';
+import { startWorkerHttp } from './platform/worker-http.js';
 
 const config = loadConfigOrExit('kaas-worker');
 const logger = createLogger(config.logLevel, 'worker');
@@ -15,6 +16,8 @@ try {
     abortOnError: false,
   });
   closeOnSignals(app, logger);
+  // First, so that /healthz answers and /readyz says "not ready" while the rest starts.
+  if (config.workerHttp) await startWorkerHttp(app, config.workerHttp, logger);
   await app.get(JobRunner).start();
   await app.get(HostLeases).start();
 } catch (err) {

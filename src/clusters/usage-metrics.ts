@@ -1,7 +1,7 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { Database } from '../common/database.js';
-import { MetricsService } from '../platform/metrics.service.js';
+import { gaugesFilledTogether, MetricsService } from '../platform/metrics.service.js';
 
 interface UsageRow {
   tenant_id: string;
@@ -15,9 +15,11 @@ interface UsageRow {
 }
 
 /**
- * CPU and memory use per node and per cluster in /metrics, read at scrape time from what the
- * health sweeps sampled (libvirt domain statistics), so any API process can serve them.
- * Cluster CPU is the average over its sampled nodes, memory the sum (as in GET /v1/clusters/:id).
+ * CPU and memory use per node and per cluster in the API's /metrics (the fleet registry), read at
+ * scrape time from what the health sweeps sampled (libvirt domain statistics), so any API process
+ * can serve them. CPU is a ratio of the vCPUs in use, 0 to 1 (1: every vCPU of the node busy);
+ * a cluster's is the average over its sampled nodes (as in GET /v1/clusters/:id, which says
+ * percent), its memory the sum.
  */
 @Injectable()
 export class UsageMetrics implements OnModuleInit {
@@ -27,43 +29,35 @@ export class UsageMetrics implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    // prom-client collects each gauge in turn; the first collect fills all four from one query.
-    let filling: Promise<void> | undefined;
-    const collect = (): Promise<void> =>
-      (filling ??= this.fill(gauges).finally(() => setTimeout(() => (filling = undefined), 0)));
-    const registers = [this.metrics.registry];
     const nodeLabels = ['tenant_id', 'cluster_id', 'cluster', 'node_id', 'node', 'role'];
     const clusterLabels = ['tenant_id', 'cluster_id', 'cluster'];
-    const gauges: Record<'nodeCpu' | 'nodeMem' | 'clusterCpu' | 'clusterMem', Gauge> = {
-      nodeCpu: new Gauge({
-        name: 'kaas_node_cpu_percent',
-        help: "A node's CPU use, percent of its vCPUs, at the last health sweep",
-        labelNames: nodeLabels,
-        registers,
-        collect,
-      }),
-      nodeMem: new Gauge({
-        name: 'kaas_node_memory_mib',
-        help: "A node's memory, MiB, at the last health sweep",
-        labelNames: nodeLabels,
-        registers,
-        collect,
-      }),
-      clusterCpu: new Gauge({
-        name: 'kaas_cluster_cpu_percent',
-        help: "Average CPU use of a cluster's nodes, percent",
-        labelNames: clusterLabels,
-        registers,
-        collect,
-      }),
-      clusterMem: new Gauge({
-        name: 'kaas_cluster_memory_mib',
-        help: "Memory of a cluster's nodes, MiB",
-        labelNames: clusterLabels,
-        registers,
-        collect,
-      }),
-    };
+    // One query fills all four.
+    gaugesFilledTogether(
+      this.metrics.fleetRegistry,
+      {
+        nodeCpu: {
+          name: 'kaas_node_cpu_ratio',
+          help: "Share of a node's vCPUs in use (0 to 1) at the last health sweep",
+          labelNames: nodeLabels,
+        },
+        nodeMem: {
+          name: 'kaas_node_memory_bytes',
+          help: "Memory of a node's VM, bytes, as libvirt reported it at the last health sweep",
+          labelNames: nodeLabels,
+        },
+        clusterCpu: {
+          name: 'kaas_cluster_cpu_ratio',
+          help: "Average share of the vCPUs in use over a cluster's sampled nodes (0 to 1)",
+          labelNames: clusterLabels,
+        },
+        clusterMem: {
+          name: 'kaas_cluster_memory_bytes',
+          help: "Memory of a cluster's node VMs together, bytes",
+          labelNames: clusterLabels,
+        },
+      },
+      (gauges) => this.fill(gauges),
+    );
   }
 
   private async fill(g: Record<'nodeCpu' | 'nodeMem' | 'clusterCpu' | 'clusterMem', Gauge>): Promise<void> {
@@ -71,7 +65,8 @@ export class UsageMetrics implements OnModuleInit {
     try {
       data = await this.db.manager.query(
         `SELECT n.tenant_id, n.cluster_id, c.name AS cluster, n.id AS node_id, n.name AS node, n.role,
-                (n.usage->>'cpuPercent')::float AS cpu, (n.usage->>'memoryMiB')::float AS mem
+                (n.usage->>'cpuPercent')::float / 100 AS cpu,
+                (n.usage->>'memoryMiB')::float * 1048576 AS mem
            FROM nodes n JOIN clusters c ON c.id = n.cluster_id
           WHERE n.usage IS NOT NULL AND n.delete_requested_at IS NULL`,
       );

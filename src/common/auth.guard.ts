@@ -1,6 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
+import { checkBearer } from '../platform/operator-access.js';
 import { RateLimitService } from '../platform/rate-limit.service.js';
 import { AuthService } from '../tenants/auth.service.js';
 import type { AuthContext } from './auth-context.js';
@@ -24,35 +25,22 @@ export class AuthGuard implements CanActivate {
       this.reflector.getAllAndOverride<Access>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? 'any';
     if (access === 'public') return true;
     const req = context.switchToHttp().getRequest<Request & { auth?: AuthContext }>();
-    const header = req.headers.authorization ?? '';
-    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    // The address and key budgets come before any lookup, so a flood costs no database work.
-    const admission = await this.limits.admit(req.ip, token);
+    // The address and key budgets come before any lookup, so a flood costs no database work; the
+    // token is checked before the failed-authentication budget is, so that a guesser sharing an
+    // address (a proxy, a NAT) cannot shut out the valid keys and the operator behind it.
+    const check = await checkBearer(
+      this.auth,
+      this.limits,
+      { ip: req.ip, authorization: req.headers.authorization },
+      access === 'admin',
+    );
     const res = context.switchToHttp().getResponse<Response>();
-    const answerWith = (headers: Record<string, string>) => {
-      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    };
-    answerWith(admission.headers);
-    if (admission.refusal) throw admission.refusal;
-    if (token === undefined) {
-      throw new DomainError(ErrorCode.Unauthenticated, 'missing bearer token in the Authorization header');
-    }
-    // The token is checked before the failed-authentication budget is, so that a guesser sharing
-    // an address (a proxy, a NAT) cannot shut out the valid keys and the operator behind it. Every
-    // token that does not verify takes the same path and gets the same answer, whatever was wrong.
-    const caller = await this.auth.authenticate(token);
-    if (!caller) {
-      const failure = await this.limits.authenticationFailed(req.ip);
-      answerWith(failure.headers);
-      if (failure.refusal) throw failure.refusal;
-      throw new DomainError(ErrorCode.Unauthenticated, 'invalid or revoked token');
-    }
+    for (const [name, value] of Object.entries(check.headers)) res.setHeader(name, value);
     const store = requestContext.getStore();
-    if (store) store.caller = caller;
+    if (store && check.caller) store.caller = check.caller;
+    if (check.refusal) throw check.refusal;
+    const caller = check.caller!;
     let effective: AuthContext = caller;
-    if (access === 'admin' && caller.kind !== 'admin') {
-      throw new DomainError(ErrorCode.Forbidden, 'this route is for the operator');
-    }
     if (access === 'tenant' && caller.kind === 'admin') {
       const tenantId = req.headers['x-kaas-tenant'];
       if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {

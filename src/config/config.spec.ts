@@ -93,6 +93,23 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it("reads the worker's endpoint: 9464 on 127.0.0.1 by default, 0 or off for none", () => {
+    expect(loadConfig(base).workerHttp).toEqual({ port: 9464, host: '127.0.0.1', explicit: false });
+    expect(loadConfig({ ...base, KAAS_WORKER_PORT: '9470', KAAS_WORKER_HOST: '0.0.0.0' }).workerHttp).toEqual({
+      port: 9470,
+      host: '0.0.0.0',
+      explicit: true,
+    });
+    expect(loadConfig({ ...base, KAAS_WORKER_PORT: '0' }).workerHttp).toBeNull();
+    expect(loadConfig({ ...base, KAAS_WORKER_PORT: 'OFF' }).workerHttp).toBeNull();
+  });
+
+  it.each(['nine', '-1', '70000', '94.64'])('refuses KAAS_WORKER_PORT=%s naming the variable', (value) => {
+    expect(() => loadConfig({ ...base, KAAS_WORKER_PORT: value })).toThrow(
+      `KAAS_WORKER_PORT: must be a port (1-65535), or 0 or "off" for none, got "${value}"`,
+    );
+  });
+
   it('refuses to start without any secret key', () => {
     expect(() => loadConfig({ KAAS_DATA_DIR: '/nowhere' }, () => undefined)).toThrow(/KAAS_SECRET_KEY: is not set/);
   });

@@ -44,6 +44,11 @@ export interface AppConfig {
    */
   workerHosts: string[] | null;
   /**
+   * The worker's own HTTP port for /metrics, /healthz and /readyz (KAAS_WORKER_PORT, KAAS_WORKER_HOST);
+   * null when KAAS_WORKER_PORT is 0 or `off`. Not read by the API process.
+   */
+  workerHttp: WorkerHttpConfig | null;
+  /**
    * Ranges no VPC may overlap (KAAS_RESERVED_CIDRS, comma-separated IPv4 CIDRs): the hosts' own
    * networks, say. Floating-IP ranges are refused as VPC ranges without being listed.
    */
@@ -87,6 +92,19 @@ export interface AppConfig {
   /** How much of what grows with use is kept; scheduled jobs prune the rest. */
   retention: Retention;
 }
+
+export interface WorkerHttpConfig {
+  port: number;
+  host: string;
+  /**
+   * KAAS_WORKER_PORT was set: a port already taken stops the worker. The default port, taken by
+   * another worker on the same machine, costs only this worker's endpoint (logged as an error).
+   */
+  explicit: boolean;
+}
+
+/** The default port of a worker's endpoint, in the range Prometheus exporters use. */
+export const DEFAULT_WORKER_PORT = 9464;
 
 /** 0 in any field keeps everything that field would otherwise prune. */
 export interface Retention {
@@ -204,6 +222,18 @@ function ovsdbRemote(env: Env, name: string, def: string): string | null {
       throw new ConfigError(name, `must be unix:<path> or tcp:<host>:<port> (several: comma-separated), got "${one}"`);
   }
   return raw;
+}
+
+/** KAAS_WORKER_PORT: a port, or 0 / `off` for none; unset for the default. */
+function workerHttp(env: Env): WorkerHttpConfig | null {
+  const raw = env.KAAS_WORKER_PORT?.trim();
+  const host = env.KAAS_WORKER_HOST?.trim() || '127.0.0.1';
+  if (raw === undefined || raw === '') return { port: DEFAULT_WORKER_PORT, host, explicit: false };
+  if (raw.toLowerCase() === 'off') return null;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535)
+    throw new ConfigError('KAAS_WORKER_PORT', `must be a port (1-65535), or 0 or "off" for none, got "${raw}"`);
+  return port === 0 ? null : { port, host, explicit: true };
 }
 
 function flag(env: Env, name: string, def: boolean): boolean {
@@ -354,6 +384,7 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
     jobBackoffMs: int(env, 'KAAS_JOB_BACKOFF_MS', 1000, 1, 600000),
     workerConcurrency: int(env, 'KAAS_WORKER_CONCURRENCY', 16, 1, 1000),
     workerHosts: hostNames(env, 'KAAS_WORKER_HOSTS'),
+    workerHttp: workerHttp(env),
     reservedCidrs: cidrList(env, 'KAAS_RESERVED_CIDRS'),
     ovn: {
       northbound: ovsdbRemote(env, 'KAAS_OVN_NB', `unix:${dataDir}/ovn/ovnnb_db.sock`)!,

@@ -3,11 +3,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import type { AppConfig } from '../config/config.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import { JobRunner } from '../jobs/job-runner.service.js';
 import { hostQueueName, JobQueue } from '../jobs/job-types.js';
 import { REDIS } from '../jobs/redis.provider.js';
+import { MetricsService } from '../platform/metrics.service.js';
+import { hypervisorCallErrors, hypervisorCallSeconds } from './backends/index.js';
 import { HostRuntime } from './host-runtime.js';
 import { HostsRepository } from './hosts.repository.js';
 
@@ -35,6 +38,8 @@ export class HostLeases implements OnApplicationShutdown {
   private onDomainStopped: (hostId: string, domainName: string) => void = () => undefined;
   /** Host queues given up and still closing: a round does not wait for them (see drop). */
   private readonly closing = new Set<Promise<void>>();
+  /** When the last round that reached Redis and the database ended. */
+  private lastRound: number | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -43,7 +48,60 @@ export class HostLeases implements OnApplicationShutdown {
     private readonly hosts: HostsRepository,
     private readonly runner: JobRunner,
     private readonly jobs: JobQueue,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.registerMetrics(metrics);
+  }
+
+  /**
+   * The hosts this worker holds, their own queues' depth, and the latency of the calls made to
+   * them (the backends' figures: they are made per connection, outside Nest).
+   */
+  private registerMetrics(metrics: MetricsService): void {
+    const registers = [metrics.registry];
+    for (const metric of [hypervisorCallSeconds, hypervisorCallErrors]) metrics.registry.registerMetric(metric);
+    const held = new Gauge({
+      name: 'kaas_host_lease_held',
+      help: 'Hosts whose lease this worker holds (1 per host): it alone drives them',
+      labelNames: ['host_id', 'host'],
+      registers,
+      collect: () => {
+        held.reset();
+        for (const [hostId, runtime] of this.owned)
+          if (this.holds(hostId)) held.set({ host_id: hostId, host: runtime.host.name }, 1);
+      },
+    });
+    const depth = new Gauge({
+      name: 'kaas_host_queue_jobs',
+      help: 'Jobs per state on the own queue of each host this worker holds',
+      labelNames: ['host_id', 'host', 'state'],
+      registers,
+      collect: async () => {
+        depth.reset();
+        await Promise.all(
+          [...this.owned].map(async ([hostId, runtime]) => {
+            try {
+              const counts = await this.jobs.hostQueueCounts(hostId);
+              for (const [state, n] of Object.entries(counts))
+                depth.set({ host_id: hostId, host: runtime.host.name, state }, n);
+            } catch {
+              // Redis unavailable: /readyz reports the outage.
+            }
+          }),
+        );
+      },
+    });
+  }
+
+  /**
+   * For the worker's /readyz: ok while the lease rounds run (the last one ended within a lease's
+   * time) and every lease this worker counts as its own is surely still its own.
+   */
+  leaseHealth(): { ok: boolean; held: number; lapsed: number } {
+    const lapsed = [...this.owned.keys()].filter((id) => !this.holds(id)).length;
+    const fresh = this.lastRound !== undefined && Date.now() - this.lastRound < this.config.hostLeaseMs;
+    return { ok: fresh && lapsed === 0, held: this.owned.size - lapsed, lapsed };
+  }
 
   private key(kind: 'worker' | 'lease', id: string): string {
     return `${this.config.queuePrefix}:${kind}:${id}`;
@@ -131,6 +189,7 @@ export class HostLeases implements OnApplicationShutdown {
         await this.drop(extra, 'rebalancing');
         await this.redis.eval(RELEASE, 1, this.key('lease', extra), this.workerId);
       }
+      this.lastRound = Date.now();
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'host lease round failed');
       // A lease that could not be renewed in time may be another worker's by now: let go.

@@ -3,6 +3,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/config.js';
+import { currentRequestId } from '../common/request-context.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import { REDIS } from './redis.provider.js';
 import {
@@ -15,6 +16,7 @@ import {
   QUEUE_OF,
   QueueName,
   type ScheduledJob,
+  withRequestId,
 } from './job-types.js';
 
 /** How long a request waits for Redis to take a job that the resync would enqueue anyway. */
@@ -68,12 +70,16 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     }
   }
 
+  /**
+   * The id of the request being served (in the worker: of the request that caused the job being
+   * run) goes into the job's data, so the job's log lines name the request that led to them.
+   */
   async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
     const queue = QUEUE_OF[name];
     if (queue === HOST_QUEUE && !options.hostId) throw new Error(`job ${name} needs a hostId`);
     await (
       await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue)
-    ).add(name, payload, {
+    ).add(name, withRequestId(payload, currentRequestId()), {
       // One job per resource: while one waits, another add is dropped; while one runs, the last
       // add is kept to run after it. An add for now also brings a pending delayed one forward,
       // so a look-again-later never holds back a change that asks for a look now.
@@ -126,7 +132,11 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     });
     try {
       await events.waitUntilReady();
-      const job = await (await this.ready(queueName)).add(name, payload, { attempts: 1 });
+      const job = await (
+        await this.ready(queueName)
+      ).add(name, withRequestId(payload, currentRequestId()), {
+        attempts: 1,
+      });
       return await job.waitUntilFinished(events, timeoutMs);
     } finally {
       await events.close();
@@ -148,12 +158,23 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
 
   async counts(): Promise<Record<QueueName, Record<string, number>>> {
     const out = {} as Record<QueueName, Record<string, number>>;
-    for (const name of Object.values(QueueName)) {
-      out[name] = await (
-        await this.ready(name)
-      ).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized');
-    }
+    for (const name of Object.values(QueueName)) out[name] = await this.countsOf(name);
     return out;
+  }
+
+  hostQueueCounts(hostId: string): Promise<Record<string, number>> {
+    return this.countsOf(hostQueueName(hostId));
+  }
+
+  private async countsOf(queueName: string): Promise<Record<string, number>> {
+    return (await this.ready(queueName)).getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'failed',
+      'completed',
+      'prioritized',
+    );
   }
 
   async ping(): Promise<void> {

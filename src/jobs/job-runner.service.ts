@@ -2,16 +2,25 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import type { AppConfig } from '../config/config.js';
+import { currentRequestId, requestContext } from '../common/request-context.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/tokens.js';
 import { MetricsService } from '../platform/metrics.service.js';
 import { BullJobQueue } from './bull-job-queue.js';
-import { type JobName, type JobPayloads, QueueName } from './job-types.js';
+import { type JobName, type JobPayloads, QueueName, queueLabel, splitRequestId } from './job-types.js';
 import { ON_JOB } from './on-job.decorator.js';
 import { scheduleTable } from './schedule.js';
 
-type Handler = (payload: unknown, meta: { attempt: number; jobId: string }) => Promise<unknown>;
+/** What a handler learns of its job besides the payload. */
+export interface JobMeta {
+  attempt: number;
+  jobId: string;
+  /** The API request that led to this job, if one did. */
+  requestId?: string;
+}
+
+type Handler = (payload: unknown, meta: JobMeta) => Promise<unknown>;
 
 /** One BullMQ worker and what the watchdog knows of it. */
 interface Consumer {
@@ -51,6 +60,8 @@ export class JobRunner implements OnApplicationShutdown {
   /** Set by stop(), cleared by start(): unlike `stopped`, not set before the first start. */
   private halted = false;
   private readonly restarts: Counter<'queue'>;
+  private readonly failures: Counter<'queue' | 'job_name' | 'final'>;
+  private readonly durations: Histogram<'queue' | 'job_name'>;
   /** Exposed for tests, which cannot wait for the defaults. */
   readonly watchdog: WatchdogOptions = { everyMs: 5000, stuckAfterMs: 30000 };
 
@@ -66,6 +77,19 @@ export class JobRunner implements OnApplicationShutdown {
       name: 'kaas_job_worker_restarts_total',
       help: 'BullMQ workers replaced because they stopped consuming their queue',
       labelNames: ['queue'],
+      registers: [metrics.registry],
+    });
+    this.failures = new Counter({
+      name: 'kaas_job_failures_total',
+      help: 'Job runs that failed, by queue and job name; final="true" when no retry is left',
+      labelNames: ['queue', 'job_name', 'final'],
+      registers: [metrics.registry],
+    });
+    this.durations = new Histogram({
+      name: 'kaas_job_duration_seconds',
+      help: 'Time a job handler ran, by queue and job name, whatever its outcome',
+      labelNames: ['queue', 'job_name'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [metrics.registry],
     });
   }
@@ -88,10 +112,7 @@ export class JobRunner implements OnApplicationShutdown {
   }
 
   /** Handlers registered outside providers (tests of the machinery). */
-  register<N extends JobName>(
-    name: N,
-    handler: (payload: JobPayloads[N], meta: { attempt: number; jobId: string }) => Promise<unknown>,
-  ): void {
+  register<N extends JobName>(name: N, handler: (payload: JobPayloads[N], meta: JobMeta) => Promise<unknown>): void {
     this.handlers.set(name, handler as Handler);
   }
 
@@ -111,7 +132,7 @@ export class JobRunner implements OnApplicationShutdown {
         consumer.inFlight++;
         consumer.startedAt = Date.now();
         try {
-          return await this.run(job);
+          return await this.run(job, queueName);
         } finally {
           consumer.inFlight--;
         }
@@ -137,7 +158,10 @@ export class JobRunner implements OnApplicationShutdown {
     consumer.worker = worker;
     worker.on('failed', (job, err) => {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.logger.warn(
+      // Emitted outside the job's context (see run): the line names the request itself.
+      const requestId = job && !currentRequestId() ? splitRequestId(job.data).requestId : undefined;
+      this.failures.inc({ queue: queueLabel(queueName), job_name: job?.name ?? 'unknown', final: String(final) });
+      (requestId ? this.logger.child({ requestId }) : this.logger).warn(
         { job: job?.name, jobId: job?.id, attempt: job?.attemptsMade, final, err: err.message },
         final ? 'job failed for good' : 'job failed; will retry',
       );
@@ -205,10 +229,26 @@ export class JobRunner implements OnApplicationShutdown {
     return restored;
   }
 
-  private async run(job: Job): Promise<unknown> {
+  /**
+   * Runs a job's handler. A job an API request caused runs in that request's context, so every
+   * line logged while it runs (the handler's, and the runner's) carries its `requestId`, and the
+   * jobs it enqueues carry it on.
+   */
+  private async run(job: Job, queueName: string): Promise<unknown> {
     const handler = this.handlers.get(job.name);
     if (!handler) throw new Error(`no handler for job ${job.name}`);
-    return handler(job.data, { attempt: job.attemptsMade + 1, jobId: String(job.id) });
+    const { payload, requestId } = splitRequestId(job.data);
+    const meta: JobMeta = { attempt: job.attemptsMade + 1, jobId: String(job.id), ...(requestId ? { requestId } : {}) };
+    const stop = this.durations.startTimer({ queue: queueLabel(queueName), job_name: job.name });
+    const work = async () => {
+      this.logger.debug({ job: job.name, jobId: meta.jobId, attempt: meta.attempt }, 'job started');
+      try {
+        return await handler(payload, meta);
+      } finally {
+        this.logger.debug({ job: job.name, jobId: meta.jobId, seconds: stop() }, 'job ended');
+      }
+    };
+    return requestId ? requestContext.run({ requestId }, work) : work();
   }
 
   /**

@@ -1,3 +1,5 @@
+import { isSafeRequestId } from '../common/request-context.js';
+
 /** Shared queues, consumed by every worker process. */
 export const QueueName = {
   Reconcile: 'reconcile',
@@ -65,6 +67,28 @@ export const QUEUE_OF: Record<JobName, QueueName | typeof HOST_QUEUE> = {
   'test.flaky': QueueName.Maintenance,
 };
 
+/** The queue a metric names: every host's own queue counts as `host` (one series, whatever the hosts). */
+export function queueLabel(queueName: string): string {
+  return queueName.startsWith(`${HOST_QUEUE}-`) ? HOST_QUEUE : queueName;
+}
+
+/**
+ * A job's data is its payload plus, when an API request caused it (directly or through the jobs
+ * that request's jobs enqueued), that request's id: the worker logs the job's lines with it.
+ */
+export type JobData<N extends JobName> = JobPayloads[N] & { requestId?: string };
+
+export function withRequestId<N extends JobName>(payload: JobPayloads[N], requestId: string | undefined): JobData<N> {
+  return requestId === undefined ? payload : { ...payload, requestId };
+}
+
+/** The payload a handler gets, and the request id beside it (only a well-formed one). */
+export function splitRequestId(data: unknown): { payload: unknown; requestId: string | undefined } {
+  if (!data || typeof data !== 'object' || !('requestId' in data)) return { payload: data, requestId: undefined };
+  const { requestId, ...payload } = data as { requestId: unknown };
+  return { payload, requestId: isSafeRequestId(requestId) ? requestId : undefined };
+}
+
 export interface EnqueueOptions {
   /**
    * The resource this job acts on. Jobs with the same key never run at once, and while one runs,
@@ -94,6 +118,8 @@ export abstract class JobQueue {
    */
   abstract nudge<N extends JobName>(name: N, payload: JobPayloads[N], options?: EnqueueOptions): Promise<void>;
   abstract counts(): Promise<Record<QueueName, Record<string, number>>>;
+  /** Jobs per state on one host's own queue. */
+  abstract hostQueueCounts(hostId: string): Promise<Record<string, number>>;
   abstract ping(): Promise<void>;
   /** Runs a job now, outside any de-duplication, and waits for its result. */
   abstract runAndWait<N extends JobName>(

@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { requestContext } from '../common/request-context.js';
+import { requestContext, requestIdFrom } from '../common/request-context.js';
 import type { MetricsService } from './metrics.service.js';
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 /**
  * Gives every request an id (the caller's X-Request-Id when it is sane), runs the rest of the
@@ -13,8 +10,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
  */
 export function requestMiddleware(logger: Logger, metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     const store = { requestId, sourceIp: req.ip };

@@ -11,6 +11,7 @@ import { ClusterReconciler } from './cluster/cluster.reconciler.js';
 import { EndpointStep } from './cluster/endpoint.step.js';
 import { NodeFactory } from './cluster/node-factory.js';
 import { RemediationStep } from './cluster/remediation.step.js';
+import { FleetMetrics } from './fleet-metrics.js';
 import { DrainStep } from './host-sweep/drain.step.js';
 import { FencingStep } from './host-sweep/fencing.step.js';
 import { HostSweepHandler } from './host-sweep/host-sweep.handler.js';
@@ -31,7 +32,8 @@ import { TeardownPhase } from './node/phases/teardown.phase.js';
 
 /**
  * What the workers run to make the declared state real: the cluster reconciler, the node
- * reconciler and its phases, the host sweep and its steps, and the worker autoscaler.
+ * reconciler and its phases, the host sweep and its steps, and the worker autoscaler; and the
+ * figures of what they look after (FleetMetrics), which the API's /metrics serves.
  */
 @Module({
   imports: [
@@ -66,6 +68,7 @@ import { TeardownPhase } from './node/phases/teardown.phase.js';
     DrainStep,
     UnusedObjectsCollector,
     AutoscalerHandler,
+    FleetMetrics,
   ],
 })
 export class ReconcilersModule {}

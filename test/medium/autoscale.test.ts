@@ -59,8 +59,11 @@ describe('usage and the worker autoscaler (simulated host)', () => {
     expect(cluster.usage.cpuPercent).toBeGreaterThan(0);
     expect(cluster.usage.memoryMiB).toBeGreaterThan(0);
     const metrics = String((await p.admin.call('GET', '/metrics')).body);
-    expect(metrics).toMatch(new RegExp(`kaas_node_cpu_percent\\{[^}]*node_id="${worker.id}"[^}]*\\} (9\\d|100)`));
-    expect(metrics).toMatch(new RegExp(`kaas_cluster_memory_mib\\{[^}]*cluster_id="${id}"[^}]*\\} \\d+`));
+    // A ratio of the node's vCPUs (0 to 1), and bytes.
+    expect(metrics).toMatch(new RegExp(`kaas_node_cpu_ratio\\{[^}]*node_id="${worker.id}"[^}]*\\} (0\\.9\\d*|1)\n`));
+    const memory = new RegExp(`kaas_cluster_memory_bytes\\{[^}]*cluster_id="${id}"[^}]*\\} (\\d+)\n`).exec(metrics);
+    expect(Number(memory?.[1])).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(Number(memory?.[1]) % (1024 * 1024)).toBe(0);
 
     expect((await autoscaler.run()).changed).toBe(1);
     expect((await s.client.call('GET', `/v1/clusters/${id}`)).body.workers).toBe(2);

@@ -116,6 +116,8 @@ export function randomEnv(databaseUrl: string, port: number): Record<string, str
     KAAS_SECRET_KEY: randomBytes(32).toString('hex'),
     KAAS_QUEUE_PREFIX: `kaas-e2e-${randomBytes(4).toString('hex')}`,
     KAAS_LOG_LEVEL: 'info',
+    // Workers of parallel tests would all reach for the default port; a test of the port sets one.
+    KAAS_WORKER_PORT: 'off',
     ...(process.env.KAAS_OVN_NB
       ? { KAAS_OVN_NB: process.env.KAAS_OVN_NB, KAAS_OVN_SB: process.env.KAAS_OVN_SB ?? 'none' }
       : {}),

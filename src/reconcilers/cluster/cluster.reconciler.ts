@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { Histogram } from 'prom-client';
 import type { ClusterEntity } from '../../clusters/cluster.entity.js';
 import { type PlanNode, planCluster } from '../../clusters/cluster-plan.js';
 import { ClustersRepository } from '../../clusters/clusters.repository.js';
@@ -19,6 +20,7 @@ import { OnJob } from '../../jobs/on-job.decorator.js';
 import { FloatingIpsService } from '../../networks/floating-ips.service.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
+import { MetricsService } from '../../platform/metrics.service.js';
 import { EndpointStep } from './endpoint.step.js';
 import { NodeFactory } from './node-factory.js';
 import { RemediationStep } from './remediation.step.js';
@@ -72,6 +74,8 @@ export function toPlanNode(
  */
 @Injectable()
 export class ClusterReconciler {
+  private readonly timeToRunning: Histogram;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
@@ -88,7 +92,15 @@ export class ClusterReconciler {
     private readonly remediation: RemediationStep,
     private readonly endpoint: EndpointStep,
     private readonly nodeFactory: NodeFactory,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.timeToRunning = new Histogram({
+      name: 'kaas_cluster_time_to_running_seconds',
+      help: "Time from a cluster's creation to its first Running phase",
+      buckets: [2.5, 5, 10, 20, 30, 60, 90, 120, 180, 300, 450, 600, 900, 1800, 3600],
+      registers: [metrics.registry],
+    });
+  }
 
   @OnJob('clusters.resync')
   async resync(): Promise<{ enqueued: number }> {
@@ -173,6 +185,10 @@ export class ClusterReconciler {
       }
       if (plan.phase !== was)
         await this.events.normal(target, `Phase${plan.phase}`, `cluster is ${plan.phase} (was ${was})`);
+      // Pending and Provisioning come only before a cluster first runs; the status write above
+      // succeeds once per transition, so each cluster is counted once.
+      if (plan.phase === 'Running' && (was === 'Pending' || was === 'Provisioning'))
+        this.timeToRunning.observe((Date.now() - cluster.createdAt.getTime()) / 1000);
     }
     if (plan.phase === 'Running' && cluster.restoreBackupId && !cluster.restoredAt) {
       // Restored: its next masters join the running control plane; none starts from the backup again.

@@ -1,7 +1,8 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { Histogram } from 'prom-client';
-import { APP_LOGGER } from '../../common/tokens.js';
+import { Gauge, Histogram } from 'prom-client';
+import { APP_CONFIG, APP_LOGGER } from '../../common/tokens.js';
+import type { AppConfig } from '../../config/config.js';
 import { HostLeases } from '../../hypervisor/host-leases.service.js';
 import { HostsRepository } from '../../hypervisor/hosts.repository.js';
 import { JobQueue, type JobPayloads } from '../../jobs/job-types.js';
@@ -39,6 +40,7 @@ export class HostSweepHandler implements OnModuleInit {
   private sweeps!: Histogram<'simulated'>;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     private readonly leases: HostLeases,
     private readonly nodes: NodesRepository,
@@ -57,10 +59,17 @@ export class HostSweepHandler implements OnModuleInit {
   onModuleInit(): void {
     this.sweeps = new Histogram({
       name: 'kaas_host_sweep_seconds',
-      help: 'Duration of one host health sweep',
+      help: 'Duration of one host health sweep (of a host that answers)',
       labelNames: ['simulated'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
       registers: [this.metrics.registry],
     });
+    // A sweep that takes about as long as the period between sweeps falls behind: alerts compare.
+    new Gauge({
+      name: 'kaas_host_sweep_interval_seconds',
+      help: 'Period between two sweeps of a host (KAAS_HEALTH_INTERVAL_SECONDS)',
+      registers: [this.metrics.registry],
+    }).set(this.config.healthIntervalSeconds);
     this.leases.setDomainStoppedHandler((hostId, domainName) => {
       // A VM stopped without being asked: sweep its host now instead of at the next tick.
       this.logger.warn({ hostId, domainName }, 'VM stopped unexpectedly');

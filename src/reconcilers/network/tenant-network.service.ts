@@ -18,12 +18,15 @@ import {
 import { derivedMac, nodePortName } from '../../networks/ovn/ovn-names.js';
 import { OvnNetworkError, OvnNetworkErrorCode } from '../../networks/ovn/ovn-network-error.js';
 import {
+  type NorthboundTransactor,
   type OvnNetworkController as Controller,
   OvnNetworkController,
   type OwnedRow,
   type OwnerLiveness,
 } from '../../networks/ovn/ovn-network-controller.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
+import { MetricsService } from '../../platform/metrics.service.js';
+import { ovnTransactionSeconds, timedTransactor } from './ovn-transaction-metrics.js';
 
 /** What a cluster's endpoint needs, from the cluster's records. */
 export interface EndpointRequest {
@@ -53,6 +56,8 @@ export class TenantNetwork implements OnModuleDestroy {
   readonly connection: OvsdbConnection;
   readonly controller: Controller;
   private readonly southbound: OvsdbConnection | undefined;
+  /** The Southbound connection with its transactions timed (it is only read). */
+  private readonly southboundReads: NorthboundTransactor | undefined;
   private readonly ensured = new Map<string, { spec: string; at: number }>();
   private chassis: { names: Promise<Set<string>>; at: number } | undefined;
 
@@ -62,11 +67,15 @@ export class TenantNetwork implements OnModuleDestroy {
     private readonly db: Database,
     private readonly floatingIps: FloatingIpsRepository,
     private readonly hosts: HostsRepository,
+    metrics: MetricsService,
   ) {
+    const seconds = ovnTransactionSeconds(metrics);
     this.connection = new OvsdbConnection(config.ovn.northbound);
-    this.controller = new OvnNetworkController(this.connection);
-    if (config.ovn.southbound)
+    this.controller = new OvnNetworkController(timedTransactor(this.connection, seconds));
+    if (config.ovn.southbound) {
       this.southbound = new OvsdbConnection(config.ovn.southbound, { database: 'OVN_Southbound' });
+      this.southboundReads = timedTransactor(this.southbound, seconds);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -80,9 +89,9 @@ export class TenantNetwork implements OnModuleDestroy {
    * One read serves every host's sweep for 2 seconds.
    */
   async chassisUp(name: string): Promise<boolean | undefined> {
-    if (!this.southbound) return undefined;
+    if (!this.southboundReads) return undefined;
     if (!this.chassis || Date.now() - this.chassis.at > 2000) {
-      const sb = this.southbound;
+      const sb = this.southboundReads;
       const names = sb
         .transact('OVN_Southbound', [{ op: 'select', table: 'Chassis', where: [], columns: ['name'] }] as const)
         .then(([result]) => new Set((result as { rows: { name: string }[] }).rows.map((r) => r.name)));
