@@ -1,10 +1,14 @@
-import { ApiError } from './cli/api-client.js';
-import { kaasctlProgram } from './cli/program.js';
+import { printCompletions } from './cli/completion.js';
+import { exitCodeOf, messageOf } from './cli/errors.js';
+import { exitOnUsageErrors, kaasctlProgram } from './cli/program.js';
 
 try {
-  await kaasctlProgram().parseAsync(process.argv);
+  const program = kaasctlProgram();
+  // The completion scripts' question: half a command line, not one to run.
+  if (process.argv[2] === '__complete') await printCompletions(program, process.argv.slice(3));
+  else await exitOnUsageErrors(program).parseAsync(process.argv);
 } catch (err) {
-  const message = err instanceof ApiError || err instanceof Error ? err.message : String(err);
-  process.stderr.write(`kaasctl: ${message}\n`);
-  process.exit(err instanceof ApiError && err.status < 500 ? 1 : 2);
+  const message = messageOf(err);
+  if (message !== undefined) process.stderr.write(`kaasctl: ${message}\n`);
+  process.exit(exitCodeOf(err));
 }

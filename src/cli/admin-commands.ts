@@ -1,15 +1,10 @@
 import { Command } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { dataOf } from './api-client.js';
 import { CliContext } from './context.js';
 import type { Column } from './output.js';
 
-export interface SecretKeyRotation {
-  currentKeyId: string;
-  source: 'file' | 'environment';
-  generated: boolean;
-  reencrypted: { clusterSecrets: number; idempotency: number };
-  remaining: Record<string, number>;
-  message: string;
-}
+export type SecretKeyRotation = Schemas['SecretKeyRotationResponse'];
 
 const rotationColumns: Column<SecretKeyRotation>[] = [
   { header: 'CURRENT KEY', value: (r) => r.currentKeyId },
@@ -50,7 +45,7 @@ export function adminCommands(): Command[] {
     )
     .action(async (_o, command: Command) => {
       const ctx = CliContext.from(command);
-      const rotation = await ctx.client.request<SecretKeyRotation>('POST', '/v1/admin/secret-key/rotate', {});
+      const rotation = await dataOf(ctx.client.api.POST('/v1/admin/secret-key/rotate', { body: {} }));
       ctx.print(rotation, rotationColumns);
       if (ctx.options.output === 'table') process.stdout.write(`\n${rotationHint(rotation)}\n`);
     });

@@ -1,21 +1,11 @@
 import { Command, Option } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { dataOf } from './api-client.js';
 import { CliContext, intOption } from './context.js';
 import type { Column } from './output.js';
+import { UsageError } from './errors.js';
 
-export interface AuditRecord {
-  id: string;
-  at: string;
-  actor: { kind: 'admin' | 'tenant'; tenantId?: string; apiKeyId?: string };
-  tenantId?: string;
-  sourceIp: string;
-  method: string;
-  path: string;
-  resourceKind?: string;
-  resourceId?: string;
-  statusCode: number;
-  outcome: 'success' | 'failure';
-  requestId: string;
-}
+type AuditRecord = Schemas['AuditRecordResponse'];
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
@@ -24,7 +14,7 @@ export function sinceToIso(value: string, now = Date.now()): string {
   const age = /^(\d+)([smhd])$/.exec(value);
   if (age) return new Date(now - Number(age[1]) * UNITS[age[2]] * 1000).toISOString();
   if (Number.isNaN(Date.parse(value))) {
-    throw new Error(`--since must be an ISO 8601 time or an age like 30m, 12h, 7d; got "${value}"`);
+    throw new UsageError(`--since must be an ISO 8601 time or an age like 30m, 12h, 7d; got "${value}"`);
   }
   return value;
 }
@@ -50,23 +40,19 @@ export function auditCommands(): Command[] {
     .option('--limit <n>', 'how many records (default 100)', intOption('limit'))
     .option('--since <time>', 'only records at or after this ISO 8601 time, or within an age like 30m, 12h, 7d')
     .addOption(new Option('--outcome <outcome>', 'only successes or failures').choices(['success', 'failure']))
-    .action(async (opts: { limit?: number; since?: string; outcome?: string }, cmd: Command) => {
+    .action(async (opts: { limit?: number; since?: string; outcome?: AuditRecord['outcome'] }, cmd: Command) => {
       const ctx = CliContext.from(cmd);
       const wanted = opts.limit ?? 100;
-      const query = new URLSearchParams();
-      if (ctx.options.tenant) query.set('tenantId', await ctx.tenantId(ctx.options.tenant));
-      if (opts.since) query.set('since', sinceToIso(opts.since));
-      if (opts.outcome) query.set('outcome', opts.outcome);
+      const filter = {
+        tenantId: ctx.options.tenant ? await ctx.tenantId(ctx.options.tenant) : undefined,
+        since: opts.since ? sinceToIso(opts.since) : undefined,
+        outcome: opts.outcome,
+      };
       const items: AuditRecord[] = [];
       let cursor: string | undefined;
       do {
-        const page = new URLSearchParams(query);
-        page.set('limit', String(Math.min(1000, wanted - items.length)));
-        if (cursor) page.set('cursor', cursor);
-        const res = await ctx.client.request<{ items: AuditRecord[]; nextCursor?: string }>(
-          'GET',
-          `/v1/audit?${page.toString()}`,
-        );
+        const query = { ...filter, limit: Math.min(1000, wanted - items.length), cursor };
+        const res = await dataOf(ctx.client.api.GET('/v1/audit', { params: { query } }));
         items.push(...res.items);
         cursor = res.nextCursor;
       } while (cursor && items.length < wanted);

@@ -1,32 +1,17 @@
-import { Command, Option } from 'commander';
-import type { ApiClient } from './api-client.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { type ApiClient, dataOf, listAll } from './api-client.js';
+import { waitFor, waitOption } from './events.js';
 import { CliContext, intOption } from './context.js';
-import type { Column } from './output.js';
+import { age, type Column } from './output.js';
+import { UsageError } from './errors.js';
 import type { ClusterRef } from './pool-commands.js';
+import { getCluster } from './rollout-wait.js';
 
-export type BackupPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
-
-export interface Backup {
-  id: string;
-  clusterId: string;
-  clusterName: string;
-  controlPlane: string;
-  version: string;
-  phase: BackupPhase;
-  trigger: 'manual' | 'scheduled';
-  storagePoolId: string;
-  sizeBytes: number;
-  sha256: string | null;
-  message: string | null;
-  createdAt: string;
-  completedAt?: string;
-}
+type Backup = Schemas['BackupResponse'];
 
 /** `settings.backup` of a cluster: a backup every `intervalMinutes`, the newest `keep` scheduled ones kept. */
-export interface BackupSchedule {
-  intervalMinutes: number;
-  keep: number;
-}
+type BackupSchedule = Schemas['BackupSettingsDto'];
 
 /** The API's bounds of `settings.backup`, checked here so a typo costs no request. */
 export const SCHEDULE_LIMITS = {
@@ -36,7 +21,6 @@ export const SCHEDULE_LIMITS = {
 
 /** How long `create --wait` waits when given no number of seconds. */
 export const DEFAULT_WAIT_SECONDS = 600;
-const POLL_MS = 1000;
 
 const UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -50,16 +34,6 @@ export function humanBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(1)} ${UNITS[unit]}`;
-}
-
-/** The time since `iso` the way kubectl shows it: `42s`, `5m`, `3h`, `12d`. */
-export function age(iso: string, now = Date.now()): string {
-  const seconds = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
-  if (Number.isNaN(seconds)) return '-';
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
-  return `${Math.floor(seconds / 86400)}d`;
 }
 
 /** A backup's size is known once it succeeds; before that (and when it failed) there is none. */
@@ -90,17 +64,8 @@ const scheduleColumns: Column<ScheduleRow>[] = [
   { header: 'KEEP', value: (r) => r.schedule?.keep },
 ];
 
-const clusterBackupPath = (clusterId: string, backupId?: string) =>
-  `/v1/clusters/${clusterId}/backups${backupId === undefined ? '' : `/${encodeURIComponent(backupId)}`}`;
-const backupPath = (backupId?: string) =>
-  `/v1/backups${backupId === undefined ? '' : `/${encodeURIComponent(backupId)}`}`;
-
-/** `--wait[=seconds]`: how long to wait for the backup to finish. */
-function waitOption(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new Error(`--wait must be a whole number of seconds (at least 1), got "${value}"`);
-  return Number(value);
-}
+const getClusterBackup = (client: ApiClient, id: string, backupId: string): Promise<Backup> =>
+  dataOf(client.api.GET('/v1/clusters/{id}/backups/{backupId}', { params: { path: { id, backupId } } }));
 
 /** `--every` and `--keep`: a whole number within the API's bounds. */
 function boundedOption(name: keyof typeof SCHEDULE_LIMITS, what: string): (value: string) => number {
@@ -108,33 +73,33 @@ function boundedOption(name: keyof typeof SCHEDULE_LIMITS, what: string): (value
   const { min, max } = SCHEDULE_LIMITS[name];
   return (value: string) => {
     const n = whole(value);
-    if (n < min || n > max) throw new Error(`--${name} must be ${min} to ${max} ${what}, got ${n}`);
+    if (n < min || n > max) throw new InvalidArgumentError(`--${name} must be ${min} to ${max} ${what}, got ${n}`);
     return n;
   };
 }
 
 /**
- * Asks for the backup every second until it has Succeeded or Failed, or `seconds` have passed.
- * Phase changes go to stderr, so stdout keeps only the backup printed at the end.
+ * Looks at the backup after each event of its cluster (every second without the event stream)
+ * until it has Succeeded or Failed, or `seconds` have passed. Phase changes go to stderr, so
+ * stdout keeps only the backup printed at the end.
  */
-export async function waitForBackup(client: ApiClient, path: string, first: Backup, seconds: number): Promise<Backup> {
-  const deadline = Date.now() + seconds * 1000;
-  let backup = first;
-  let shown: string | undefined;
-  for (;;) {
-    if (backup.phase === 'Succeeded' || backup.phase === 'Failed') return backup;
-    if (backup.phase !== shown) {
-      process.stderr.write(`backup ${backup.id}: ${backup.phase}\n`);
-      shown = backup.phase;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0)
-      throw new Error(
-        `backup ${backup.id} is still ${backup.phase} after ${seconds} s; it goes on: see kaasctl backups show ${backup.id}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
-    backup = await client.request<Backup>('GET', path);
-  }
+export async function waitForBackup(client: ApiClient, first: Backup, seconds: number): Promise<Backup> {
+  let next: Backup | undefined = first;
+  const { value } = await waitFor<Backup>(client, {
+    clusterId: first.clusterId,
+    seconds,
+    label: `backup ${first.id}`,
+    timeout: (b) =>
+      `backup ${b.id} is still ${b.phase} after ${seconds} s; it goes on: see kaasctl backups show ${b.id}`,
+    look: async () => {
+      const backup = next ?? (await getClusterBackup(client, first.clusterId, first.id));
+      next = undefined;
+      return backup.phase === 'Succeeded' || backup.phase === 'Failed'
+        ? { done: true, value: backup }
+        : { done: false, value: backup, state: backup.phase };
+    },
+  });
+  return value;
 }
 
 /** `kaasctl clusters backups list|create|show|delete|schedule`: snapshots of a cluster's control plane. */
@@ -147,27 +112,25 @@ export function clusterBackupCommands(clusterRef: ClusterRef): Command {
     .description("list a cluster's backups, newest first")
     .action(async (cluster: string, _o, command: Command) => {
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print(await client.listAll<Backup>(clusterBackupPath(id)), backupColumns);
+      const backups = await listAll((query) =>
+        client.api.GET('/v1/clusters/{id}/backups', { params: { path: { id }, query } }),
+      );
+      ctx.print(backups, backupColumns);
     });
   cmd
     .command('create <cluster>')
     .description('take a backup now (one at a time per cluster)')
-    .addOption(
-      new Option(
-        '--wait [seconds]',
-        'wait until it has Succeeded or Failed, this long at most; a failure exits non-zero',
-      )
-        .argParser(waitOption)
-        .preset(String(DEFAULT_WAIT_SECONDS)),
-    )
+    .addOption(waitOption('wait until it has Succeeded or Failed; a failure exits non-zero', DEFAULT_WAIT_SECONDS))
     .action(async (cluster: string, o: { wait?: number }, command: Command) => {
       const { ctx, client, id } = await clusterRef(command, cluster);
-      const created = await client.request<Backup>('POST', clusterBackupPath(id), {});
+      const created = await dataOf(
+        client.api.POST('/v1/clusters/{id}/backups', { params: { path: { id } }, body: {} }),
+      );
       if (o.wait === undefined) {
         ctx.print(created, backupColumns);
         return;
       }
-      const done = await waitForBackup(client, clusterBackupPath(id, created.id), created, o.wait);
+      const done = await waitForBackup(client, created, o.wait);
       ctx.print(done, backupColumns);
       if (done.phase === 'Failed')
         throw new Error(`backup ${done.id} of cluster ${cluster} failed: ${done.message ?? 'no reason given'}`);
@@ -177,14 +140,14 @@ export function clusterBackupCommands(clusterRef: ClusterRef): Command {
     .description('show one backup of the cluster')
     .action(async (cluster: string, backupId: string, _o, command: Command) => {
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print(await client.request<Backup>('GET', clusterBackupPath(id, backupId)), backupColumns);
+      ctx.print(await getClusterBackup(client, id, backupId), backupColumns);
     });
   cmd
     .command('delete <cluster> <backupId>')
     .description('delete a backup of the cluster: its volume leaves the storage pool')
     .action(async (cluster: string, backupId: string, _o, command: Command) => {
       const { client, id } = await clusterRef(command, cluster);
-      await client.request('DELETE', clusterBackupPath(id, backupId));
+      await dataOf(client.api.DELETE('/v1/clusters/{id}/backups/{backupId}', { params: { path: { id, backupId } } }));
       process.stdout.write(`backup ${backupId} of cluster ${cluster} deleted\n`);
     });
   cmd
@@ -205,20 +168,17 @@ export function clusterBackupCommands(clusterRef: ClusterRef): Command {
     .option('--off', 'take no more scheduled backups (those taken stay until deleted)')
     .action(async (cluster: string, o: { every?: number; keep?: number; off?: boolean }, command: Command) => {
       if ((o.every === undefined) !== (o.keep === undefined))
-        throw new Error('give --every and --keep together (or --off, or neither to show the schedule)');
+        throw new UsageError('give --every and --keep together (or --off, or neither to show the schedule)');
       const { ctx, client, id } = await clusterRef(command, cluster);
-      const path = `/v1/clusters/${id}`;
-      // PATCH merges `settings` key by key: a null `backup` replaces the schedule with none.
+      // `backup: null` ends the schedule (PATCH merges `settings` key by key).
       const settings = o.off
         ? { backup: null }
-        : o.every !== undefined
+        : o.every !== undefined && o.keep !== undefined
           ? { backup: { intervalMinutes: o.every, keep: o.keep } }
           : undefined;
-      const answer = await client.request<{ id: string; name: string; settings?: { backup?: BackupSchedule | null } }>(
-        settings ? 'PATCH' : 'GET',
-        path,
-        settings ? { settings } : undefined,
-      );
+      const answer = settings
+        ? await dataOf(client.api.PATCH('/v1/clusters/{id}', { params: { path: { id } }, body: { settings } }))
+        : await getCluster(client, id);
       ctx.print(
         { clusterId: answer.id, cluster: answer.name, schedule: answer.settings?.backup ?? null },
         scheduleColumns,
@@ -241,21 +201,24 @@ export function backupCommands(): Command[] {
     .description('list backups, newest first')
     .action(async (_o, command: Command) => {
       const { ctx, client } = await tenant(command);
-      ctx.print(await client.listAll<Backup>(backupPath()), backupColumns);
+      ctx.print(await listAll((query) => client.api.GET('/v1/backups', { params: { query } })), backupColumns);
     });
   cmd
     .command('show <backupId>')
     .description('show a backup')
     .action(async (backupId: string, _o, command: Command) => {
       const { ctx, client } = await tenant(command);
-      ctx.print(await client.request<Backup>('GET', backupPath(backupId)), backupColumns);
+      ctx.print(
+        await dataOf(client.api.GET('/v1/backups/{id}', { params: { path: { id: backupId } } })),
+        backupColumns,
+      );
     });
   cmd
     .command('delete <backupId>')
     .description('delete a backup: its volume leaves the storage pool')
     .action(async (backupId: string, _o, command: Command) => {
       const { client } = await tenant(command);
-      await client.request('DELETE', backupPath(backupId));
+      await dataOf(client.api.DELETE('/v1/backups/{id}', { params: { path: { id: backupId } } }));
       process.stdout.write(`backup ${backupId} deleted\n`);
     });
   return [cmd];

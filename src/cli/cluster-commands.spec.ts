@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import { ApiError } from './api-client.js';
-import { mergeKubeconfig } from './cluster-commands.js';
+import { mergeKubeconfig } from './credentials.js';
 import { ROLLOUT_WAIT_SECONDS } from './rollout-wait.js';
 import { kaasctlProgram, throwOnUsageErrors } from './program.js';
 
@@ -40,7 +40,7 @@ contexts:
   context: {cluster: prod, user: me}
 current-context: prod
 `;
-    const merged = parse(mergeKubeconfig(existing, addition));
+    const merged = parse(mergeKubeconfig(existing, addition).text);
     expect(merged.contexts.map((c: { name: string }) => c.name)).toEqual(['prod', 'kaas-web']);
     expect(merged.clusters.map((c: { name: string }) => c.name)).toEqual(['prod', 'kaas-web']);
     expect(merged.users[0]).toEqual({ name: 'me', user: { token: 't' } });
@@ -48,9 +48,9 @@ current-context: prod
   });
 
   it('creates a config when there is none, and replaces an entry of the same name', () => {
-    const first = mergeKubeconfig(undefined, addition);
+    const first = mergeKubeconfig(undefined, addition).text;
     expect(parse(first)['current-context']).toBe('kaas-web');
-    const again = parse(mergeKubeconfig(first, addition.replace('10.0.0.9', '10.0.0.10')));
+    const again = parse(mergeKubeconfig(first, addition.replace('10.0.0.9', '10.0.0.10')).text);
     expect(again.clusters).toHaveLength(1);
     expect(again.clusters[0].cluster.server).toBe('https://10.0.0.9'.replace('9', '10') + ':2379');
   });
@@ -245,7 +245,8 @@ describe('kaasctl clusters versions, upgrade and rotate-certificates', () => {
     throwOnUsageErrors(kaasctlProgram({})).parseAsync(['--url', 'http://kaas.test', '--token', 't', ...args], {
       from: 'user',
     });
-  const calls = () => sent.map((s) => `${s.method} ${s.path}`);
+  // The event stream is opened by every wait; these tests have none (the fake API refuses it).
+  const calls = () => sent.filter((s) => s.path !== '/v1/events/stream').map((s) => `${s.method} ${s.path}`);
   const writes = () => sent.filter((s) => s.method !== 'GET');
   // Node may print its own warnings on stderr while the tests run; those are not kaasctl's.
   const progressLines = () => progress.split('\n').filter((line) => line.startsWith('cluster '));
@@ -453,7 +454,7 @@ describe('kaasctl clusters versions, upgrade and rotate-certificates', () => {
 
   it("lists the nodes with each one's version and certificate expiry", async () => {
     nodePolls = [[node('a', 'v3.4.23', '2027-12-07T00:00:00.000Z')]];
-    await run('clusters', 'nodes', 'web');
+    await run('-o', 'wide', 'clusters', 'nodes', 'web');
     const [header, row] = rows();
     expect(row[header.indexOf('VERSION')]).toBe('v3.4.23');
     expect(row[header.indexOf('CERT EXPIRES')]).toBe('2027-12-07T00:00:00.000Z');
@@ -461,7 +462,7 @@ describe('kaasctl clusters versions, upgrade and rotate-certificates', () => {
 
   it('rotates the certificates with a POST of {} and prints the cluster, without waiting', async () => {
     writeAnswer = { status: 202, body: cluster({ generation: 5 }) };
-    await run('clusters', 'rotate-certificates', 'web');
+    await run('-o', 'wide', 'clusters', 'rotate-certificates', 'web');
     expect(writes()).toEqual([{ method: 'POST', path: `/v1/clusters/${CLUSTER}/rotate-certificates`, body: {} }]);
     expect(rows()[0]).toEqual(expect.arrayContaining(['ID', 'NAME', 'PHASE']));
     expect(rows()[1]).toEqual(expect.arrayContaining([CLUSTER, 'web', 'Running']));

@@ -6,6 +6,7 @@ import { configFileFor, selectedContextName } from './connection.js';
 import { type GlobalFlags, surroundings } from './context.js';
 import { type Column, render } from './output.js';
 import { looseModeWarning } from './token-input.js';
+import { UsageError } from './errors.js';
 
 interface ContextRow {
   name: string;
@@ -33,7 +34,9 @@ function scope(cmd: Command): { file: ConfigFile; flags: GlobalFlags; env: NodeJ
 
 function checkName(name: string): void {
   if (!CONTEXT_NAME.test(name)) {
-    throw new Error(`"${name}" is no context name: letters, digits and . _ @ : - (starting with a letter or digit)`);
+    throw new UsageError(
+      `"${name}" is no context name: letters, digits and . _ @ : - (starting with a letter or digit)`,
+    );
   }
 }
 
@@ -103,19 +106,19 @@ export function configCommands(): Command {
     .action((name: string, opts: { server?: string; tokenFile?: string }, cmd: Command) => {
       const { file, flags } = scope(cmd);
       if (flags.token !== undefined) {
-        throw new Error(
+        throw new UsageError(
           'set-context takes no --token (it would stay in shell history): use --token-file or kaasctl login',
         );
       }
-      if (flags.url !== undefined) throw new Error('set-context takes --server, not --url');
+      if (flags.url !== undefined) throw new UsageError('set-context takes --server, not --url');
       checkName(name);
       const loaded = file.load();
       const existing = loaded.contexts.find((c) => c.name === name);
       if (!existing && !opts.server) {
-        throw new Error(`no context "${name}" in ${file.path}; give --server to create it`);
+        throw new UsageError(`no context "${name}" in ${file.path}; give --server to create it`);
       }
       if (opts.server !== undefined && !isHttpUrl(opts.server)) {
-        throw new Error(`--server ${opts.server}: not an http(s) URL such as https://kaas.example.com`);
+        throw new UsageError(`--server ${opts.server}: not an http(s) URL such as https://kaas.example.com`);
       }
       const next: KaasContext = existing ? { ...existing } : { name, server: opts.server as string };
       if (opts.server) next.server = opts.server.replace(/\/+$/, '');

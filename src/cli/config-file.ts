@@ -203,7 +203,7 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /** A folder this creates is 0700; one that exists already is the owner's business and is left as it is. */
-function ensureFolder(folder: string): void {
+export function ensureFolder(folder: string): void {
   try {
     if (statSync(folder).isDirectory()) return;
     throw new Error(`${folder} is not a folder`);
@@ -218,7 +218,7 @@ function ensureFolder(folder: string): void {
  * Writes a 0600 file beside the target and renames it over the target, so that a reader sees the
  * old content or the new, never half of it, and a crash leaves the old file whole.
  */
-function writeAtomically(path: string, content: string): void {
+export function writeAtomically(path: string, content: string): void {
   const folder = dirname(path);
   const temp = join(folder, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {

@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
-import { ApiClient } from './api-client.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { ApiClient, listAll } from './api-client.js';
 import { type ConnectionFlags, resolveConnection } from './connection.js';
 import { type Format, render, type Column } from './output.js';
+import { UsageError } from './errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -11,6 +12,12 @@ export interface GlobalOptions {
   output: Format;
   tenant?: string;
 }
+
+/** The lists whose items an argument may name: by name, or by address (floating IPs). */
+export type NamedList = '/v1/clusters' | '/v1/vpcs' | '/v1/storage-pools' | '/v1/floating-ips' | '/v1/tenants';
+
+/** What a lookup by name reads of an item of a NamedList. */
+type Named = { id: string; name?: string; address?: string };
 
 /** The global flags as given on the command line, before the environment and the config fill them in. */
 export type GlobalFlags = ConnectionFlags & { output: Format };
@@ -23,6 +30,8 @@ export interface Surroundings {
   env: NodeJS.ProcessEnv;
   /** process.stdin when not given, touched only by a command that reads it. */
   stdin?: TokenInput;
+  /** Ends `--watch` (which otherwise runs until the process is interrupted). */
+  signal?: AbortSignal;
 }
 
 const surroundingsOf = new WeakMap<Command, Surroundings>();
@@ -60,37 +69,37 @@ export class CliContext {
 
   requireTenant(): string {
     if (!this.options.tenant) {
-      throw new Error('this command needs a tenant: --tenant <id or name>, KAAS_TENANT, or a context with a tenant');
+      throw new UsageError(
+        'this command needs a tenant: --tenant <id or name>, KAAS_TENANT, or a context with a tenant',
+      );
     }
     return this.options.tenant;
   }
 
   async tenantId(idOrName: string): Promise<string> {
-    if (UUID.test(idOrName)) return idOrName;
-    const tenants = await this.client.listAll<{ id: string; name: string }>('/v1/tenants');
-    const found = tenants.find((t) => t.name === idOrName);
-    if (!found) throw new Error(`no tenant named "${idOrName}"`);
-    return found.id;
+    return this.resourceId(this.client, '/v1/tenants', idOrName, 'tenant');
   }
 
-  /** Resolves a tenant resource given by id or name. */
-  async resourceId(client: ApiClient, path: string, idOrName: string, kind: string): Promise<string> {
+  /** Resolves a resource given by id, or by name (or address) in the list `path`. */
+  async resourceId(client: ApiClient, path: NamedList, idOrName: string, kind: string): Promise<string> {
     if (UUID.test(idOrName)) return idOrName;
-    const items = await client.listAll<{ id: string; name?: string; address?: string }>(path);
+    const items = await listAll<Named>((query) => client.api.GET(path, { params: { query } }));
     const found = items.find((i) => i.name === idOrName || i.address === idOrName);
     if (!found) throw new Error(`no ${kind} named "${idOrName}"`);
     return found.id;
   }
 
   print<T>(rows: T[] | T, columns: Column<T>[]): void {
-    process.stdout.write(`${render(rows, columns, this.options.output)}\n`);
+    const text = render(rows, columns, this.options.output);
+    // An empty list in `-o name` is no output at all, so that `| xargs` gets nothing.
+    if (text) process.stdout.write(`${text}\n`);
   }
 }
 
 /** Parses a whole-number option or stops with a message naming it. */
 export function intOption(name: string): (value: string) => number {
   return (value: string) => {
-    if (!/^\d+$/.test(value)) throw new Error(`--${name} must be a whole number, got "${value}"`);
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`--${name} must be a whole number, got "${value}"`);
     return Number(value);
   };
 }

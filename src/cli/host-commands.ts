@@ -1,32 +1,40 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { dataOf } from './api-client.js';
 import { CliContext, intOption } from './context.js';
-import type { Column } from './output.js';
+import { UsageError } from './errors.js';
+import { ageColumn, type Column, idColumn } from './output.js';
 
-interface Host {
-  id: string;
-  name: string;
-  uri: string;
-  domainType: string;
-  simulated: boolean;
-  state: string;
-  capacity: { cpus: number; memoryMiB: number };
-  allocated: { vcpus: number; memoryMiB: number; nodes: number };
-}
+type Host = Schemas['HostResponse'];
+type Fault = Schemas['HostFaultRequest']['fault'];
+
+const DOMAIN_TYPES: Host['domainType'][] = ['kvm', 'qemu'];
+const FAULTS: readonly Fault[] = ['crash', 'hang', 'unready', 'cpu-load', 'unreachable', 'reachable'];
 
 const hostColumns: Column<Host>[] = [
-  { header: 'ID', value: (h) => h.id },
   { header: 'NAME', value: (h) => h.name },
   { header: 'STATE', value: (h) => h.state },
-  { header: 'URI', value: (h) => `${h.uri}${h.simulated ? ' (simulated)' : ''}` },
-  { header: 'TYPE', value: (h) => h.domainType },
   { header: 'VCPUS', value: (h) => `${h.allocated.vcpus}/${h.capacity.cpus}` },
   { header: 'MEMORY MiB', value: (h) => `${h.allocated.memoryMiB}/${h.capacity.memoryMiB}` },
   { header: 'NODES', value: (h) => h.allocated.nodes },
+  ageColumn(),
+  { header: 'URI', value: (h) => `${h.uri}${h.simulated ? ' (simulated)' : ''}`, wide: true },
+  { header: 'TYPE', value: (h) => h.domainType, wide: true },
+  idColumn(),
 ];
 
+const imageColumns: Column<Schemas['ImageResponse']>[] = [
+  { header: 'NAME', value: (i) => i.name },
+  { header: 'KIND', value: (i) => i.kind },
+  { header: 'DEFAULT', value: (i) => i.isDefault },
+  ageColumn(),
+  idColumn(),
+];
+
+const listHosts = async (ctx: CliContext): Promise<Host[]> => (await dataOf(ctx.client.api.GET('/v1/hosts'))).items;
+
 async function hostId(ctx: CliContext, idOrName: string): Promise<string> {
-  const res = await ctx.client.request<{ items: Host[] }>('GET', '/v1/hosts');
-  const found = res.items.find((h) => h.id === idOrName || h.name === idOrName);
+  const found = (await listHosts(ctx)).find((h) => h.id === idOrName || h.name === idOrName);
   if (!found) throw new Error(`no host named "${idOrName}"`);
   return found.id;
 }
@@ -36,7 +44,11 @@ export function hostCommands(): Command[] {
   hosts
     .command('add <name> <uri>')
     .description('register a libvirt host: qemu:///system, qemu+ssh://user@host/system, test:///... (simulated)')
-    .option('--domain-type <type>', 'kvm (production) or qemu (no hardware virtualisation)', 'kvm')
+    .addOption(
+      new Option('--domain-type <type>', 'kvm (production) or qemu (no hardware virtualisation)')
+        .choices(DOMAIN_TYPES)
+        .default('kvm'),
+    )
     .option('--cpus <n>', 'override the CPU count', intOption('cpus'))
     .option('--memory-mib <n>', 'override the memory', intOption('memory-mib'))
     .option('--chassis <name>', "its Open vSwitch system-id, when it is not the host's name")
@@ -45,7 +57,7 @@ export function hostCommands(): Command[] {
       async (
         name: string,
         uri: string,
-        o: { domainType: string; cpus?: number; memoryMib?: number; chassis?: string; diskGib?: number },
+        o: { domainType: Host['domainType']; cpus?: number; memoryMib?: number; chassis?: string; diskGib?: number },
         command: Command,
       ) => {
         const ctx = CliContext.from(command);
@@ -58,23 +70,34 @@ export function hostCommands(): Command[] {
           ...(o.chassis ? { chassis: o.chassis } : {}),
           ...(o.diskGib ? { diskGiB: o.diskGib } : {}),
         };
-        ctx.print(await ctx.client.request<Host>('POST', '/v1/hosts', body), hostColumns);
+        ctx.print(await dataOf(ctx.client.api.POST('/v1/hosts', { body })), hostColumns);
       },
     );
-  hosts.command('list').action(async (_o, command: Command) => {
-    const ctx = CliContext.from(command);
-    ctx.print((await ctx.client.request<{ items: Host[] }>('GET', '/v1/hosts')).items, hostColumns);
-  });
-  hosts.command('show <host>').action(async (h: string, _o, command: Command) => {
-    const ctx = CliContext.from(command);
-    ctx.print(await ctx.client.request<Host>('GET', `/v1/hosts/${await hostId(ctx, h)}`), hostColumns);
-  });
-  hosts.command('remove <host>').action(async (h: string, _o, command: Command) => {
-    const ctx = CliContext.from(command);
-    await ctx.client.request('DELETE', `/v1/hosts/${await hostId(ctx, h)}`);
-    process.stdout.write(`host ${h} removed\n`);
-  });
-  for (const verb of ['drain', 'undrain']) {
+  hosts
+    .command('list')
+    .description('list hypervisor hosts with their state and what is allocated on them')
+    .action(async (_o, command: Command) => {
+      const ctx = CliContext.from(command);
+      ctx.print(await listHosts(ctx), hostColumns);
+    });
+  hosts
+    .command('show <host>')
+    .description('show a host (by name or id)')
+    .action(async (h: string, _o, command: Command) => {
+      const ctx = CliContext.from(command);
+      const id = await hostId(ctx, h);
+      ctx.print(await dataOf(ctx.client.api.GET('/v1/hosts/{id}', { params: { path: { id } } })), hostColumns);
+    });
+  hosts
+    .command('remove <host>')
+    .description('remove a host that runs no node (drain it first)')
+    .action(async (h: string, _o, command: Command) => {
+      const ctx = CliContext.from(command);
+      const id = await hostId(ctx, h);
+      await dataOf(ctx.client.api.DELETE('/v1/hosts/{id}', { params: { path: { id } } }));
+      process.stdout.write(`host ${h} removed\n`);
+    });
+  for (const verb of ['drain', 'undrain'] as const) {
     hosts
       .command(`${verb} <host>`)
       .description(
@@ -82,7 +105,9 @@ export function hostCommands(): Command[] {
       )
       .action(async (h: string, _o, command: Command) => {
         const ctx = CliContext.from(command);
-        ctx.print(await ctx.client.request<Host>('POST', `/v1/hosts/${await hostId(ctx, h)}/${verb}`, {}), hostColumns);
+        const id = await hostId(ctx, h);
+        const path = `/v1/hosts/{id}/${verb}` as const;
+        ctx.print(await dataOf(ctx.client.api.POST(path, { params: { path: { id } }, body: {} })), hostColumns);
       });
   }
   hosts
@@ -94,12 +119,16 @@ export function hostCommands(): Command[] {
     .option('--cpu-percent <n>', 'for cpu-load: the CPU use the node reports', (v) => Number(v))
     .action(
       async (h: string, fault: string, nodeId: string | undefined, o: { cpuPercent?: number }, command: Command) => {
+        const known = FAULTS.find((f) => f === fault);
+        if (!known) throw new UsageError(`<fault> must be one of ${FAULTS.join(', ')}, got "${fault}"`);
         const ctx = CliContext.from(command);
-        await ctx.client.request('POST', `/v1/hosts/${await hostId(ctx, h)}/faults`, {
-          fault,
+        const id = await hostId(ctx, h);
+        const body: Schemas['HostFaultRequest'] = {
+          fault: known,
           ...(nodeId ? { nodeId } : {}),
           ...(o.cpuPercent !== undefined ? { cpuPercent: o.cpuPercent } : {}),
-        });
+        };
+        await dataOf(ctx.client.api.POST('/v1/hosts/{id}/faults', { params: { path: { id } }, body }));
         process.stdout.write(`fault ${fault} sent to ${nodeId ? `node ${nodeId}` : `host ${h}`}\n`);
       },
     );
@@ -107,6 +136,7 @@ export function hostCommands(): Command[] {
   const images = new Command('images').description('base images nodes boot from (operator)');
   images
     .command('add <name>')
+    .description('register a base image: a kernel and initrd (direct boot), or a disk image; --default for new nodes')
     .option('--kernel <path>', 'kernel on every host (direct boot)')
     .option('--initrd <path>', 'initramfs on every host')
     .option('--cmdline <text>', 'kernel command line')
@@ -119,7 +149,7 @@ export function hostCommands(): Command[] {
         command: Command,
       ) => {
         const ctx = CliContext.from(command);
-        const body = o.disk
+        const body: Schemas['CreateImageRequest'] = o.disk
           ? { name, kind: 'qcow2', diskPath: o.disk, isDefault: o.default ?? false }
           : {
               name,
@@ -129,32 +159,16 @@ export function hostCommands(): Command[] {
               ...(o.cmdline ? { kernelCmdline: o.cmdline } : {}),
               isDefault: o.default ?? false,
             };
-        const img = await ctx.client.request<{ id: string; name: string; kind: string; isDefault: boolean }>(
-          'POST',
-          '/v1/images',
-          body,
-        );
-        ctx.print(img, [
-          { header: 'ID', value: (i) => i.id },
-          { header: 'NAME', value: (i) => i.name },
-          { header: 'KIND', value: (i) => i.kind },
-          { header: 'DEFAULT', value: (i) => i.isDefault },
-        ]);
+        ctx.print(await dataOf(ctx.client.api.POST('/v1/images', { body })), imageColumns);
       },
     );
-  images.command('list').action(async (_o, command: Command) => {
-    const ctx = CliContext.from(command);
-    const res = await ctx.client.request<{ items: { id: string; name: string; kind: string; isDefault: boolean }[] }>(
-      'GET',
-      '/v1/images',
-    );
-    ctx.print(res.items, [
-      { header: 'ID', value: (i) => i.id },
-      { header: 'NAME', value: (i) => i.name },
-      { header: 'KIND', value: (i) => i.kind },
-      { header: 'DEFAULT', value: (i) => i.isDefault },
-    ]);
-  });
+  images
+    .command('list')
+    .description('list the registered base images')
+    .action(async (_o, command: Command) => {
+      const ctx = CliContext.from(command);
+      ctx.print((await dataOf(ctx.client.api.GET('/v1/images'))).items, imageColumns);
+    });
 
   const health = new Command('health').description('health checks (operator)');
   health
@@ -162,17 +176,7 @@ export function hostCommands(): Command[] {
     .description('sweep every host now and print what was found and done')
     .action(async (_o, command: Command) => {
       const ctx = CliContext.from(command);
-      const res = await ctx.client.request<{
-        items: {
-          host: string;
-          nodes: number;
-          unhealthy: number;
-          recreated: number;
-          orphansDestroyed: number;
-          ms: number;
-          error?: string;
-        }[];
-      }>('POST', '/v1/health/sweeps', {});
+      const res = await dataOf(ctx.client.api.POST('/v1/health/sweeps', { body: {} }));
       ctx.print(res.items, [
         { header: 'HOST', value: (r) => r.host },
         { header: 'NODES', value: (r) => r.nodes },

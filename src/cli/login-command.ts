@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { ApiClient, ApiError } from './api-client.js';
+import type { Schemas } from '../api/client.js';
+import { ApiClient, ApiError, dataOf } from './api-client.js';
 import { CONTEXT_NAME, isHttpUrl, type KaasContext } from './config-file.js';
 import { configFileFor, overridingVariables } from './connection.js';
 import { type GlobalFlags, surroundings } from './context.js';
 import { render } from './output.js';
 import { readToken, readTokenFile } from './token-input.js';
+import { UsageError } from './errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -26,16 +28,15 @@ interface LoginOptions {
  * (403 for a tenant key, which then reads its own tenant); a bad token is a 401 either way.
  */
 export async function identify(client: ApiClient, tenant: string | undefined): Promise<Identity> {
-  const byId = tenant !== undefined && UUID.test(tenant);
-  const path = byId
-    ? `/v1/tenants/${tenant}`
-    : `/v1/tenants?limit=1${tenant ? `&name=${encodeURIComponent(tenant)}` : ''}`;
-  let answer: { id: string; name: string } | { items: { id: string; name: string }[] };
+  let answer: Schemas['TenantResponse'] | Schemas['TenantPage'];
   try {
-    answer = await client.request('GET', path);
+    answer =
+      tenant !== undefined && UUID.test(tenant)
+        ? await dataOf(client.api.GET('/v1/tenants/{id}', { params: { path: { id: tenant } } }))
+        : await dataOf(client.api.GET('/v1/tenants', { params: { query: { limit: 1, name: tenant } } }));
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 403)) throw err;
-    const own = await client.request<{ id: string; name: string }>('GET', '/v1/tenant');
+    const own = await dataOf(client.api.GET('/v1/tenant'));
     if (tenant) {
       throw new Error(`--tenant is for an operator token; this is an API key of tenant "${own.name}"`, { cause: err });
     }
@@ -88,9 +89,9 @@ async function login(server: string, opts: LoginOptions, cmd: Command): Promise<
   const flags = cmd.optsWithGlobals<GlobalFlags>();
   const { env, stdin } = surroundings(cmd);
   const url = server.replace(/\/+$/, '');
-  if (!isHttpUrl(url)) throw new Error(`"${server}" is not an http(s) URL such as https://kaas.example.com`);
+  if (!isHttpUrl(url)) throw new UsageError(`"${server}" is not an http(s) URL such as https://kaas.example.com`);
   if (opts.name !== undefined && !CONTEXT_NAME.test(opts.name)) {
-    throw new Error(
+    throw new UsageError(
       `--name ${opts.name}: a context name is letters, digits and . _ @ : - (starting with a letter or digit)`,
     );
   }

@@ -1,8 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Command } from 'commander';
+import type { Schemas } from '../api/client.js';
 import { ApiError } from './api-client.js';
 import { kaasctlProgram, throwOnUsageErrors } from './program.js';
-import { autoscaleOption, labelOption, poolOption, taintOption, type WorkerPool } from './pool-commands.js';
+import { autoscaleOption, labelOption, poolOption, taintOption } from './pool-commands.js';
+
+type WorkerPool = Schemas['WorkerPoolResponse'];
 
 const CLUSTER = '5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const VPC = '0b7e8a52-3f0c-4c5e-9d2a-7f3c1e0a9b11';
@@ -327,14 +330,14 @@ describe('kaasctl clusters pools and clusters create --pool', () => {
 
   it('creates a cluster of pools with --pool instead of --workers, and refuses both', async () => {
     const create = ['clusters', 'create', 'web', '--vpc', VPC, '--storage-pool', STORAGE, '--floating-ip', FIP];
-    await run(...create, '--pool', 'general:3', '--pool', 'gpu:2:8:16384:100');
+    await run('-o', 'wide', ...create, '--pool', 'general:3', '--pool', 'gpu:2:8:16384:100');
     const body = writes()[0].body as Record<string, unknown>;
     expect(body.workerPools).toEqual([
       { name: 'general', count: 3 },
       { name: 'gpu', count: 2, nodeSpec: { vcpus: 8, memoryMiB: 16384, diskGiB: 100 } },
     ]);
     expect(body).not.toHaveProperty('workers');
-    expect(printed.split('\n')[1]).toMatch(/\s5\/6\s+general:3,gpu:2\s/);
+    expect(printed.split('\n')[1]).toMatch(/\s5\/6\s.*\sgeneral:3,gpu:2\s/);
     sent = [];
     await run(...create);
     expect(writes()[0].body).toEqual(expect.objectContaining({ workers: 2 }));
@@ -347,9 +350,9 @@ describe('kaasctl clusters pools and clusters create --pool', () => {
   });
 
   it('shows the pools of each cluster in clusters list', async () => {
-    await run('clusters', 'list');
+    await run('clusters', 'list', '-o', 'wide');
     const [header, row] = printed.split('\n');
-    expect(header).toMatch(/WORKERS\s+READY\s+POOLS\s/);
-    expect(row).toMatch(/\s5\s+5\/6\s+general:3,gpu:2\s/);
+    expect(header).toMatch(/WORKERS\s+READY\s.*\sPOOLS\s/);
+    expect(row).toMatch(/\s5\s+5\/6\s.*\sgeneral:3,gpu:2\s/);
   });
 });

@@ -1,52 +1,29 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { EventEmitter } from 'node:events';
-import type { ApiClient } from './api-client.js';
+import type { Schemas } from '../api/client.js';
+import { type ApiClient, dataOf } from './api-client.js';
 import { CliContext, intOption } from './context.js';
+import { waitOption } from './events.js';
+import { WAIT_SECONDS } from './resource-commands.js';
+import { getCluster, nodesMissing, waitForRollout } from './rollout-wait.js';
 import type { Column } from './output.js';
+import { UsageError } from './errors.js';
 
-export interface NodeSize {
-  vcpus: number;
-  memoryMiB: number;
-  diskGiB: number;
-}
-
-export interface Taint {
-  key: string;
-  value?: string;
-  effect: string;
-}
-
-export interface PoolAutoscale {
-  minCount: number;
-  maxCount: number;
-  targetCpuPercent: number;
-  cooldownSeconds?: number;
-}
-
-export interface WorkerPool {
-  name: string;
-  count: number;
-  nodeSpec: NodeSize;
-  labels: Record<string, string>;
-  taints: Taint[];
-  autoscale?: PoolAutoscale;
-  nodeCounts: { desired: number; ready: number };
-}
+type NodeSize = Schemas['NodeSpecDto'];
+type Taint = Schemas['TaintDto'];
+type PoolAutoscale = Schemas['PoolAutoscaleDto'];
+type WorkerPool = Schemas['WorkerPoolResponse'];
 
 /** A pool as `clusters create --pool` declares it (the API's `workerPools[]`). */
-export interface PoolRequest {
-  name: string;
-  count: number;
-  nodeSpec?: NodeSize;
-}
+export type PoolRequest = Pick<Schemas['WorkerPoolRequest'], 'name' | 'count' | 'nodeSpec'>;
 
-export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+export const TAINT_EFFECTS: readonly Taint['effect'][] = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
 const WHOLE = /^\d+$/;
 
 /** A whole-number argument (not an option), or a message naming it. */
 export function wholeNumber(name: string, value: string): number {
-  if (!WHOLE.test(value)) throw new Error(`<${name}> must be a whole number, got "${value}"`);
+  if (!WHOLE.test(value)) throw new InvalidArgumentError(`<${name}> must be a whole number, got "${value}"`);
   return Number(value);
 }
 
@@ -54,9 +31,9 @@ export function wholeNumber(name: string, value: string): number {
 export function labelOption(flag = 'label') {
   return (value: string, previous?: Record<string, string>): Record<string, string> => {
     const eq = value.indexOf('=');
-    if (eq <= 0) throw new Error(`--${flag} must be key=value, got "${value}"`);
+    if (eq <= 0) throw new InvalidArgumentError(`--${flag} must be key=value, got "${value}"`);
     const key = value.slice(0, eq);
-    if (previous && key in previous) throw new Error(`--${flag} gives the key "${key}" twice`);
+    if (previous && key in previous) throw new InvalidArgumentError(`--${flag} gives the key "${key}" twice`);
     return { ...previous, [key]: value.slice(eq + 1) };
   };
 }
@@ -66,18 +43,18 @@ export function taintOption(flag = 'taint') {
   return (value: string, previous?: Taint[]): Taint[] => {
     const colon = value.lastIndexOf(':');
     const usage = `--${flag} must be key[=value]:Effect (Effect one of ${TAINT_EFFECTS.join(', ')}), got "${value}"`;
-    if (colon <= 0) throw new Error(usage);
-    const effect = value.slice(colon + 1);
-    if (!TAINT_EFFECTS.includes(effect)) throw new Error(usage);
+    if (colon <= 0) throw new InvalidArgumentError(usage);
+    const effect = TAINT_EFFECTS.find((e) => e === value.slice(colon + 1));
+    if (!effect) throw new InvalidArgumentError(usage);
     const keyValue = value.slice(0, colon);
     const eq = keyValue.indexOf('=');
-    if (eq === 0) throw new Error(usage);
+    if (eq === 0) throw new InvalidArgumentError(usage);
     const taint: Taint =
       eq < 0 || eq === keyValue.length - 1
         ? { key: eq < 0 ? keyValue : keyValue.slice(0, eq), effect }
         : { key: keyValue.slice(0, eq), value: keyValue.slice(eq + 1), effect };
     if (previous?.some((t) => t.key === taint.key && t.effect === effect))
-      throw new Error(`--${flag} gives ${taint.key}:${effect} twice`);
+      throw new InvalidArgumentError(`--${flag} gives ${taint.key}:${effect} twice`);
     return [...(previous ?? []), taint];
   };
 }
@@ -85,17 +62,18 @@ export function taintOption(flag = 'taint') {
 /** `--autoscale min:max:targetCpuPercent[:cooldownSeconds]`. */
 export function autoscaleOption(flag = 'autoscale') {
   return (value: string, previous?: PoolAutoscale | false): PoolAutoscale => {
-    if (previous === false) throw new Error(`--${flag} and --no-${flag} cannot be used together`);
-    if (previous) throw new Error(`--${flag} is given twice`);
+    if (previous === false) throw new InvalidArgumentError(`--${flag} and --no-${flag} cannot be used together`);
+    if (previous) throw new InvalidArgumentError(`--${flag} is given twice`);
     const parts = value.split(':');
     if (parts.length < 3 || parts.length > 4 || !parts.every((p) => WHOLE.test(p)))
-      throw new Error(
+      throw new InvalidArgumentError(
         `--${flag} must be min:max:targetCpuPercent[:cooldownSeconds] in whole numbers (e.g. 1:5:70), got "${value}"`,
       );
     const [minCount, maxCount, targetCpuPercent, cooldownSeconds] = parts.map(Number);
-    if (minCount > maxCount) throw new Error(`--${flag}: min (${minCount}) must not exceed max (${maxCount})`);
+    if (minCount > maxCount)
+      throw new InvalidArgumentError(`--${flag}: min (${minCount}) must not exceed max (${maxCount})`);
     if (targetCpuPercent < 1 || targetCpuPercent > 100)
-      throw new Error(`--${flag}: targetCpuPercent must be 1 to 100, got ${targetCpuPercent}`);
+      throw new InvalidArgumentError(`--${flag}: targetCpuPercent must be 1 to 100, got ${targetCpuPercent}`);
     return { minCount, maxCount, targetCpuPercent, ...(parts.length === 4 ? { cooldownSeconds } : {}) };
   };
 }
@@ -105,12 +83,13 @@ export function poolOption(flag = 'pool') {
   return (value: string, previous?: PoolRequest[]): PoolRequest[] => {
     const parts = value.split(':');
     if ((parts.length !== 2 && parts.length !== 5) || parts[0] === '' || !parts.slice(1).every((p) => WHOLE.test(p)))
-      throw new Error(
+      throw new InvalidArgumentError(
         `--${flag} must be name:count or name:count:vcpus:memoryMiB:diskGiB in whole numbers, got "${value}"`,
       );
     const [name, ...numbers] = parts;
     const [count, vcpus, memoryMiB, diskGiB] = numbers.map(Number);
-    if (previous?.some((p) => p.name === name)) throw new Error(`--${flag} names the pool "${name}" twice`);
+    if (previous?.some((p) => p.name === name))
+      throw new InvalidArgumentError(`--${flag} names the pool "${name}" twice`);
     const pool: PoolRequest =
       parts.length === 5 ? { name, count, nodeSpec: { vcpus, memoryMiB, diskGiB } } : { name, count };
     return [...(previous ?? []), pool];
@@ -153,8 +132,12 @@ export type ClusterRef = (
   idOrName: string,
 ) => Promise<{ ctx: CliContext; client: ApiClient; id: string }>;
 
-const poolPath = (clusterId: string, pool?: string) =>
-  `/v1/clusters/${clusterId}/pools${pool === undefined ? '' : `/${encodeURIComponent(pool)}`}`;
+const getPool = (client: ApiClient, id: string, name: string): Promise<WorkerPool> =>
+  dataOf(client.api.GET('/v1/clusters/{id}/pools/{name}', { params: { path: { id, name } } }));
+
+/** PATCH of one pool: what the body gives changes, the rest stays. */
+const patchPool = (client: ApiClient, id: string, name: string, body: Schemas['PatchWorkerPoolRequest']) =>
+  dataOf(client.api.PATCH('/v1/clusters/{id}/pools/{name}', { params: { path: { id, name } }, body }));
 
 interface SizeOptions {
   vcpus?: number;
@@ -167,13 +150,27 @@ async function sizeOf(o: SizeOptions, client: ApiClient, clusterId: string): Pro
   if (o.vcpus === undefined && o.memoryMib === undefined && o.diskGib === undefined) return undefined;
   const base =
     o.vcpus === undefined || o.memoryMib === undefined || o.diskGib === undefined
-      ? (await client.request<{ nodeSpec: NodeSize }>('GET', `/v1/clusters/${clusterId}`)).nodeSpec
+      ? (await getCluster(client, clusterId)).nodeSpec
       : undefined;
   return {
     vcpus: o.vcpus ?? base!.vcpus,
     memoryMiB: o.memoryMib ?? base!.memoryMiB,
     diskGiB: o.diskGib ?? base!.diskGiB,
   };
+}
+
+const poolWaitOption = () =>
+  waitOption("wait until the cluster is Running with every declared node ready (the pool's included)", WAIT_SECONDS);
+
+/** With `--wait`: looks at the cluster until the change of its pools has been carried out. */
+async function waitForPools(client: ApiClient, clusterId: string, name: string, seconds: number): Promise<void> {
+  const cluster = await getCluster(client, clusterId);
+  const { failure } = await waitForRollout(client, name, cluster, {
+    seconds,
+    generation: cluster.generation,
+    missing: nodesMissing,
+  });
+  if (failure) throw new Error(failure);
 }
 
 /** `kaasctl clusters pools list|show|add|scale|set|remove`: a cluster's worker pools. */
@@ -186,14 +183,15 @@ export function poolCommands(clusterRef: ClusterRef): Command {
     .description("list a cluster's worker pools")
     .action(async (cluster: string, _o, command: Command) => {
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print((await client.request<{ items: WorkerPool[] }>('GET', poolPath(id))).items, poolColumns);
+      const { items } = await dataOf(client.api.GET('/v1/clusters/{id}/pools', { params: { path: { id } } }));
+      ctx.print(items, poolColumns);
     });
   cmd
     .command('show <cluster> <pool>')
     .description('show one worker pool')
     .action(async (cluster: string, pool: string, _o, command: Command) => {
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print(await client.request<WorkerPool>('GET', poolPath(id, pool)), poolColumns);
+      ctx.print(await getPool(client, id, pool), poolColumns);
     });
   cmd
     .command('add <cluster> <pool>')
@@ -213,11 +211,13 @@ export function poolCommands(clusterRef: ClusterRef): Command {
       'autoscale between min and max workers at this average CPU % (optionally :cooldownSeconds)',
       autoscaleOption(),
     )
+    .addOption(poolWaitOption())
     .action(
       async (
         cluster: string,
         pool: string,
         o: SizeOptions & {
+          wait?: number;
           count: number;
           label?: Record<string, string>;
           taint?: Taint[];
@@ -227,7 +227,7 @@ export function poolCommands(clusterRef: ClusterRef): Command {
       ) => {
         const { ctx, client, id } = await clusterRef(command, cluster);
         const nodeSpec = await sizeOf(o, client, id);
-        const body = {
+        const body: Schemas['WorkerPoolRequest'] = {
           name: pool,
           count: o.count,
           ...(nodeSpec ? { nodeSpec } : {}),
@@ -235,16 +235,25 @@ export function poolCommands(clusterRef: ClusterRef): Command {
           ...(o.taint ? { taints: o.taint } : {}),
           ...(o.autoscale ? { autoscale: o.autoscale } : {}),
         };
-        ctx.print(await client.request<WorkerPool>('POST', poolPath(id), body), poolColumns);
+        const added = await dataOf(client.api.POST('/v1/clusters/{id}/pools', { params: { path: { id } }, body }));
+        if (o.wait !== undefined) {
+          await waitForPools(client, id, cluster, o.wait);
+          ctx.print(await getPool(client, id, pool), poolColumns);
+        } else ctx.print(added, poolColumns);
       },
     );
   cmd
     .command('scale <cluster> <pool> <count>')
     .description("change a pool's number of workers (0 to 100)")
-    .action(async (cluster: string, pool: string, count: string, _o, command: Command) => {
+    .addOption(poolWaitOption())
+    .action(async (cluster: string, pool: string, count: string, o: { wait?: number }, command: Command) => {
       const n = wholeNumber('count', count);
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print(await client.request<WorkerPool>('PATCH', poolPath(id, pool), { count: n }), poolColumns);
+      const scaled = await patchPool(client, id, pool, { count: n });
+      if (o.wait !== undefined) {
+        await waitForPools(client, id, cluster, o.wait);
+        ctx.print(await getPool(client, id, pool), poolColumns);
+      } else ctx.print(scaled, poolColumns);
     });
   const set = cmd
     .command('set <cluster> <pool>')
@@ -271,7 +280,7 @@ export function poolCommands(clusterRef: ClusterRef): Command {
   // Before commander's own listener, which would overwrite the value; Command is an EventEmitter.
   (set as unknown as EventEmitter).prependListener('option:no-autoscale', () => {
     if (typeof set.getOptionValue('autoscale') === 'object')
-      throw new Error('--autoscale and --no-autoscale cannot be used together');
+      throw new UsageError('--autoscale and --no-autoscale cannot be used together');
   });
   set.action(
     async (
@@ -286,26 +295,32 @@ export function poolCommands(clusterRef: ClusterRef): Command {
       },
       command: Command,
     ) => {
-      const body = {
+      const body: Schemas['PatchWorkerPoolRequest'] = {
         ...(o.label ? { labels: o.label } : o.clearLabels ? { labels: {} } : {}),
         ...(o.taint ? { taints: o.taint } : o.clearTaints ? { taints: [] } : {}),
         ...(o.autoscale === false ? { autoscale: null } : o.autoscale ? { autoscale: o.autoscale } : {}),
       };
       if (Object.keys(body).length === 0)
-        throw new Error(
+        throw new UsageError(
           'nothing to change: give --label, --clear-labels, --taint, --clear-taints, --autoscale or --no-autoscale (the count: pools scale)',
         );
       const { ctx, client, id } = await clusterRef(command, cluster);
-      ctx.print(await client.request<WorkerPool>('PATCH', poolPath(id, pool), body), poolColumns);
+      ctx.print(await patchPool(client, id, pool, body), poolColumns);
     },
   );
   cmd
     .command('remove <cluster> <pool>')
     .description('remove a worker pool: its nodes leave as in a scale-down')
-    .action(async (cluster: string, pool: string, _o, command: Command) => {
+    .addOption(poolWaitOption())
+    .action(async (cluster: string, pool: string, o: { wait?: number }, command: Command) => {
       const { client, id } = await clusterRef(command, cluster);
-      await client.request('DELETE', poolPath(id, pool));
-      process.stdout.write(`worker pool ${pool} of cluster ${cluster} removed: its nodes leave\n`);
+      await dataOf(client.api.DELETE('/v1/clusters/{id}/pools/{name}', { params: { path: { id, name: pool } } }));
+      if (o.wait === undefined) {
+        process.stdout.write(`worker pool ${pool} of cluster ${cluster} removed: its nodes leave\n`);
+        return;
+      }
+      await waitForPools(client, id, cluster, o.wait);
+      process.stdout.write(`worker pool ${pool} of cluster ${cluster} removed, and its nodes gone\n`);
     });
   return cmd;
 }

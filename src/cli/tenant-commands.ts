@@ -1,17 +1,13 @@
 import { Command } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { dataOf, listAll } from './api-client.js';
 import { CliContext, intOption } from './context.js';
-import type { Column } from './output.js';
+import { ageColumn, type Column, idColumn } from './output.js';
 
-interface Tenant {
-  id: string;
-  name: string;
-  quota: Record<string, number>;
-  usage: Record<string, number>;
-  createdAt: string;
-}
+type Tenant = Schemas['TenantResponse'];
+type Quota = Schemas['SetQuotaRequest'];
 
 const tenantColumns: Column<Tenant>[] = [
-  { header: 'ID', value: (t) => t.id },
   { header: 'NAME', value: (t) => t.name },
   { header: 'CLUSTERS', value: (t) => `${t.usage.clusters}/${t.quota.maxClusters}` },
   { header: 'NODES', value: (t) => `${t.usage.nodes}/${t.quota.maxNodes}` },
@@ -19,9 +15,11 @@ const tenantColumns: Column<Tenant>[] = [
   { header: 'MEMORY MiB', value: (t) => `${t.usage.memoryMiB}/${t.quota.maxMemoryMiB}` },
   { header: 'STORAGE GiB', value: (t) => `${t.usage.storageGiB}/${t.quota.maxStorageGiB}` },
   { header: 'FLOATING IPS', value: (t) => `${t.usage.floatingIps}/${t.quota.maxFloatingIps}` },
+  ageColumn(),
+  idColumn(),
 ];
 
-const QUOTA_FLAGS: [string, string][] = [
+const QUOTA_FLAGS: [string, keyof Quota][] = [
   ['max-clusters', 'maxClusters'],
   ['max-nodes', 'maxNodes'],
   ['max-vcpus', 'maxVcpus'],
@@ -30,6 +28,9 @@ const QUOTA_FLAGS: [string, string][] = [
   ['max-floating-ips', 'maxFloatingIps'],
 ];
 
+const getTenant = (ctx: CliContext, id: string): Promise<Tenant> =>
+  dataOf(ctx.client.api.GET('/v1/tenants/{id}', { params: { path: { id } } }));
+
 export function tenantCommands(): Command[] {
   const tenants = new Command('tenants').description('tenants and their quotas (operator)');
   tenants
@@ -37,11 +38,11 @@ export function tenantCommands(): Command[] {
     .description('create a tenant; prints its first API key once')
     .action(async (name: string, _o, cmd: Command) => {
       const ctx = CliContext.from(cmd);
-      const t = await ctx.client.request('POST', '/v1/tenants', { name });
+      const t = await dataOf(ctx.client.api.POST('/v1/tenants', { body: { name } }));
       ctx.print(t, [
-        { header: 'ID', value: (r: typeof t) => r.id },
-        { header: 'NAME', value: (r: typeof t) => r.name },
-        { header: 'API KEY (shown once)', value: (r: typeof t) => r.apiKey },
+        { header: 'ID', value: (r) => r.id },
+        { header: 'NAME', value: (r) => r.name },
+        { header: 'API KEY (shown once)', value: (r) => r.apiKey },
       ]);
     });
   tenants
@@ -49,14 +50,15 @@ export function tenantCommands(): Command[] {
     .description('list tenants with usage/quota')
     .action(async (_o, cmd: Command) => {
       const ctx = CliContext.from(cmd);
-      ctx.print(await ctx.client.listAll<Tenant>('/v1/tenants'), tenantColumns);
+      const { client } = ctx;
+      ctx.print(await listAll((query) => client.api.GET('/v1/tenants', { params: { query } })), tenantColumns);
     });
   tenants
     .command('show <tenant>')
     .description('show one tenant (id or name)')
     .action(async (tenant: string, _o, cmd: Command) => {
       const ctx = CliContext.from(cmd);
-      ctx.print(await ctx.client.request<Tenant>('GET', `/v1/tenants/${await ctx.tenantId(tenant)}`), tenantColumns);
+      ctx.print(await getTenant(ctx, await ctx.tenantId(tenant)), tenantColumns);
     });
   const quota = tenants.command('quota').description("a tenant's quota");
   const set = quota.command('set <tenant>').description('set quota values; flags not given keep their current value');
@@ -64,13 +66,16 @@ export function tenantCommands(): Command[] {
   set.action(async (tenant: string, opts: Record<string, number>, cmd: Command) => {
     const ctx = CliContext.from(cmd);
     const id = await ctx.tenantId(tenant);
-    const current = await ctx.client.request<Tenant>('GET', `/v1/tenants/${id}`);
-    const body = { ...current.quota };
+    const current = await getTenant(ctx, id);
+    const body: Quota = { ...current.quota };
     for (const [flag, key] of QUOTA_FLAGS) {
       const camel = flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
       if (opts[camel] !== undefined) body[key] = opts[camel];
     }
-    ctx.print(await ctx.client.request<Tenant>('PUT', `/v1/tenants/${id}/quota`, body), tenantColumns);
+    ctx.print(
+      await dataOf(ctx.client.api.PUT('/v1/tenants/{id}/quota', { params: { path: { id } }, body })),
+      tenantColumns,
+    );
   });
 
   const keys = new Command('api-keys').description("tenants' API keys (operator)");
@@ -81,14 +86,15 @@ export function tenantCommands(): Command[] {
     .action(async (opts: { description?: string }, cmd: Command) => {
       const ctx = CliContext.from(cmd);
       const id = await ctx.tenantId(ctx.requireTenant());
-      const key = await ctx.client.request(
-        'POST',
-        `/v1/tenants/${id}/api-keys`,
-        opts.description ? { description: opts.description } : {},
+      const key = await dataOf(
+        ctx.client.api.POST('/v1/tenants/{id}/api-keys', {
+          params: { path: { id } },
+          body: opts.description ? { description: opts.description } : {},
+        }),
       );
       ctx.print(key, [
-        { header: 'ID', value: (r: typeof key) => r.id },
-        { header: 'API KEY (shown once)', value: (r: typeof key) => r.apiKey },
+        { header: 'ID', value: (r) => r.id },
+        { header: 'API KEY (shown once)', value: (r) => r.apiKey },
       ]);
     });
   keys
@@ -97,15 +103,7 @@ export function tenantCommands(): Command[] {
     .action(async (_o, cmd: Command) => {
       const ctx = CliContext.from(cmd);
       const id = await ctx.tenantId(ctx.requireTenant());
-      const res = await ctx.client.request<{
-        items: {
-          id: string;
-          prefix: string;
-          description: string | null;
-          createdAt: string;
-          revokedAt: string | null;
-        }[];
-      }>('GET', `/v1/tenants/${id}/api-keys`);
+      const res = await dataOf(ctx.client.api.GET('/v1/tenants/{id}/api-keys', { params: { path: { id } } }));
       ctx.print(res.items, [
         { header: 'ID', value: (k) => k.id },
         { header: 'PREFIX', value: (k) => k.prefix },
@@ -119,29 +117,33 @@ export function tenantCommands(): Command[] {
     .description('revoke a key at once (--tenant)')
     .action(async (keyId: string, _o, cmd: Command) => {
       const ctx = CliContext.from(cmd);
-      await ctx.client.request('DELETE', `/v1/tenants/${await ctx.tenantId(ctx.requireTenant())}/api-keys/${keyId}`);
+      const id = await ctx.tenantId(ctx.requireTenant());
+      await dataOf(ctx.client.api.DELETE('/v1/tenants/{id}/api-keys/{keyId}', { params: { path: { id, keyId } } }));
       process.stdout.write(`api key ${keyId} revoked\n`);
     });
 
   const tokens = new Command('admin-tokens').description('further operator tokens, stored hashed');
   tokens
     .command('create')
-    .option('--description <text>')
+    .description('make another operator token, shown once (the platform keeps its hash)')
+    .option('--description <text>', 'what or whom the token is for')
     .action(async (opts: { description?: string }, cmd: Command) => {
       const ctx = CliContext.from(cmd);
-      const t = await ctx.client.request(
-        'POST',
-        '/v1/admin-tokens',
-        opts.description ? { description: opts.description } : {},
+      const t = await dataOf(
+        ctx.client.api.POST('/v1/admin-tokens', { body: opts.description ? { description: opts.description } : {} }),
       );
       ctx.print(t, [
-        { header: 'ID', value: (r: typeof t) => r.id },
-        { header: 'TOKEN (shown once)', value: (r: typeof t) => r.apiKey },
+        { header: 'ID', value: (r) => r.id },
+        { header: 'TOKEN (shown once)', value: (r) => r.apiKey },
       ]);
     });
-  tokens.command('revoke <id>').action(async (id: string, _o, cmd: Command) => {
-    await CliContext.from(cmd).client.request('DELETE', `/v1/admin-tokens/${id}`);
-    process.stdout.write(`admin token ${id} revoked\n`);
-  });
+  tokens
+    .command('revoke <id>')
+    .description('revoke an operator token made with admin-tokens create')
+    .action(async (id: string, _o, cmd: Command) => {
+      const { client } = CliContext.from(cmd);
+      await dataOf(client.api.DELETE('/v1/admin-tokens/{id}', { params: { path: { id } } }));
+      process.stdout.write(`admin token ${id} revoked\n`);
+    });
   return [tenants, keys, tokens];
 }

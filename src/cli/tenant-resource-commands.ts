@@ -1,44 +1,18 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import type { Schemas } from '../api/client.js';
+import { dataOf, listAll } from './api-client.js';
 import { CliContext, intOption } from './context.js';
-import type { Column } from './output.js';
+import { ageColumn, type Column, idColumn } from './output.js';
 import { resourceCommand } from './resource-commands.js';
 
-interface StoragePool {
-  id: string;
-  name: string;
-  capacityGiB: number;
-  allocatedGiB: number;
-  state: string;
-}
-
-interface Vpc {
-  id: string;
-  name: string;
-  cidr: string;
-  gateway: string;
-  state: string;
-}
-
-interface FloatingIp {
-  id: string;
-  address: string;
-  clusterId: string | null;
-}
-
-interface FloatingIpRange {
-  id: string;
-  cidr: string | null;
-  start: string;
-  end: string;
-  total: number;
-  used: number;
-  free: number;
-}
+type FloatingIp = Schemas['FloatingIpResponse'];
+type FloatingIpRange = Schemas['FloatingIpRangeResponse'];
 
 const floatingIpColumns: Column<FloatingIp>[] = [
-  { header: 'ID', value: (f) => f.id },
   { header: 'ADDRESS', value: (f) => f.address },
   { header: 'CLUSTER', value: (f) => f.clusterId },
+  ageColumn(),
+  idColumn(),
 ];
 
 /** PATCH /v1/floating-ips/:id: the address becomes `clusterId`'s endpoint, or no cluster's (null). */
@@ -47,7 +21,10 @@ async function setFloatingIpCluster(command: Command, idOrAddress: string, clust
   const client = await ctx.tenantClient();
   const id = await ctx.resourceId(client, '/v1/floating-ips', idOrAddress, 'floating IP');
   const clusterId = cluster === null ? null : await ctx.resourceId(client, '/v1/clusters', cluster, 'cluster');
-  ctx.print(await client.request<FloatingIp>('PATCH', `/v1/floating-ips/${id}`, { clusterId }), floatingIpColumns);
+  ctx.print(
+    await dataOf(client.api.PATCH('/v1/floating-ips/{id}', { params: { path: { id } }, body: { clusterId } })),
+    floatingIpColumns,
+  );
 }
 
 function floatingIpCommand(): Command {
@@ -57,7 +34,9 @@ function floatingIpCommand(): Command {
     path: '/v1/floating-ips',
     description: 'floating IPs (tenant), and their ranges (operator: add-range, ranges)',
     columns: floatingIpColumns,
-    create: { options: [], body: () => ({}) },
+    list: (client) => listAll((query) => client.api.GET('/v1/floating-ips', { params: { query } })),
+    get: (client, id) => dataOf(client.api.GET('/v1/floating-ips/{id}', { params: { path: { id } } })),
+    create: { options: [], send: (client) => dataOf(client.api.POST('/v1/floating-ips', { body: {} })) },
   });
   cmd
     .command('associate <idOrAddress>')
@@ -86,21 +65,21 @@ function floatingIpCommand(): Command {
     .action(async (first: string, end: string | undefined, _o, command: Command) => {
       const ctx = CliContext.from(command);
       const body = end === undefined ? { cidr: first } : { start: first, end };
-      ctx.print(await ctx.client.request<FloatingIpRange>('POST', '/v1/floating-ip-ranges', body), rangeColumns);
+      ctx.print(await dataOf(ctx.client.api.POST('/v1/floating-ip-ranges', { body })), rangeColumns);
     });
   cmd
     .command('ranges')
     .description('operator: list ranges with used and free counts')
     .action(async (_o, command: Command) => {
       const ctx = CliContext.from(command);
-      const res = await ctx.client.request<{ items: FloatingIpRange[] }>('GET', '/v1/floating-ip-ranges');
-      ctx.print(res.items, rangeColumns);
+      ctx.print((await dataOf(ctx.client.api.GET('/v1/floating-ip-ranges'))).items, rangeColumns);
     });
   cmd
     .command('remove-range <id>')
     .description('operator: remove an unused range')
     .action(async (id: string, _o, command: Command) => {
-      await CliContext.from(command).client.request('DELETE', `/v1/floating-ip-ranges/${id}`);
+      const { client } = CliContext.from(command);
+      await dataOf(client.api.DELETE('/v1/floating-ip-ranges/{id}', { params: { path: { id } } }));
       process.stdout.write(`range ${id} removed\n`);
     });
   return cmd;
@@ -108,41 +87,52 @@ function floatingIpCommand(): Command {
 
 export function tenantResourceCommands(): Command[] {
   return [
-    resourceCommand<Vpc>({
+    resourceCommand<Schemas['VpcResponse'], { cidr: string }>({
       command: 'vpcs',
       kind: 'VPC',
       path: '/v1/vpcs',
       description: 'VPCs: isolated networks with their own CIDR',
+      list: (client) => listAll((query) => client.api.GET('/v1/vpcs', { params: { query } })),
+      get: (client, id) => dataOf(client.api.GET('/v1/vpcs/{id}', { params: { path: { id } } })),
       columns: [
-        { header: 'ID', value: (v) => v.id },
         { header: 'NAME', value: (v) => v.name },
         { header: 'CIDR', value: (v) => v.cidr },
-        { header: 'GATEWAY', value: (v) => v.gateway },
         { header: 'STATE', value: (v) => v.state },
+        ageColumn(),
+        { header: 'GATEWAY', value: (v) => v.gateway, wide: true },
+        idColumn(),
       ],
       create: {
         args: '<name>',
-        options: [['--cidr <cidr>', 'IPv4 CIDR, /16 to /28, private range']],
-        body: ([name], opts) => ({ name, cidr: opts.cidr }),
+        options: [new Option('--cidr <cidr>', 'IPv4 CIDR, /16 to /28, private range').makeOptionMandatory()],
+        send: (client, [name], o) => dataOf(client.api.POST('/v1/vpcs', { body: { name, cidr: o.cidr } })),
       },
     }),
     floatingIpCommand(),
-    resourceCommand<StoragePool>({
+    resourceCommand<Schemas['StoragePoolResponse'], { capacityGib: number }>({
       command: 'storage-pools',
       kind: 'storage pool',
       path: '/v1/storage-pools',
       description: 'storage pools (as a tenant key, or for --tenant as the operator)',
+      list: (client) => listAll((query) => client.api.GET('/v1/storage-pools', { params: { query } })),
+      get: (client, id) => dataOf(client.api.GET('/v1/storage-pools/{id}', { params: { path: { id } } })),
       columns: [
-        { header: 'ID', value: (p) => p.id },
         { header: 'NAME', value: (p) => p.name },
         { header: 'CAPACITY GiB', value: (p) => p.capacityGiB },
         { header: 'ALLOCATED GiB', value: (p) => p.allocatedGiB },
         { header: 'STATE', value: (p) => p.state },
+        ageColumn(),
+        idColumn(),
       ],
       create: {
         args: '<name>',
-        options: [['--capacity-gib <n>', 'capacity in GiB', intOption('capacity-gib')]],
-        body: ([name], opts) => ({ name, capacityGiB: opts.capacityGib }),
+        options: [
+          new Option('--capacity-gib <n>', 'capacity in GiB')
+            .argParser(intOption('capacity-gib'))
+            .makeOptionMandatory(),
+        ],
+        send: (client, [name], o) =>
+          dataOf(client.api.POST('/v1/storage-pools', { body: { name, capacityGiB: o.capacityGib } })),
       },
     }),
   ];

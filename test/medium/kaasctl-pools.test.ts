@@ -82,7 +82,9 @@ describe('kaasctl worker pools against the API', () => {
     expect(gpu).toEqual(expect.objectContaining({ count: 2, taints: [{ key: 'gpu', effect: 'NoExecute' }] }));
     expect(batch).toEqual(expect.objectContaining({ labels: {}, taints: [] }));
     expect(batch).not.toHaveProperty('autoscale');
-    expect(await kaasctl('clusters', 'list')).toMatch(/\sPOOLS\s[^\n]*\n[^\n]*\s3\s+\d\/4\s+general:1,gpu:2,batch:0\s/);
+    expect(await kaasctl('clusters', 'list', '-o', 'wide')).toMatch(
+      /\sPOOLS\s[^\n]*\n[^\n]*\s3\s+\d\/4\s.*\sgeneral:1,gpu:2,batch:0\s/,
+    );
   });
 
   it("passes the API's refusals on: --workers with several pools, a name taken, a pool that is not there", async () => {
