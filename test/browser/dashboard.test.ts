@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page, type Request } from 'playwright-core';
 import { type Platform, startPlatform } from '../support/platform.js';
 import { ROOT } from '../support/processes.js';
 
@@ -49,6 +49,11 @@ function bundlesWithStandIns(): string {
   writeFileSync(join(to, manifest.checksums), `${sums.join('\n')}\n`);
   return dir;
 }
+
+/** How long a view that follows the event stream waits at most between refreshes (web/js/live.js). */
+const SAFETY_MS = 30000;
+/** How long the page is watched for requests while its cluster is quiet. */
+const QUIET_MS = 6000;
 
 /** In the page: the nodes table's rows, each as its node id and the text of its Version cell. */
 const NODE_VERSIONS = `[...document.querySelectorAll('[aria-labelledby="s-nodes"] tbody tr[data-key]')].map((r) => [r.dataset.key, r.cells[3].textContent])`;
@@ -130,6 +135,24 @@ describe('web dashboard', () => {
     expect(page.url()).not.toContain('kaas_');
   });
 
+  it('reads the event-stream format as browsers do: split pieces, CRLF and CR, comments, ids that carry over', async () => {
+    const events = await page.evaluate(`(async () => {
+      const { SseParser } = await import('/js/event-stream.js');
+      const out = [];
+      const parser = new SseParser((e) => out.push(e));
+      const pieces = [': stream open\\n\\n', 'id: 7\\r', '\\ndata: {"a":', '1}\\r\\n\\r', '\\n', 'data: x\\rdata:y\\n\\n',
+        'id: 9\\nevent: ping\\ndata\\n\\n', 'id: 10\\n\\n', 'data: z\\n\\n', 'data: cut off'];
+      for (const piece of pieces) parser.push(piece);
+      return out;
+    })()`);
+    expect(events).toEqual([
+      { id: '7', type: 'message', data: '{"a":1}' },
+      { id: '7', type: 'message', data: 'x\ny' },
+      { id: '9', type: 'ping', data: '' },
+      { id: '10', type: 'message', data: 'z' },
+    ]);
+  });
+
   it('signs the operator in: floating-IP range, tenant with its key shown once, hosts', async () => {
     await signIn(p.config.adminToken!);
     await heading('Tenants');
@@ -177,11 +200,23 @@ describe('web dashboard', () => {
 
     // Acting as the tenant: its (empty) views, then back.
     await navTo('Tenants');
-    await page.getByRole('button', { name: 'View as tenant acme' }).click();
+    // Its clusters page follows the tenant's event stream, asked for with the operator token and
+    // the tenant named in X-Kaas-Tenant; leaving the page closes the stream.
+    const [stream] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/v1/events/stream')),
+      page.getByRole('button', { name: 'View as tenant acme' }).click(),
+    ]);
     await heading('Clusters');
     await page.getByText('Viewing as tenant acme').waitFor();
+    const actAs = await page.evaluate("JSON.parse(sessionStorage.getItem('kaas.session')).actAs.id");
+    expect(stream.headers()['x-kaas-tenant']).toBe(actAs);
+    expect(stream.headers()['authorization']).toBe(`Bearer ${p.config.adminToken}`);
+    expect((await stream.response())?.status()).toBe(200);
+    await page.locator('.live-status[data-stream="live"]').waitFor();
+    const closed = page.waitForEvent('requestfailed', (r) => r === stream);
     await page.getByRole('button', { name: 'Back to operator views' }).click();
     await heading('Tenants');
+    await closed;
     await signOut();
   });
 
@@ -494,6 +529,91 @@ describe('web dashboard', () => {
     expect(yaml).toContain(`server: https://${floatingAddress}`);
     expect(yaml).toContain('kind: Config');
   });
+
+  it('follows the event stream instead of polling: a scale through the API shows at once; a hidden tab asks nothing', async () => {
+    const asked: string[] = [];
+    const onRequest = (r: Request) => {
+      const url = new URL(r.url());
+      if (r.method() === 'GET' && url.pathname.startsWith('/v1/')) asked.push(url.pathname);
+    };
+    page.on('request', onRequest);
+    try {
+      // A fresh load: the cluster's stream opens before the page's first refresh, so the next
+      // refresh without an event is SAFETY_MS after that refresh.
+      await page.goto(`${p.baseUrl}/#/clusters/${clusterId}`);
+      const [stream] = await Promise.all([
+        page.waitForRequest((r) => r.url().endsWith(`/v1/events/stream?clusterId=${clusterId}`)),
+        page.reload(),
+      ]);
+      const loaded = Date.now();
+      await heading('web');
+      expect((await stream.response())?.status()).toBe(200);
+      await page.locator('.live-status[data-stream="live"]').waitFor();
+      await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor();
+
+      // A quiet cluster: polling every 2 s would ask its 4 lists 3 times in 6 s; at most one
+      // refresh (an event of the cluster's) is allowed here.
+      await page.waitForTimeout(1000);
+      const quietFrom = asked.length;
+      await page.waitForTimeout(QUIET_MS);
+      expect(asked.slice(quietFrom).length).toBeLessThanOrEqual(4);
+
+      // A scale made through the API, not the page, shows long before SAFETY_MS would bring it.
+      const api = (method: string, body?: unknown) =>
+        fetch(`${p.baseUrl}/v1/clusters/${clusterId}`, {
+          method,
+          headers: { authorization: `Bearer ${tenantKey}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      const before = (await (await api('GET')).json()) as { masters: number; workers: number };
+      const size = (workers: number) => `${before.masters} master(s), ${workers} worker(s)`;
+      const nodes = before.masters + before.workers + 1;
+      expect(await page.locator('.summary').textContent()).toContain(size(before.workers));
+      expect((await api('PATCH', { workers: before.workers + 1 })).status).toBe(202);
+      await page
+        .locator('.summary dd', { hasText: size(before.workers + 1) })
+        .waitFor({ timeout: loaded + SAFETY_MS - 5000 - Date.now() });
+      await page.locator('.events', { hasText: 'Scaled' }).waitFor({ timeout: 1000 });
+      // The new node comes up and the cluster is Running again, each step shown from its events.
+      await page.locator('.summary dd', { hasText: `${nodes} of ${nodes}` }).waitFor({ timeout: 40000 });
+      await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
+      expect(await page.getByRole('region', { name: 'Nodes' }).locator('tbody tr').count()).toBe(nodes);
+
+      // A hidden tab asks nothing, whatever the events; shown again, it refreshes at once.
+      const visibility = (hidden: boolean) =>
+        page.evaluate(
+          `Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} }); document.dispatchEvent(new Event('visibilitychange'))`,
+        );
+      await visibility(true);
+      const hiddenFrom = asked.length;
+      expect((await api('PATCH', { workers: before.workers })).status).toBe(202);
+      await page.waitForTimeout(3000);
+      expect(asked.slice(hiddenFrom)).toEqual([]);
+      expect(await page.locator('.summary').textContent()).toContain(size(before.workers + 1));
+      await visibility(false);
+      await page.locator('.summary dd', { hasText: size(before.workers) }).waitFor({ timeout: 2000 });
+      await page.locator('.summary dd', { hasText: `${nodes - 1} of ${nodes - 1}` }).waitFor({ timeout: 40000 });
+      await page.locator('.title-badge .badge', { hasText: 'Running' }).waitFor({ timeout: 40000 });
+      await page
+        .getByRole('region', { name: 'Nodes' })
+        .locator('tbody tr')
+        .nth(nodes - 1)
+        .waitFor({ state: 'detached', timeout: 40000 });
+
+      // The same stream all along: it never had to reconnect.
+      expect(asked.filter((path) => path === '/v1/events/stream')).toHaveLength(1);
+
+      // Leaving the page closes its stream.
+      const closed = page.waitForEvent('requestfailed', (r) => r === stream);
+      await page.getByRole('link', { name: '← Clusters' }).click();
+      await heading('Clusters');
+      await closed;
+      await page.getByRole('link', { name: 'web', exact: true }).click();
+      await heading('web');
+    } finally {
+      page.off('request', onRequest);
+    }
+  }, 90000);
 
   it('deletes the cluster after confirmation (Escape cancels) and it goes from the list', async () => {
     const deleteButton = page.getByRole('button', { name: 'Delete cluster' });

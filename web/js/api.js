@@ -76,10 +76,32 @@ export class ApiError extends Error {
  * (revoked), so the app can go back to the sign-in page.
  */
 export function createClient(token, { tenantId, onUnauthorized } = {}) {
-  async function request(method, path, { body, accept = 'application/json', asTenant = true } = {}) {
+  function headersFor(accept, asTenant) {
     const headers = { Authorization: `Bearer ${token}`, Accept: accept };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (tenantId && asTenant) headers['X-Kaas-Tenant'] = tenantId;
+    return headers;
+  }
+
+  /** The ApiError of a refusal (and the way back to sign-in when the key stopped working). */
+  async function failure(res) {
+    const type = res.headers.get('content-type') ?? '';
+    const text = await res.text().catch(() => '');
+    let body = { message: text || undefined };
+    if (type.includes('json') && text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON after all: the text is the message
+      }
+    }
+    const error = new ApiError(res.status, body);
+    if (res.status === 401 && onUnauthorized) onUnauthorized(error);
+    return error;
+  }
+
+  async function request(method, path, { body, accept = 'application/json', asTenant = true } = {}) {
+    const headers = headersFor(accept, asTenant);
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
     try {
       res = await fetch(path, {
@@ -92,6 +114,7 @@ export function createClient(token, { tenantId, onUnauthorized } = {}) {
     } catch {
       throw new ApiError(0, null);
     }
+    if (!res.ok) throw await failure(res);
     const type = res.headers.get('content-type') ?? '';
     const text = await res.text();
     let parsed = text;
@@ -102,13 +125,27 @@ export function createClient(token, { tenantId, onUnauthorized } = {}) {
         parsed = text;
       }
     }
-    if (!res.ok) {
-      const error = new ApiError(res.status, typeof parsed === 'object' ? parsed : { message: text || undefined });
-      if (res.status === 401 && onUnauthorized) onUnauthorized(error);
-      throw error;
-    }
     return res.status === 204 ? null : parsed;
   }
+
+  /**
+   * Opens a `text/event-stream` (EventSource cannot send the Authorization header): the answer
+   * whose body the caller reads, or the refusal as an ApiError. `signal` closes it.
+   */
+  async function stream(path, { lastEventId, signal } = {}) {
+    const headers = headersFor('text/event-stream', true);
+    if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+    let res;
+    try {
+      res = await fetch(path, { headers, signal, credentials: 'omit', cache: 'no-store' });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw new ApiError(0, null);
+    }
+    if (!res.ok || !res.body) throw await failure(res);
+    return res;
+  }
+
   return {
     get: (path, opts) => request('GET', path, opts),
     post: (path, body = {}, opts) => request('POST', path, { ...opts, body }),
@@ -116,6 +153,7 @@ export function createClient(token, { tenantId, onUnauthorized } = {}) {
     patch: (path, body, opts) => request('PATCH', path, { ...opts, body }),
     del: (path, opts) => request('DELETE', path, opts),
     text: (path, accept) => request('GET', path, { accept }),
+    stream,
     /** Every page of a list. */
     async all(path, limit = 1000) {
       const items = [];

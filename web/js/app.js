@@ -1,7 +1,8 @@
 // The dashboard's shell: session, navigation, and a hash router whose views clean up after
-// themselves (polling stops when a view is left).
+// themselves (event streams close and polling stops when a view is left or the user signs out).
 import { createClient, sessions } from './api.js';
 import { h, replaceChildren } from './dom.js';
+import { followView } from './live.js';
 import { auditView } from './views/audit.js';
 import { clusterDetailView } from './views/cluster-detail.js';
 import { createClusterView } from './views/cluster-create.js';
@@ -174,6 +175,16 @@ async function render() {
         clearTimeout(timer);
       });
       return tick();
+    },
+    /**
+     * Keeps a tenant view live from the event stream of its clusters (of one with `clusterId`):
+     * fn runs now and again when their events arrive (see live.js), until the view is left or fn
+     * answers false. One per view: each is a stream open to the API.
+     */
+    follow(fn, { clusterId, onState } = {}) {
+      const live = followView({ api: ctx.api, clusterId, refresh: fn, onState });
+      state.cleanups.push(live.stop);
+      return live.first;
     },
   };
   if (!session) {

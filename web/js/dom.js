@@ -84,7 +84,7 @@ export function labelCells(tbody, row) {
 
 /**
  * Keeps a tbody in step with a list without rebuilding rows that did not change, and puts focus
- * back on the same control (by its data-fk) when a row it was in is rebuilt: polling must not
+ * back on the same control (by its data-fk) when a row it was in is rebuilt: a refresh must not
  * steal the keyboard user's place.
  */
 export function syncRows(tbody, items, { key, signature = (item) => JSON.stringify(item), render, empty }) {

@@ -28,7 +28,7 @@ function scheduleText(schedule) {
 
 /**
  * The "Backups" panel. `update(cluster)` follows the cluster's schedule, `showBackups(page)` the
- * list the page polls; `reloadCluster` fetches the cluster again after the schedule changed.
+ * list the page refreshes; `reloadCluster` fetches the cluster again after the schedule changed.
  */
 export function backupsPanel(ctx, clusterId, reloadCluster) {
   const listPath = `/v1/clusters/${clusterId}/backups`;

@@ -44,7 +44,7 @@ function earliestExpiry(nodes) {
 
 /**
  * The "Credentials" panel. `reload(cluster)` puts the cluster the rotation answered into the
- * page; `update(cluster, nodes)` follows the polled cluster and nodes.
+ * page; `update(cluster, nodes)` follows each refresh of the cluster and nodes.
  */
 export function credentialsPanel(ctx, clusterId, reload) {
   let cluster;

@@ -7,7 +7,7 @@ import { backupsPanel, BACKUPS_SHOWN } from './backups.js';
 import { credentialsPanel } from './cluster-credentials.js';
 import { versionPanel } from './cluster-version.js';
 import { healthBadges } from './clusters.js';
-import { pageHeader, POLL_MS, refreshStatus, section } from './common.js';
+import { DELETING_RECHECK_MS, liveStatus, pageHeader, section } from './common.js';
 import { workerPoolsPanel } from './worker-pools.js';
 
 const EVENTS_SHOWN = 50;
@@ -114,7 +114,7 @@ function eventItem(e) {
 
 /**
  * One cluster: status, usage, scaling, version, credentials, deletion, nodes and events, kept
- * live.
+ * live from the cluster's event stream.
  */
 export async function clusterDetailView(ctx) {
   const [id] = ctx.params;
@@ -225,7 +225,7 @@ export async function clusterDetailView(ctx) {
   const backups = backupsPanel(ctx, id, showCluster);
   const version = versionPanel(ctx, id, controlPlanes?.items ?? [], showCluster);
   const credentials = credentialsPanel(ctx, id, showCluster);
-  const status = refreshStatus();
+  const status = liveStatus();
 
   ctx.main.append(
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/clusters' }, '← Clusters')),
@@ -292,33 +292,37 @@ export async function clusterDetailView(ctx) {
     }
   }
 
-  await ctx.poll(async () => {
-    try {
-      const [c, n, e, b] = await Promise.all([
-        ctx.api.get(`/v1/clusters/${id}`),
-        ctx.api.get(`/v1/clusters/${id}/nodes`),
-        ctx.api.get(`/v1/clusters/${id}/events?limit=${EVENTS_SHOWN}`),
-        ctx.api.get(`/v1/clusters/${id}/backups?limit=${BACKUPS_SHOWN}`),
-      ]);
-      if (!ctx.alive()) return;
-      cluster = c;
-      nodeItems = n.items ?? [];
-      eventItems = e.items ?? [];
-      backups.showBackups(b);
-      update();
-      status.ok();
-    } catch (err) {
-      if (!ctx.alive()) return;
-      if (err instanceof ApiError && err.status === 404) {
-        replaceChildren(
-          ctx.main,
-          pageHeader(`Cluster ${cluster.name} is gone`),
-          h('p', null, 'It has been deleted and cleaned up. ', h('a', { href: '#/clusters' }, 'Back to clusters')),
-        );
-        ctx.main.querySelector('h1')?.focus();
-        return false;
+  await ctx.follow(
+    async () => {
+      try {
+        const [c, n, e, b] = await Promise.all([
+          ctx.api.get(`/v1/clusters/${id}`),
+          ctx.api.get(`/v1/clusters/${id}/nodes`),
+          ctx.api.get(`/v1/clusters/${id}/events?limit=${EVENTS_SHOWN}`),
+          ctx.api.get(`/v1/clusters/${id}/backups?limit=${BACKUPS_SHOWN}`),
+        ]);
+        if (!ctx.alive()) return;
+        cluster = c;
+        nodeItems = n.items ?? [];
+        eventItems = e.items ?? [];
+        backups.showBackups(b);
+        update();
+        status.ok();
+        if (cluster.phase === 'Deleting') return DELETING_RECHECK_MS;
+      } catch (err) {
+        if (!ctx.alive()) return;
+        if (err instanceof ApiError && err.status === 404) {
+          replaceChildren(
+            ctx.main,
+            pageHeader(`Cluster ${cluster.name} is gone`),
+            h('p', null, 'It has been deleted and cleaned up. ', h('a', { href: '#/clusters' }, 'Back to clusters')),
+          );
+          ctx.main.querySelector('h1')?.focus();
+          return false;
+        }
+        status.failed(err);
       }
-      status.failed(err);
-    }
-  }, POLL_MS);
+    },
+    { clusterId: id, onState: status.connection },
+  );
 }

@@ -40,7 +40,7 @@ export function upToDateStatus(cluster) {
 
 /**
  * The "Version" panel. `bundles` is GET /v1/control-planes's items; `reload(cluster)` puts the
- * cluster the PATCH answered into the page; `update(cluster)` follows the polled cluster.
+ * cluster the PATCH answered into the page; `update(cluster)` follows each refresh of the cluster.
  */
 export function versionPanel(ctx, clusterId, bundles, reload) {
   let cluster;
@@ -58,7 +58,7 @@ export function versionPanel(ctx, clusterId, bundles, reload) {
   );
   // Without a version to go to, the form gives way to a sentence saying so.
   const none = h('p', { class: 'hint', hidden: true });
-  // The offered versions are rebuilt only when they change, so a choice survives the polling.
+  // The offered versions are rebuilt only when they change, so a choice survives the refreshes.
   let offered;
   const { general } = handleSubmit(form, async () => {
     const version = target.input.value;

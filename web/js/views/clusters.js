@@ -1,6 +1,6 @@
 import { badge, h, syncRows, table } from '../dom.js';
 import { conditionTone, mib, percent, phaseTone } from '../format.js';
-import { linkButton, pageHeader, POLL_MS, refreshStatus } from './common.js';
+import { DELETING_RECHECK_MS, linkButton, liveStatus, pageHeader } from './common.js';
 
 /** Conditions that are not True, as short badges; "Healthy" when all are. */
 export function healthBadges(conditions) {
@@ -39,28 +39,32 @@ function clusterRow(c) {
   );
 }
 
-/** The tenant's clusters, refreshed every few seconds. */
+/** The tenant's clusters, refreshed as their events arrive. */
 export async function clustersView(ctx) {
   const t = table({
     caption: 'Clusters',
     columns: ['Name', 'Phase', 'Endpoint', 'Nodes ready', 'Health', 'CPU', 'Memory'],
     className: 'clusters-table',
   });
-  const status = refreshStatus();
+  const status = liveStatus();
   ctx.main.append(pageHeader('Clusters', linkButton('#/clusters/new', 'Create cluster')), t.el, status.el);
-  await ctx.poll(async () => {
-    try {
-      const items = await ctx.api.all('/v1/clusters');
-      if (!ctx.alive()) return;
-      syncRows(t.tbody, items, {
-        key: (c) => c.id,
-        signature: (c) => JSON.stringify([c.name, c.phase, c.endpoint, c.nodeCounts, c.conditions, c.usage]),
-        render: clusterRow,
-        empty: { columns: t.columns, text: 'No clusters yet. Create one with the button above.' },
-      });
-      status.ok();
-    } catch (err) {
-      if (ctx.alive()) status.failed(err);
-    }
-  }, POLL_MS);
+  await ctx.follow(
+    async () => {
+      try {
+        const items = await ctx.api.all('/v1/clusters');
+        if (!ctx.alive()) return;
+        syncRows(t.tbody, items, {
+          key: (c) => c.id,
+          signature: (c) => JSON.stringify([c.name, c.phase, c.endpoint, c.nodeCounts, c.conditions, c.usage]),
+          render: clusterRow,
+          empty: { columns: t.columns, text: 'No clusters yet. Create one with the button above.' },
+        });
+        status.ok();
+        if (items.some((c) => c.phase === 'Deleting')) return DELETING_RECHECK_MS;
+      } catch (err) {
+        if (ctx.alive()) status.failed(err);
+      }
+    },
+    { onState: status.connection },
+  );
 }

@@ -1,8 +1,12 @@
 // Pieces shared by the views.
 import { h } from '../dom.js';
+import { FALLBACK_MS } from '../live.js';
 
-/** How often live views ask the API again. */
-export const POLL_MS = 2000;
+/**
+ * A cluster being deleted goes away without an event of its own (its events go with it): while one
+ * is shown, the view looks again this often.
+ */
+export const DELETING_RECHECK_MS = 5000;
 
 /** The page title (focused after navigation) and the page's main actions. */
 export function pageHeader(title, ...actions) {
@@ -19,8 +23,8 @@ export function section(title, ...children) {
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), children);
 }
 
-/** A quiet line under a live table: when it was refreshed, or why it could not be. */
-export function refreshStatus(ms = POLL_MS) {
+/** A quiet line under a polled table: when it was refreshed, or why it could not be. */
+export function refreshStatus(ms) {
   const el = h('p', { class: 'refresh-status' });
   return {
     el,
@@ -31,6 +35,44 @@ export function refreshStatus(ms = POLL_MS) {
     failed(err) {
       el.classList.add('stale');
       el.textContent = `Could not refresh: ${err?.message ?? err}. Retrying.`;
+    },
+  };
+}
+
+/**
+ * The same line under a view that follows the event stream (ctx.follow): "Live" while the stream
+ * is open, "Reconnecting" while it is not. `connection` takes the stream's state.
+ */
+export function liveStatus() {
+  const el = h('p', { class: 'refresh-status live-status', dataset: { stream: 'connecting' } });
+  let updated;
+  let error;
+  const show = () => {
+    el.classList.toggle('stale', Boolean(error));
+    if (error) {
+      el.textContent = `Could not refresh: ${error.message ?? error}. Retrying.`;
+      return;
+    }
+    const when = updated ? `updated ${updated.toLocaleTimeString()}` : '';
+    el.textContent =
+      el.dataset.stream === 'live'
+        ? `Live${when ? `: ${when}` : ''}.`
+        : `Reconnecting to live updates; refreshing every ${FALLBACK_MS / 1000} s meanwhile${when ? `, ${when}` : ''}.`;
+  };
+  return {
+    el,
+    ok() {
+      updated = new Date();
+      error = undefined;
+      show();
+    },
+    failed(err) {
+      error = err;
+      show();
+    },
+    connection(state) {
+      el.dataset.stream = state;
+      show();
     },
   };
 }

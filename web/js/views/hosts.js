@@ -1,7 +1,13 @@
 import { badge, bar, h, syncRows, table, toast } from '../dom.js';
 import { ago, mib, phaseTone } from '../format.js';
 import { actionButton } from '../forms.js';
-import { pageHeader, POLL_MS, refreshStatus, section } from './common.js';
+import { pageHeader, refreshStatus, section } from './common.js';
+
+/**
+ * Hosts are outside the tenants' event stream; their sweep records "last seen" every 10 s by
+ * default, so asking more often shows nothing new.
+ */
+const HOSTS_POLL_MS = 10000;
 
 function hostRow(ctx, host, refresh) {
   const draining = host.state === 'Draining' || host.state === 'Drained';
@@ -59,13 +65,13 @@ function hostRow(ctx, host, refresh) {
   );
 }
 
-/** Operator: hosts with state and capacity, refreshed every few seconds. */
+/** Operator: hosts with state and capacity, refreshed every HOSTS_POLL_MS. */
 export async function hostsView(ctx) {
   const t = table({
     caption: 'Hosts',
     columns: ['Host', 'State', 'Type', 'Allocated of capacity', 'Nodes', 'Last seen', 'Actions'],
   });
-  const status = refreshStatus(POLL_MS * 2);
+  const status = refreshStatus(HOSTS_POLL_MS);
   const refresh = async () => {
     const page = await ctx.api.get('/v1/hosts');
     if (!ctx.alive()) return;
@@ -92,5 +98,5 @@ export async function hostsView(ctx) {
     } catch (err) {
       if (ctx.alive()) status.failed(err);
     }
-  }, POLL_MS * 2);
+  }, HOSTS_POLL_MS);
 }

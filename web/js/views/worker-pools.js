@@ -1,5 +1,5 @@
 // A cluster's worker pools on its page: a table with scale, labels and taints, and remove on each
-// row, and a form that adds a pool. The rows follow the cluster the page polls; typed counts
+// row, and a form that adds a pool. The rows follow each refresh of the cluster; typed counts
 // survive a refresh.
 import { confirmDialog } from '../dialogs.js';
 import { h, syncRows, table, toast } from '../dom.js';
@@ -49,7 +49,7 @@ export function workerPoolsPanel(ctx, clusterId, reload) {
     columns: ['Pool', 'Count', 'Ready', 'Each node', 'Labels', 'Taints', 'Autoscale', 'Actions'],
     className: 'pools-table',
   });
-  // What the user typed in a row's count, kept until it is sent: polling may rebuild the row.
+  // What the user typed in a row's count, kept until it is sent: a refresh may rebuild the row.
   const drafts = new Map();
   let clusterSpec;
 
