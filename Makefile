@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export SCARF_ANALYTICS := false
+# Every target runs on the project's own Node.js (pinned in scripts/node-env.sh, installed into
+# .tools/node by `make deps`), whatever Node the machine came with.
+export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 
-.PHONY: help deps check-deps build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-soak bench-vms clean
+.PHONY: help deps check-deps check-docs build run test test-vm lint fmt fmt-check services services-down guest-image bundles run-vms vmenv-up vmenv-down vm-smoke test-bundles bench bench-soak bench-vms clean
 
 help:
 	@echo "make run     install what is missing, start PostgreSQL, Redis, the API and a worker"
 	@echo "make test    install what is missing and run every test (lint, unit, medium, e2e, real VMs)"
-	@echo "other:       lint fmt build services services-down guest-image bundles run-vms bench bench-soak bench-vms clean"
+	@echo "other:       lint check-docs fmt build services services-down guest-image bundles run-vms bench bench-soak bench-vms clean"
 
 deps:
 	@scripts/deps.sh
@@ -35,8 +38,16 @@ fmt: deps
 fmt-check: deps
 	@npx prettier --check --log-level warn .
 
-test: check-deps build fmt-check lint
+test: check-deps build fmt-check lint check-docs
 	@scripts/test.sh
+
+# What is checked without running the platform: the committed OpenAPI document against Redocly's
+# recommended rules, the monitoring rules and dashboard (promtool), and the systemd units
+# (systemd-analyze verify).
+check-docs: deps
+	@scripts/check-openapi.sh
+	@scripts/check-monitoring.sh
+	@scripts/check-units.sh
 
 # Fails when something the code, tests or scripts spawn is installed by no install step of the repo
 # (CI machines keep packages installed by hand; a fresh machine does not have them).

@@ -3,6 +3,8 @@
 # printed and written to bench/results/*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/node-env.sh
+. scripts/node-env.sh # the project's Node.js first on PATH
 services_env=$(scripts/services.sh up) || exit 1
 eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn} UV_THREADPOOL_SIZE=16

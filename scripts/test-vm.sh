@@ -7,6 +7,8 @@
 # torn down on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/node-env.sh
+. scripts/node-env.sh # the project's Node.js first on PATH
 ROOT=$(pwd)
 export KAAS_NETNS=${KAAS_NETNS:-kaas-vmtest}
 export KAAS_VMENV_DIR=$ROOT/.data/vmtest/vmenv

@@ -3,6 +3,7 @@
 #   unit + medium + end-to-end (jest), then the real-VM suite inside a network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 services_env=$(scripts/services.sh up) || { echo "could not start PostgreSQL and Redis (see above)" >&2; exit 1; }
 eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL
