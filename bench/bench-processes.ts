@@ -4,6 +4,7 @@
  * `make bench`, with a database and a queue prefix of their own.
  */
 import { OVN_NB_SCHEMA, startOvsdbServer } from '../test/support/ovsdb-server.js';
+import { type OwnRedis, startOwnRedis } from '../test/support/own-redis.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -61,12 +62,16 @@ export function processStats(pid: number): ProcessStats {
 export interface BenchPlatform {
   /** The run's own Northbound database (absent when KAAS_OVN_NB was given). */
   northbound?: { pid: number; writes(): Promise<number> };
+  /** The run's own Redis, when asked for (`ownRedis`): what it counts is the run's alone. */
+  ownRedis?: OwnRedis;
   db: TestDatabase;
   env: Record<string, string>;
   baseUrl: string;
   admin: Client;
   api: Proc;
   workers: Proc[];
+  /** Each worker's own port for /metrics (KAAS_WORKER_PORT), in the order of `workers`. */
+  workerPorts: number[];
   /** The processes' data directory. */
   dir: string;
   /** Runs `cleanup` when the platform stops, also when the benchmark is interrupted. */
@@ -153,10 +158,17 @@ export async function hostLeaseHolders(redisUrl: string, prefix: string, hostIds
 /**
  * Starts the API and `workers` worker processes on a new database, with the given environment
  * on top of the defaults. Resolves once the API answers /readyz and every worker has announced
- * itself in Redis.
+ * itself in Redis. With `ownRedis`, the processes use a Redis of the run's own (a server like the
+ * shared one: append-only file, no eviction) instead of the shared one, so that its command
+ * counts and CPU time are the run's alone.
  */
-export async function startBenchPlatform(workers: number, overrides: Record<string, string>): Promise<BenchPlatform> {
+export async function startBenchPlatform(
+  workers: number,
+  overrides: Record<string, string>,
+  options: { ownRedis?: boolean } = {},
+): Promise<BenchPlatform> {
   const db = await createTestDatabase();
+  const ownRedis = options.ownRedis ? await startOwnRedis() : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'kaas-bench-'));
   const port = await freePort();
   // A Northbound database of the run's own: the run's network collection must never see (and
@@ -168,10 +180,15 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     KAAS_QUEUE_PREFIX: `kaas-bench-${randomBytes(4).toString('hex')}`,
     KAAS_DATA_DIR: dir,
     KAAS_LOG_LEVEL: process.env.KAAS_BENCH_LOG_LEVEL ?? 'warn',
+    ...(ownRedis ? { REDIS_URL: ownRedis.url } : {}),
     ...overrides,
   };
   const api = startProcess('main.js', env);
-  const started = Array.from({ length: workers }, () => startProcess('worker.js', env));
+  const workerPorts: number[] = [];
+  for (let i = 0; i < workers; i++) workerPorts.push(await freePort());
+  const started = workerPorts.map((workerPort) =>
+    startProcess('worker.js', { ...env, KAAS_WORKER_PORT: String(workerPort) }),
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const admin = new Client(baseUrl, env.KAAS_ADMIN_TOKEN);
   let stopped = false;
@@ -185,7 +202,8 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
       await writeFile(join(LOGS_DIR, 'api.log'), api.output());
       for (const [i, w] of started.entries()) await writeFile(join(LOGS_DIR, `worker-${i + 1}.log`), w.output());
     }
-    await dropRedisPrefix(env.REDIS_URL, env.KAAS_QUEUE_PREFIX).catch(() => undefined);
+    if (ownRedis) await ownRedis.stop();
+    else await dropRedisPrefix(env.REDIS_URL, env.KAAS_QUEUE_PREFIX).catch(() => undefined);
     await db.drop();
     await northbound?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -233,6 +251,8 @@ export async function startBenchPlatform(workers: number, overrides: Record<stri
     admin,
     api,
     workers: started,
+    workerPorts,
+    ownRedis,
     dir,
     northbound: northbound && {
       pid: Number(readFileSync(join(northbound.dir, 'ovsdb-server.pid'), 'utf8').trim()),
@@ -271,7 +291,11 @@ export async function replaceWorker(platform: BenchPlatform, index: number): Pro
     await mkdir(LOGS_DIR, { recursive: true });
     await writeFile(join(LOGS_DIR, `worker-${index + 1}-killed-${killedPid}.log`), victim.output());
   }
-  const replacement = startProcess('worker.js', platform.env);
+  // The killed worker's port is free again: its replacement serves /metrics there.
+  const replacement = startProcess('worker.js', {
+    ...platform.env,
+    KAAS_WORKER_PORT: String(platform.workerPorts[index]),
+  });
   platform.workers[index] = replacement;
   const redis = new Redis(platform.env.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
@@ -323,4 +347,41 @@ export function processMemory(pid: number): ProcessMemory | undefined {
   const mib = (field: string) =>
     Math.round((Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024) * 10) / 10;
   return { rssMiB: mib('VmRSS'), peakRssMiB: mib('VmHWM'), anonMiB: mib('RssAnon') };
+}
+
+/** One sample of a Prometheus text: its name, its labels and its value. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the samples of a Prometheus text exposition (comments and blank lines skipped). */
+export function parsePrometheus(text: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[key] = value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** The samples a worker serves on its own port (/metrics, with the admin token). */
+export async function workerMetrics(platform: BenchPlatform, index: number): Promise<MetricSample[]> {
+  const res = await fetch(`http://127.0.0.1:${platform.workerPorts[index]}/metrics`, {
+    headers: { authorization: `Bearer ${platform.env.KAAS_ADMIN_TOKEN}` },
+  });
+  if (res.status !== 200) throw new Error(`worker ${index + 1} /metrics: ${res.status} ${await res.text()}`);
+  return parsePrometheus(await res.text());
+}
+
+/** The samples the API serves on /metrics (with the admin token). */
+export async function apiMetrics(p: BenchPlatform): Promise<MetricSample[]> {
+  const res = await p.admin.call<string>('GET', '/metrics');
+  if (res.status !== 200) throw new Error(`API /metrics: ${res.status}`);
+  return parsePrometheus(res.body);
 }

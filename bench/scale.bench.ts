@@ -7,14 +7,33 @@
  * each process. Simulated guests keep their default timings (2 s boot, 3 s install) unless
  * KAAS_SIM_BOOT_MS / KAAS_SIM_INSTALL_MS say otherwise.
  *
+ * The bill of one node, from the first POST until every cluster is Running, divided by the nodes:
+ * the statements PostgreSQL ran on the run's database (pg_stat_statements, the benchmark's own
+ * left out), the jobs, hypervisor calls and Northbound transactions (reads and writes) the
+ * processes counted (their /metrics), the commands Redis ran (INFO commandstats of a Redis of the
+ * run's own), and the CPU time of the API, the workers, the run's PostgreSQL backends, Redis and
+ * the Northbound server; with the 15 statements run most often.
+ *
  *   KAAS_BENCHES=scale make bench                      both worker counts
  *   KAAS_BENCH_WORKERS=3 KAAS_BENCHES=scale make bench one of them
  */
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createLibvirtTestHost } from '../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { waitFor } from '../test/support/processes.js';
 import type { Client } from '../test/support/test-app.js';
-import { machineLoad, median, percentile, report } from './bench-support.js';
+import {
+  BENCH_TAG,
+  billBetween,
+  DatabaseBackendsCpu,
+  enableStatementStats,
+  machineLoad,
+  median,
+  percentile,
+  printBill,
+  readBill,
+  report,
+} from './bench-support.js';
 import {
   type BenchPlatform,
   HIGH_RATE_LIMITS,
@@ -113,7 +132,8 @@ async function prepareTenant(p: BenchPlatform, index: number, clusters: number):
 }
 
 async function phaseCounts(db: pg.Client): Promise<Record<string, number>> {
-  const rows = (await db.query(`SELECT phase, count(*)::int AS n FROM clusters GROUP BY phase`)).rows as {
+  const rows = (await db.query(`SELECT phase, count(*)::int AS n, 1 AS ${BENCH_TAG} FROM clusters GROUP BY phase`))
+    .rows as {
     phase: string;
     n: number;
   }[];
@@ -123,10 +143,16 @@ async function phaseCounts(db: pg.Client): Promise<Record<string, number>> {
 async function runScale(workers: number): Promise<void> {
   const loadBefore = machineLoad();
   console.log(`scale: ${CLUSTERS} clusters, ${TENANTS} tenants, ${HOSTS} hosts, ${workers} worker(s)`);
-  const p = await startBenchPlatform(workers, HIGH_RATE_LIMITS);
+  // A Redis of the run's own: the bill counts its commands.
+  const p = await startBenchPlatform(workers, HIGH_RATE_LIMITS, { ownRedis: true });
   const db = new pg.Client({ connectionString: p.db.url });
   await db.connect();
+  const redis = new Redis(p.env.REDIS_URL, { maxRetriesPerRequest: 2 });
   try {
+    const statementsOff = await enableStatementStats(db);
+    if (statementsOff) console.log(`  no query counts: ${statementsOff}`);
+    const ownPid = Number((await db.query(`SELECT pg_backend_pid() AS pid, 1 AS ${BENCH_TAG}`)).rows[0].pid);
+    const backends = new DatabaseBackendsCpu(p.db.name, ownPid);
     const hostIds = await registerHosts(p);
     const holders = await hostLeaseHolders(p.env.REDIS_URL, p.env.KAAS_QUEUE_PREFIX, hostIds);
     const hostsPerWorker = Object.values(
@@ -145,10 +171,11 @@ async function runScale(workers: number): Promise<void> {
     const tenants = await Promise.all(Array.from({ length: TENANTS }, (_, i) => prepareTenant(p, i, share(i))));
     const setupSeconds = (Date.now() - setupStart) / 1000;
     const loadAtStart = machineLoad();
-    const cpuAtStart = [p.api, ...p.workers].map((proc) => processStats(proc.child.pid!).cpuSeconds);
     const northboundAtStart = p.northbound
       ? { cpu: processStats(p.northbound.pid).cpuSeconds, writes: await p.northbound.writes() }
       : undefined;
+    const billAtStart = await readBill(p, db, redis, backends, !statementsOff, 'start');
+    const cpuAtStart = [p.api, ...p.workers].map((proc) => processStats(proc.child.pid!).cpuSeconds);
 
     // The measured part: 32 clients, one per tenant, each posting its clusters one after another.
     const t0 = Date.now();
@@ -183,6 +210,8 @@ async function runScale(workers: number): Promise<void> {
     const reached: Record<string, number> = {};
     let running = 0;
     let lastSample = -Infinity;
+    // Once every POST is answered, the clusters that were refused are waited for no more.
+    const created = () => (allPostedAt ? CLUSTERS - postErrors.length : CLUSTERS);
     while (Date.now() - t0 < TIMEOUT_SECONDS * 1000) {
       const counts = await phaseCounts(db);
       running = counts.Running ?? 0;
@@ -191,18 +220,32 @@ async function runScale(workers: number): Promise<void> {
         if (reached[`p${share}`] === undefined && running >= (CLUSTERS * share) / 100)
           reached[`p${share}`] = round(elapsed, 2);
       }
-      if (elapsed - lastSample >= 5 || running === CLUSTERS) {
+      if (elapsed - lastSample >= 5 || running >= created()) {
         const nodesReady = Number(
-          (await db.query(`SELECT count(*)::int AS n FROM nodes WHERE phase = 'Ready'`)).rows[0].n,
+          (await db.query(`SELECT count(*)::int AS n, 1 AS ${BENCH_TAG} FROM nodes WHERE phase = 'Ready'`)).rows[0].n,
         );
         timeline.push({ s: round(elapsed), running, nodesReady, posted: postsDone });
         console.log(`  ${round(elapsed)} s: ${postsDone} posted, ${running} Running, ${nodesReady} nodes Ready`);
         lastSample = elapsed;
       }
-      if (running === CLUSTERS) break;
+      if (running >= created()) break;
+      backends.sample();
       await sleep(250);
     }
+    const billAtEnd = await readBill(p, db, redis, backends, !statementsOff, 'end');
     await posting;
+    const bill = billBetween(billAtStart, billAtEnd, {
+      nodes: Math.max(1, created()) * 3,
+      window:
+        running === CLUSTERS
+          ? 'first POST → all Running'
+          : running >= created()
+            ? `first POST → the ${created()} clusters created Running (${postErrors.length} POSTs refused)`
+            : `first POST → timeout, ${running} of ${created()} Running`,
+      statementsOff,
+      ownRedis: p.ownRedis !== undefined,
+    });
+    printBill(bill);
     const secondsToAllRunning = running === CLUSTERS ? reached.p100 : null;
     const cpuDuringCreate = [p.api, ...p.workers].map((proc, i) =>
       round(processStats(proc.child.pid!).cpuSeconds - cpuAtStart[i], 1),
@@ -275,6 +318,7 @@ async function runScale(workers: number): Promise<void> {
       rateLimits: 'per key and per address raised to 1,000,000/s (still checked in Redis on every request)',
       setupSeconds: round(setupSeconds),
       northbound,
+      bill,
       create: {
         secondsToAllRunning,
         targetSeconds: 120,
@@ -308,6 +352,7 @@ async function runScale(workers: number): Promise<void> {
       load: { before: loadBefore, atFirstPost: loadAtStart, afterCreate: loadAfterCreate, atEnd: machineLoad() },
     });
   } finally {
+    redis.disconnect();
     await db.end().catch(() => undefined);
     await p.stop();
   }

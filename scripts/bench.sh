@@ -10,6 +10,7 @@ eval "$(echo "$services_env" | sed 's/^/export /')"
 export KAAS_TEST_ADMIN_DATABASE_URL=$DATABASE_URL KAAS_LOG_LEVEL=${KAAS_LOG_LEVEL:-warn} UV_THREADPOOL_SIZE=16
 npx tsc -p tsconfig.bench.json --outDir dist-bench
 mkdir -p bench/results
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # The soak (bench/soak.bench.ts, 30 minutes) is not in the default list: `make bench-soak` runs it.
 for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api scale}; do
   echo "== $b"
@@ -20,3 +21,5 @@ for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api s
     node "dist-bench/bench/$b.bench.js"
   fi
 done
+# Every figure of the performance targets beside its target, from the newest results.
+node dist-bench/bench/summary.js "$load_at_start"

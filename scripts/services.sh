@@ -39,6 +39,10 @@ need_pkgs() {
   fi
 }
 
+# Statistics of every statement (pg_stat_statements), which the benchmarks read to count the
+# queries the platform sends; the extension itself is created where it is read.
+PG_STATEMENTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000"
+
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -80,7 +84,7 @@ pg_up() {
   if ! as_pg "$bin/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg "$bin/pg_ctl" -D "$PG_DIR" -l "$RUN_DIR/postgres.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR -c max_connections=300 -c fsync=${KAAS_PG_FSYNC:-on} -c shared_buffers=128MB" start >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR -c max_connections=300 -c fsync=${KAAS_PG_FSYNC:-on} -c shared_buffers=128MB $PG_STATEMENTS" start >/dev/null
   fi
   # A data folder made when connections needed no password gets one now.
   if grep -Eq '^[^#]*[[:space:]]trust([[:space:]]|$)' "$PG_DIR/pg_hba.conf"; then
@@ -91,6 +95,10 @@ ALTER ROLE kaas PASSWORD :'pw';
 SQL
     sed -i -E 's/^([^#]*[[:space:]])trust([[:space:]]|$)/\1scram-sha-256\2/' "$PG_DIR/pg_hba.conf"
     as_pg "$bin/pg_ctl" -D "$PG_DIR" reload >/dev/null
+  fi
+  # One started before pg_stat_statements was preloaded keeps running without it until its restart.
+  if ! psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -tAc "show shared_preload_libraries" | grep -q pg_stat_statements; then
+    log "PostgreSQL runs without pg_stat_statements (the benchmarks' query counts): restart it to load it (down, then up)"
   fi
   if ! psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -tAc "select 1 from pg_database where datname='kaas'" | grep -q 1; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U kaas -d postgres -qc "create database kaas" >/dev/null

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request } from 'express';
 import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
@@ -25,6 +26,7 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
   });
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  answerConditionalGets(app);
   app.use(requestMiddleware(logger, app.get(MetricsService)));
   app.use(auditMiddleware(app.get(AuditService)));
   // The web dashboard at `/`: static files only, so API routes are never shadowed.
@@ -38,6 +40,38 @@ export async function createHttpApp(config: AppConfig, logger: Logger): Promise<
   app.useGlobalPipes(createValidationPipe());
   SwaggerModule.setup('docs', app, buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+/**
+ * Conditional GETs. Express gives every answer a weak ETag made from a hash of its body; a GET or
+ * HEAD whose `If-None-Match` names it (or is `*`) is answered 304 without the body: the same tag
+ * means the same bytes. A route's own ETag means something else: a cluster's `"<generation>"`
+ * stays the same while its phase, conditions and node counts change, so it never makes an answer
+ * a 304 (its body would be stale). Unlike Express's own check, a request's `Cache-Control:
+ * no-cache` does not skip this (RFC 9110, 13.2: the origin evaluates preconditions; the directive
+ * is for caches), since fetch() sends it with every conditional request.
+ */
+function answerConditionalGets(app: NestExpressApplication): void {
+  const request = (app.getHttpAdapter().getInstance() as { request: object }).request;
+  Object.defineProperty(request, 'fresh', {
+    configurable: true,
+    enumerable: true,
+    get(this: Request): boolean {
+      if (this.method !== 'GET' && this.method !== 'HEAD') return false;
+      const status = this.res!.statusCode;
+      if ((status < 200 || status >= 300) && status !== 304) return false;
+      const tag = this.res!.getHeader('ETag');
+      const wanted = this.headers['if-none-match'];
+      if (typeof tag !== 'string' || !tag.startsWith('W/') || !wanted) return false;
+      return (
+        wanted.trim() === '*' ||
+        wanted.split(',').some((t) => {
+          const candidate = t.trim();
+          return candidate === tag || `W/${candidate}` === tag;
+        })
+      );
+    },
+  });
 }
 
 /**

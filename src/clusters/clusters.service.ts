@@ -115,7 +115,7 @@ export class ClustersService {
           maxVcpus: body.masters * body.nodeSpec.vcpus + totals.workerVcpus,
           maxMemoryMiB: body.masters * body.nodeSpec.memoryMiB + totals.workerMemoryMiB,
         });
-        const vpc = await this.vpcs.lockForTenant(tx, tenantId, body.vpcId);
+        const vpc = await this.vpcs.holdForTenant(tx, tenantId, body.vpcId);
         if (!vpc) throw DomainError.validation('vpcId', `VPC ${body.vpcId} not found`);
         const pool = await this.pools.lockForTenant(tx, tenantId, body.storagePoolId);
         if (!pool) throw DomainError.validation('storagePoolId', `storage pool ${body.storagePoolId} not found`);

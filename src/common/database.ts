@@ -13,8 +13,12 @@ export class Database {
     return this.dataSource.manager;
   }
 
+  /**
+   * A READ COMMITTED transaction: every connection is opened with that default
+   * (data-source.ts), so no statement per transaction has to say so.
+   */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction('READ COMMITTED', work);
+    return this.dataSource.transaction(work);
   }
 
   async ping(): Promise<void> {

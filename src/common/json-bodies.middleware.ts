@@ -9,12 +9,13 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 export function jsonBodiesOnly() {
   return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!WRITES.has(req.method)) return next();
     // No body at all, or an empty one (fetch sends `Content-Length: 0` and no type for a POST
     // without a body, and routes such as POST /v1/tenants/:id/api-keys take none): nothing to
     // refuse. req.is() is null when the request has no body.
     const empty = req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined;
     const json = req.is(['application/json', 'application/*+json']);
-    if (!WRITES.has(req.method) || empty || json === null || json !== false) return next();
+    if (empty || json === null || json !== false) return next();
     const type = String(req.headers['content-type'] ?? 'none').slice(0, 100);
     next(
       Object.assign(new Error(`request bodies must be JSON (Content-Type: application/json), got ${type}`), {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { hiddenProblems, jsonDepth } from './validation.js';
+import { IsString } from 'class-validator';
+import { DomainError } from './domain-error.js';
+import { NamedListQuery } from './pagination.js';
+import { createValidationPipe, hiddenProblems, jsonDepth } from './validation.js';
+
+class RequiredQuery {
+  @IsString({ message: 'q must be a string' })
+  q: string;
+}
 
 describe('body checks before class-transformer', () => {
   it('measures nesting without recursion, stopping past the limit', () => {
@@ -20,5 +28,29 @@ describe('body checks before class-transformer', () => {
         .sort(),
     ).toEqual(['__proto__', 'name', 'settings.constructor']);
     expect(hiddenProblems({ name: 'web', nodeSpec: { vcpus: 2 } })).toEqual([]);
+  });
+});
+
+describe('empty queries', () => {
+  it('are validated once per class, then answered with a bare instance', async () => {
+    const pipe = createValidationPipe();
+    const meta = { type: 'query' as const, metatype: NamedListQuery };
+    for (let i = 0; i < 3; i++) {
+      const q = await pipe.transform({}, meta);
+      expect(q).toBeInstanceOf(NamedListQuery);
+      expect(Object.keys(q as object)).toEqual([]);
+    }
+    await expect(pipe.transform({ limit: '5' }, meta)).resolves.toEqual(
+      Object.assign(new NamedListQuery(), { limit: 5 }),
+    );
+    await expect(pipe.transform({ other: '1' }, meta)).rejects.toBeInstanceOf(DomainError);
+  });
+
+  it('are refused every time by a class that needs a parameter', async () => {
+    const pipe = createValidationPipe();
+    for (let i = 0; i < 2; i++)
+      await expect(pipe.transform({}, { type: 'query', metatype: RequiredQuery })).rejects.toMatchObject({
+        message: 'q must be a string',
+      });
   });
 });

@@ -73,7 +73,38 @@ export function hiddenProblems(value: unknown): FieldProblem[] {
  * `hiddenProblems` finds.
  */
 class StrictValidationPipe extends ValidationPipe {
+  /**
+   * Query classes whose empty query (a list read without parameters, the common case) gives an
+   * instance with nothing set, found by validating it once: later empty queries skip
+   * class-transformer and class-validator. A class for which it fails or sets something is always
+   * validated.
+   */
+  private readonly emptyQueryIsBare = new WeakMap<object, boolean>();
+
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const type = metadata.metatype as (new () => object) | undefined;
+    if (metadata.type === 'query' && type && value && typeof value === 'object' && Object.keys(value).length === 0) {
+      const bare = this.emptyQueryIsBare.get(type);
+      if (bare) return new type();
+      if (bare === undefined) {
+        let result: unknown;
+        try {
+          result = await this.strictTransform(value, metadata);
+        } catch (err) {
+          this.emptyQueryIsBare.set(type, false);
+          throw err;
+        }
+        this.emptyQueryIsBare.set(
+          type,
+          Object.getPrototypeOf(result) === type.prototype && Object.keys(result as object).length === 0,
+        );
+        return result;
+      }
+    }
+    return this.strictTransform(value, metadata);
+  }
+
+  private async strictTransform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && jsonDepth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
       const problem = `must not nest deeper than ${MAX_BODY_DEPTH} levels`;
       throw new DomainError(ErrorCode.ValidationFailed, `request body ${problem}`, [

@@ -30,7 +30,12 @@ export function dataSourceOptions(databaseUrl: string): DataSourceOptions {
     synchronize: false,
     migrationsRun: false,
     migrationsTransactionMode: 'each',
-    extra: { max: Number(process.env.KAAS_DB_POOL ?? 20), application_name: 'kaas' },
+    extra: {
+      max: Number(process.env.KAAS_DB_POOL ?? 20),
+      application_name: 'kaas',
+      // Transactions are READ COMMITTED whatever the server's default (Database.transaction).
+      options: '-c default_transaction_isolation=read\\ committed',
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import { ObservedGeneration1764241200000 } from '../../migrations/1764241200000-
 import { NodeVersions1764244800000 } from '../../migrations/1764244800000-NodeVersions.js';
 import { CertificateRotation1764248400000 } from '../../migrations/1764248400000-CertificateRotation.js';
 import { Backups1764252000000 } from '../../migrations/1764252000000-Backups.js';
+import { IpFreeList1764255600000 } from '../../migrations/1764255600000-IpFreeList.js';
 
 /** The migrations in order. A new file in migrations/ is listed here too. */
 export const MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   NodeVersions1764244800000,
   CertificateRotation1764248400000,
   Backups1764252000000,
+  IpFreeList1764255600000,
 ];

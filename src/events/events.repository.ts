@@ -2,6 +2,38 @@ import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
 import { EventEntity } from './event.entity.js';
 
+/** An event row to write. */
+export type NewEvent = Omit<EventEntity, 'id' | 'createdAt'>;
+
+/**
+ * The INSERT of the events given as parameter `$<param>` (`eventsParam(rows)`), in their order.
+ * With `gate`, the name of a CTE of the same statement, they are written once for each of its
+ * rows: a statement that writes a status and its events writes them only if the status lands.
+ */
+export function insertEventsSql(param: number, gate?: string): string {
+  return `INSERT INTO events (tenant_id, cluster_id, node_id, type, reason, message)
+          SELECT v.tenant_id, v.cluster_id, v.node_id, v.type, v.reason, v.message
+            FROM jsonb_to_recordset($${param}::jsonb)
+                   AS v(ord int, tenant_id uuid, cluster_id uuid, node_id uuid, type text, reason text, message text)
+           ${gate ? `CROSS JOIN ${gate}` : ''}
+           ORDER BY v.ord`;
+}
+
+/** The parameter `insertEventsSql` reads. */
+export function eventsParam(rows: NewEvent[]): string {
+  return JSON.stringify(
+    rows.map((r, ord) => ({
+      ord,
+      tenant_id: r.tenantId,
+      cluster_id: r.clusterId,
+      node_id: r.nodeId,
+      type: r.type,
+      reason: r.reason,
+      message: r.message,
+    })),
+  );
+}
+
 @Injectable()
 export class EventsRepository {
   constructor(private readonly db: Database) {}
@@ -10,8 +42,13 @@ export class EventsRepository {
     return (tx ?? this.db.manager).getRepository(EventEntity);
   }
 
-  async add(e: Omit<EventEntity, 'id' | 'createdAt'>, tx?: Tx): Promise<void> {
-    await this.repo(tx).insert(e);
+  async add(e: NewEvent, tx?: Tx): Promise<void> {
+    await this.addMany([e], tx);
+  }
+
+  /** Several events in one statement; their ids follow the order given. */
+  async addMany(rows: NewEvent[], tx?: Tx): Promise<void> {
+    if (rows.length > 0) await (tx ?? this.db.manager).query(insertEventsSql(1), [eventsParam(rows)]);
   }
 
   /** A cluster's events, newest first, before an event id (the page cursor). */

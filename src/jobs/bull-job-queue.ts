@@ -82,17 +82,18 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     ).add(name, withRequestId(payload, currentRequestId()), {
       // One job per resource: while one waits, another add is dropped; while one runs, the last
       // add is kept to run after it. An add for now also brings a pending delayed one forward,
-      // so a look-again-later never holds back a change that asks for a look now.
+      // so a look-again-later never holds back a change that asks for a look now. An add that
+      // only makes sure there is a job does neither: any job of the resource is enough.
       ...(options.resourceKey
         ? {
             deduplication: {
               id: `${name}/${options.resourceKey}`,
-              keepLastIfActive: true,
-              ...(options.delayMs ? {} : { reschedule: true }),
+              keepLastIfActive: !options.ensureOnly,
+              ...(options.delayMs || options.ensureOnly ? {} : { reschedule: true }),
             },
           }
         : {}),
-      ...(options.delayMs ? { delay: options.delayMs } : {}),
+      ...(options.delayMs || options.gatherMs ? { delay: options.delayMs || options.gatherMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),
     });
   }

@@ -96,6 +96,18 @@ export interface EnqueueOptions {
    */
   resourceKey?: string;
   delayMs?: number;
+  /**
+   * Only make sure a job of this resource is there (a safety net for a job lost with Redis): an
+   * add beside a waiting, delayed or running one is dropped, neither bringing it forward nor
+   * queueing a run after it.
+   */
+  ensureOnly?: boolean;
+  /**
+   * Run soon rather than now: after this long, so that the adds of changes that come together
+   * (the nodes of a cluster becoming ready in the same round) make one run. A pending later run
+   * is brought forward to then, as by an add for now.
+   */
+  gatherMs?: number;
   attempts?: number;
   /** Required for jobs on a host queue. */
   hostId?: string;

@@ -22,11 +22,21 @@ export class VpcEntity {
   @Column({ type: 'varchar', length: 16 })
   state: VpcState;
 
+  /**
+   * Offset from the network address of the first address not yet put on the VPC's free list
+   * (`ip_free_addresses`): the list is filled in blocks as allocations come near its end.
+   */
+  @Column({ name: 'free_list_cursor', type: 'integer', default: 2 })
+  freeListCursor: number;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }
 
-/** One address of a VPC handed to an owner (a node); kept after release for the quarantine. */
+/**
+ * One address of a VPC handed to an owner (a node); kept after release for the quarantine, then
+ * moved back to the VPC's free list.
+ */
 @Entity('ip_allocations')
 export class IpAllocationEntity {
   @PrimaryGeneratedColumn('uuid')

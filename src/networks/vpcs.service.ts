@@ -109,11 +109,12 @@ export class VpcsService {
   }
 
   /**
-   * Hands the owner an address of the VPC. Allocators of one VPC queue on its row; the unique
-   * constraint on (vpc, address) is what makes a double hand-out impossible.
+   * Hands the owner an address of the VPC. Allocators of one VPC run side by side, each taking a
+   * different row of its free list; holding the VPC row (`FOR KEY SHARE`) keeps a deletion out
+   * meanwhile. The unique constraint on (vpc, address) is what makes a double hand-out impossible.
    */
   async allocateAddress(tx: Tx, tenantId: string, vpcId: string, owner: Owner): Promise<string> {
-    const vpc = await this.vpcs.lockForTenant(tx, tenantId, vpcId);
+    const vpc = await this.vpcs.holdForAllocation(tx, tenantId, vpcId);
     if (!vpc) throw DomainError.notFound('VPC', vpcId);
     const parsed = parseCidr(vpc.cidr);
     if (!parsed.ok) throw new Error(`stored VPC cidr ${vpc.cidr} is invalid`);
@@ -122,8 +123,8 @@ export class VpcsService {
     const address = await this.ipam.allocate(
       tx,
       vpcId,
-      range.first,
-      range.last - 1,
+      { network: parsed.cidr.network, first: range.first, last: range.last - 1 },
+      vpc.freeListCursor,
       owner,
       this.config.ipQuarantineSeconds,
     );

@@ -1,12 +1,48 @@
 import { Injectable } from '@nestjs/common';
 import { Database, type Tx } from '../common/database.js';
+import { eventsParam, insertEventsSql, type NewEvent } from '../events/events.repository.js';
 import type { HostAllocation } from '../hypervisor/hosts.dto.js';
-import { NodeEntity } from './node.entity.js';
+import { NodeEntity, type NodeRole } from './node.entity.js';
 import { type NodeStatusChange, type NodeStatusColumns, statusColumns } from './node-status.js';
+
+/** Each status column as `patchStatus` writes it. */
+const STATUS_COLUMNS: Record<keyof NodeStatusColumns, { name: string; type: string; json?: boolean }> = {
+  phase: { name: 'phase', type: 'varchar' },
+  conditions: { name: 'conditions', type: 'jsonb', json: true },
+  readyAt: { name: 'ready_at', type: 'timestamptz' },
+  failingSince: { name: 'failing_since', type: 'timestamptz' },
+  unhealthySince: { name: 'unhealthy_since', type: 'timestamptz' },
+  lastHeartbeatAt: { name: 'last_heartbeat_at', type: 'timestamptz' },
+  bootStartedAt: { name: 'boot_started_at', type: 'timestamptz' },
+  usage: { name: 'usage', type: 'jsonb', json: true },
+};
 
 /** The desired-state fields of a node; its status changes only through `patchStatus`. */
 export type NodeSpecPatch = Partial<
   Pick<NodeEntity, 'deleteRequestedAt' | 'deleteReason' | 'replaceRequestedAt' | 'address' | 'certificateExpiresAt'>
+>;
+
+/** A node to record: its spec and placement; its status starts empty. */
+export type NewNode = Pick<
+  NodeEntity,
+  | 'id'
+  | 'clusterId'
+  | 'tenantId'
+  | 'name'
+  | 'ordinal'
+  | 'role'
+  | 'pool'
+  | 'version'
+  | 'certificatesGeneration'
+  | 'labels'
+  | 'taints'
+  | 'hostId'
+  | 'vcpus'
+  | 'memoryMiB'
+  | 'diskGiB'
+  | 'address'
+  | 'mac'
+  | 'replacesNodeId'
 >;
 
 /** What a cluster's summary (ready count, usage) needs of each of its nodes. */
@@ -20,8 +56,33 @@ export class NodesRepository {
     return (tx ?? this.db.manager).getRepository(NodeEntity);
   }
 
-  insert(tx: Tx, row: Partial<NodeEntity>): Promise<NodeEntity> {
-    return this.repo(tx).save(this.repo(tx).create({ phase: 'Pending', conditions: [], statusVersion: 0, ...row }));
+  /**
+   * New nodes in one statement, each with the id its caller made for it (so that what refers to
+   * it, its address, can be made first). Answers them as read back: Pending, no status yet.
+   */
+  async insertMany(tx: Tx, rows: NewNode[]): Promise<NodeEntity[]> {
+    if (rows.length === 0) return [];
+    const entities = rows.map((row) =>
+      this.repo(tx).create({
+        phase: 'Pending',
+        conditions: [],
+        statusVersion: 0,
+        certificateExpiresAt: null,
+        lastHeartbeatAt: null,
+        readyAt: null,
+        failingSince: null,
+        unhealthySince: null,
+        replaceRequestedAt: null,
+        deleteRequestedAt: null,
+        deleteReason: null,
+        bootStartedAt: null,
+        usage: null,
+        ...row,
+      }),
+    );
+    // TypeORM fills in what the database made (created_at, updated_at) from RETURNING.
+    await this.repo(tx).insert(entities);
+    return entities;
   }
 
   findById(id: string, tx?: Tx): Promise<NodeEntity | null> {
@@ -62,42 +123,81 @@ export class NodesRepository {
    * Changes the node's status with optimistic concurrency: the write names the status version it
    * was computed from, and when another writer got there first, the change is computed again on
    * the fresh row, locked until written. A writer therefore touches only its own fields and
-   * condition types and can never drop another's. `node` is updated in place to what was written. Returns false when
-   * nothing needed to change or the node is gone.
+   * condition types and can never drop another's. `node` is updated in place to what was written.
+   * The pass's `events` are written in the same statement as the status (or alone, when there is
+   * nothing to change), so that they cost no round trip of their own. Returns false when nothing
+   * needed to change or the node is gone.
    */
-  async patchStatus(node: NodeEntity, change: NodeStatusChange): Promise<boolean> {
+  async patchStatus(node: NodeEntity, change: NodeStatusChange, events: NewEvent[] = []): Promise<boolean> {
     const compute = (current: NodeEntity) => {
       const patch = typeof change === 'function' ? change(current) : change;
       return patch ? statusColumns(current, patch) : {};
     };
     // Optimistic first: one statement in the common case, where nobody else wrote meanwhile.
     const columns = compute(node);
-    if (Object.keys(columns).length === 0) return false;
-    if (await this.writeStatus(this.db.manager, node, columns)) return true;
+    if (Object.keys(columns).length === 0) {
+      await this.addEvents(this.db.manager, events);
+      return false;
+    }
+    if (await this.writeStatus(this.db.manager, node, columns, events)) return true;
     // Someone did: compute the change again on the row as it is, holding it until written.
     return this.db.transaction(async (tx) => {
       const current = await this.lock(tx, node.id);
-      if (!current) return false;
-      const again = compute(current);
-      Object.assign(node, current);
-      if (Object.keys(again).length === 0) return false;
-      if (!(await this.writeStatus(tx, node, again)))
+      if (current) Object.assign(node, current);
+      const again = current ? compute(current) : {};
+      if (Object.keys(again).length === 0) {
+        await this.addEvents(tx, events);
+        return false;
+      }
+      if (!(await this.writeStatus(tx, node, again, events)))
         throw new Error(`the status of node ${node.id} changed under its lock`);
       return true;
     });
   }
 
-  /** The conditional write itself; on success `node` holds what was written. */
-  private async writeStatus(tx: Tx, node: NodeEntity, columns: NodeStatusColumns): Promise<boolean> {
-    const result = await this.repo(tx)
-      .createQueryBuilder()
-      .update(NodeEntity)
-      .set({ ...columns, statusVersion: () => 'status_version + 1' })
-      .where('id = :id AND status_version = :version', { id: node.id, version: node.statusVersion })
-      .execute();
-    if (result.affected !== 1) return false;
+  /**
+   * The conditional write itself, with the events it carries (written only if it lands); on
+   * success `node` holds what was written.
+   */
+  private async writeStatus(
+    tx: Tx,
+    node: NodeEntity,
+    columns: NodeStatusColumns,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    const params: unknown[] = [node.id, node.statusVersion];
+    const sets = Object.entries(columns).map(([key, value]) => {
+      const column = STATUS_COLUMNS[key as keyof NodeStatusColumns];
+      params.push(column.json && value !== null ? JSON.stringify(value) : value);
+      return `${column.name} = $${params.length}::${column.type}`;
+    });
+    let sql = `WITH written AS (
+        UPDATE nodes SET ${sets.join(', ')}, status_version = status_version + 1, updated_at = now()
+         WHERE id = $1 AND status_version = $2
+        RETURNING 1)`;
+    if (events.length > 0) {
+      params.push(eventsParam(events));
+      sql += `, told AS (${insertEventsSql(params.length, 'written')})`;
+    }
+    const rows: { n: number }[] = await tx.query(`${sql} SELECT count(*)::int AS n FROM written`, params);
+    if (rows[0].n !== 1) return false;
     Object.assign(node, columns, { statusVersion: node.statusVersion + 1 });
     return true;
+  }
+
+  private async addEvents(tx: Tx, events: NewEvent[]): Promise<void> {
+    if (events.length > 0) await tx.query(insertEventsSql(1), [eventsParam(events)]);
+  }
+
+  /** Marks nodes for removal, each with its reason, in one statement. */
+  async requestDeletion(rows: { id: string; reason: string }[], at: Date): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.manager.query(
+      `UPDATE nodes AS n SET delete_requested_at = $2, delete_reason = v.reason, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, reason text)
+        WHERE n.id = v.id`,
+      [JSON.stringify(rows), at],
+    );
   }
 
   /** Heartbeats and usage of many healthy nodes, in one statement per thousand. */
@@ -117,13 +217,29 @@ export class NodesRepository {
     await this.repo(tx).delete({ id });
   }
 
-  async maxOrdinal(tx: Tx, clusterId: string, role: string): Promise<number> {
-    const row = await this.repo(tx)
-      .createQueryBuilder('n')
-      .select('COALESCE(MAX(n.ordinal), -1)', 'max')
-      .where('n.cluster_id = :clusterId AND n.role = :role', { clusterId, role })
-      .getRawOne<{ max: number }>();
-    return Number(row?.max ?? -1);
+  /**
+   * Per host, how many of this cluster's masters and workers run there, and the highest ordinal
+   * of each role (-1: none): in one statement.
+   */
+  async clusterLayout(
+    tx: Tx,
+    clusterId: string,
+  ): Promise<{ spread: Map<string, { masters: number; workers: number }>; maxOrdinal: Record<NodeRole, number> }> {
+    const rows: { host_id: string | null; role: NodeRole; n: string; max: number }[] = await tx.query(
+      `SELECT host_id, role, count(*) AS n, max(ordinal) AS max FROM nodes WHERE cluster_id = $1 GROUP BY host_id, role`,
+      [clusterId],
+    );
+    const spread = new Map<string, { masters: number; workers: number }>();
+    const maxOrdinal: Record<NodeRole, number> = { master: -1, worker: -1 };
+    for (const r of rows) {
+      maxOrdinal[r.role] = Math.max(maxOrdinal[r.role], Number(r.max));
+      if (r.host_id === null) continue;
+      const at = spread.get(r.host_id) ?? { masters: 0, workers: 0 };
+      if (r.role === 'master') at.masters += Number(r.n);
+      else at.workers += Number(r.n);
+      spread.set(r.host_id, at);
+    }
+    return { spread, maxOrdinal };
   }
 
   async hostAllocations(tx?: Tx): Promise<Map<string, HostAllocation>> {
@@ -143,18 +259,5 @@ export class NodesRepository {
         { vcpus: Number(r.vcpus), memoryMiB: Number(r.memory), diskGiB: Number(r.disk), nodes: Number(r.nodes) },
       ]),
     );
-  }
-
-  /** Per host, how many of this cluster's masters and workers run there. */
-  async clusterSpread(tx: Tx, clusterId: string): Promise<Map<string, { masters: number; workers: number }>> {
-    const rows = await this.repo(tx)
-      .createQueryBuilder('n')
-      .select('n.host_id', 'hostId')
-      .addSelect(`SUM(CASE WHEN n.role = 'master' THEN 1 ELSE 0 END)`, 'masters')
-      .addSelect(`SUM(CASE WHEN n.role = 'worker' THEN 1 ELSE 0 END)`, 'workers')
-      .where('n.cluster_id = :clusterId AND n.host_id IS NOT NULL', { clusterId })
-      .groupBy('n.host_id')
-      .getRawMany<{ hostId: string; masters: string; workers: string }>();
-    return new Map(rows.map((r) => [r.hostId, { masters: Number(r.masters), workers: Number(r.workers) }]));
   }
 }

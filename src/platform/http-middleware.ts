@@ -21,6 +21,7 @@ export function requestMiddleware(logger: Logger, metrics: MetricsService) {
         : 'unmatched';
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, seconds);
+      if (!logger.isLevelEnabled('info')) return;
       requestContext.run(store, () =>
         logger.info(
           { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10, ip: req.ip },

@@ -51,16 +51,61 @@ function perSecond(limit: RateLimit): number {
   return limit.per === 'minute' ? limit.rate / 60 : limit.rate;
 }
 
+/** A batch is at most this many seconds' worth of a limit's rate... */
+const BATCH_SECONDS = 0.1;
+/** ...and at most this share of its burst. */
+const BATCH_SHARE_OF_BURST = 0.1;
+/** Buckets this process remembers; past that, the idle ones are forgotten. */
+const MAX_LOCAL_BUCKETS = 10_000;
+
+/**
+ * How many tokens an API process takes from a Redis bucket at once, to spend them locally: a
+ * tenth of a second's worth of the rate, at most a tenth of the burst. A limit whose batch would
+ * be a single token (the failed authentications, low limits) is checked in Redis on every request.
+ */
+export function batchSize(limit: RateLimit): number {
+  return Math.max(1, Math.floor(Math.min(perSecond(limit) * BATCH_SECONDS, limit.burst * BATCH_SHARE_OF_BURST)));
+}
+
+/** One request's bucket: which limit, and its key in Redis. */
+interface Wanted {
+  name: LimitName;
+  limit: RateLimit;
+  key: string;
+}
+
+/** What this process knows of one Redis bucket. */
+interface LocalBucket {
+  /**
+   * Tokens taken from Redis and not spent yet: kept for this bucket's next requests, however late
+   * they come, so that none is lost (what they add to a burst is at most a batch).
+   */
+  tokens: number;
+  /** The bucket's level in Redis after this process last took from it, and when (performance.now()). */
+  level: number;
+  at: number;
+  /** Redis refused this bucket: until then every request is refused here without asking again. */
+  emptyUntil: number;
+  /** A call to Redis for this bucket under way: others wait for its batch instead of asking too. */
+  pending?: Promise<unknown>;
+}
+
+type Decision =
+  { allowed: true; remaining: number[] } | { allowed: false; index: number; remaining: number; retryAfterMs: number };
+
 /**
  * Request limits per API key (or admin token), per source address, and on failed authentications
- * per source address, kept in Redis so that every API process shares them. When Redis cannot
- * answer, requests go through (with a warning in the log): the limits protect the platform, an
- * outage of them must not stop it.
+ * per source address, kept in Redis so that every API process shares them. A process takes tokens
+ * from Redis in batches (see batchSize) and spends them locally, so most requests are decided
+ * without a round trip; once Redis refuses a bucket, the process refuses it on its own until a
+ * token comes back. When Redis cannot answer, requests go through (with a warning in the log): the
+ * limits protect the platform, an outage of them must not stop it.
  */
 @Injectable()
 export class RateLimitService {
   private readonly refused: Counter<'limit'>;
   private readonly unchecked: Counter;
+  private readonly local = new Map<string, LocalBucket>();
   private lastWarning = 0;
 
   constructor(
@@ -89,25 +134,19 @@ export class RateLimitService {
    */
   async admit(ip: string | undefined, token: string | undefined): Promise<Admission> {
     const { perKey, perAddress } = this.config.rateLimits;
-    const calls: [LimitName, RateLimit, BucketCall][] = [];
-    const add = (name: LimitName, limit: RateLimit, id: string) => {
-      if (limit.rate > 0) calls.push([name, limit, this.bucket(name, limit, id)]);
-    };
-    add('address', perAddress, addressKey(ip));
-    if (token !== undefined) add('key', perKey, sha256(token).toString('hex').slice(0, 32));
-    if (calls.length === 0) return { headers: {} };
-    const answer = await this.call(calls.map(([, , c]) => c));
-    if (!answer) return { headers: {} };
-    // The headers describe the budget the caller is most likely to care about: the key's.
-    const shown = calls.findIndex(([name]) => name === 'key');
-    const index = shown >= 0 ? shown : 0;
-    if (answer.allowed) return { headers: this.headers(calls[index][1], answer.remaining[index]) };
-    const order: LimitName[] = ['key', 'address'];
-    const exceeded = order
-      .map((name) => calls.findIndex(([n]) => n === name))
-      .find((i) => i >= 0 && answer.remaining[i] < 1)!;
-    const [name, limit] = calls[exceeded];
-    return this.refuse(name, limit, answer.remaining[exceeded], answer.retryAfterMs);
+    // The order in which an exceeded limit is named: the key's first.
+    const wanted: Wanted[] = [];
+    if (token !== undefined && perKey.rate > 0)
+      wanted.push({ name: 'key', limit: perKey, key: this.key('key', sha256(token).toString('hex').slice(0, 32)) });
+    if (perAddress.rate > 0)
+      wanted.push({ name: 'address', limit: perAddress, key: this.key('address', addressKey(ip)) });
+    if (wanted.length === 0) return { headers: {} };
+    const decision = await this.decide(wanted);
+    if (!decision) return { headers: {} };
+    // The headers describe the budget the caller is most likely to care about: the key's (first).
+    if (decision.allowed) return { headers: this.headers(wanted[0].limit, decision.remaining[0]) };
+    const { name, limit } = wanted[decision.index];
+    return this.refuse(name, limit, decision.remaining, decision.retryAfterMs);
   }
 
   /**
@@ -119,14 +158,107 @@ export class RateLimitService {
   async authenticationFailed(ip: string | undefined): Promise<Admission> {
     const limit = this.config.rateLimits.authFailures;
     if (limit.rate === 0) return { headers: {} };
-    const answer = await this.call([this.bucket('authFailures', limit, addressKey(ip))]);
-    if (!answer || answer.allowed) return { headers: {} };
-    return this.refuse('authFailures', limit, answer.remaining[0], answer.retryAfterMs);
+    const decision = await this.decide([
+      { name: 'authFailures', limit, key: this.key('authFailures', addressKey(ip)) },
+    ]);
+    if (!decision || decision.allowed) return { headers: {} };
+    return this.refuse('authFailures', limit, decision.remaining, decision.retryAfterMs);
   }
 
-  /** One request's share of a bucket: refused unless a whole token is left, and then takes it. */
-  private bucket(name: LimitName, limit: RateLimit, id: string): BucketCall {
-    return { key: this.key(name, id), ratePerSecond: perSecond(limit), burst: limit.burst, need: 1, cost: 1 };
+  /**
+   * One token from every bucket, or none: from this process's batches when each holds one, else
+   * from Redis for those that do not (a batch each). While a call for a bucket is under way, other
+   * requests wait for its batch instead of asking too, so that a process never holds more than
+   * about one batch of a bucket. Undefined when Redis does not answer.
+   */
+  private async decide(wanted: Wanted[]): Promise<Decision | undefined> {
+    let local = wanted.map((w) => this.localBucket(w.key));
+    let short: number[];
+    const awaited = new Set<Promise<unknown>>();
+    for (;;) {
+      const now = performance.now();
+      short = [];
+      for (const [i, b] of local.entries()) {
+        if (b.tokens >= 1) continue;
+        if (b.emptyUntil > now)
+          return {
+            allowed: false,
+            index: i,
+            remaining: this.estimate(wanted[i].limit, b, now),
+            retryAfterMs: b.emptyUntil - now,
+          };
+        short.push(i);
+      }
+      if (short.length === 0) {
+        for (const b of local) b.tokens -= 1;
+        return { allowed: true, remaining: local.map((b, i) => this.estimate(wanted[i].limit, b, now)) };
+      }
+      // A batch of one token leaves nothing to share: such a request asks on its own.
+      const pending = short
+        .filter((i) => batchSize(wanted[i].limit) > 1)
+        .map((i) => local[i].pending)
+        .filter((p) => p !== undefined && !awaited.has(p)) as Promise<unknown>[];
+      if (pending.length === 0) break;
+      for (const p of pending) awaited.add(p);
+      await Promise.allSettled(pending);
+      // The entries may have been forgotten meanwhile.
+      local = wanted.map((w) => this.localBucket(w.key));
+    }
+    // Held for this request while Redis is asked for the others; given back if it refuses.
+    const held = local.filter((_, i) => !short.includes(i));
+    for (const b of held) b.tokens -= 1;
+    const call = this.call(
+      short.map((i) => ({
+        key: wanted[i].key,
+        ratePerSecond: perSecond(wanted[i].limit),
+        burst: wanted[i].limit.burst,
+        need: 1,
+        cost: batchSize(wanted[i].limit),
+      })),
+    );
+    for (const i of short) local[i].pending = call;
+    const answer = await call;
+    const at = performance.now();
+    for (const i of short) if (local[i].pending === call) local[i].pending = undefined;
+    if (!answer || !answer.allowed) for (const b of held) b.tokens += 1;
+    if (!answer) return undefined;
+    short.forEach((i, j) => {
+      const b = local[i];
+      b.level = answer.remaining[j];
+      b.at = at;
+      if (answer.allowed) {
+        // This request spends one of the batch; the process keeps the rest.
+        b.tokens += answer.granted[j] - 1;
+      } else if (answer.remaining[j] < 1) {
+        b.emptyUntil = at + Math.ceil(((1 - answer.remaining[j]) / perSecond(wanted[i].limit)) * 1000);
+      }
+    });
+    if (answer.allowed) return { allowed: true, remaining: local.map((b, i) => this.estimate(wanted[i].limit, b, at)) };
+    const j = answer.remaining.findIndex((level) => level < 1);
+    return { allowed: false, index: short[j], remaining: answer.remaining[j], retryAfterMs: answer.retryAfterMs };
+  }
+
+  /** What is left of a bucket for its caller: Redis's level as last seen, refilled since, and this process's batch. */
+  private estimate(limit: RateLimit, b: LocalBucket, now: number): number {
+    const refilled = Math.min(limit.burst, b.level + (Math.max(0, now - b.at) / 1000) * perSecond(limit));
+    return Math.min(limit.burst, refilled + b.tokens);
+  }
+
+  private localBucket(key: string): LocalBucket {
+    let b = this.local.get(key);
+    if (b) return b;
+    if (this.local.size >= MAX_LOCAL_BUCKETS) this.forgetIdle();
+    b = { tokens: 0, level: 0, at: 0, emptyUntil: 0 };
+    this.local.set(key, b);
+    return b;
+  }
+
+  /** Forgets buckets with nothing to spend, refuse or wait for; all but the busy ones when that is not enough. */
+  private forgetIdle(): void {
+    const now = performance.now();
+    for (const [key, b] of this.local) if (!b.pending && b.emptyUntil <= now && b.tokens < 1) this.local.delete(key);
+    if (this.local.size >= MAX_LOCAL_BUCKETS / 2)
+      for (const [key, b] of this.local) if (!b.pending) this.local.delete(key);
   }
 
   private refuse(name: LimitName, limit: RateLimit, remaining: number, retryAfterMs: number): Admission {

@@ -11,7 +11,10 @@ export interface BucketCall {
   burst: number;
   /** The call is refused unless the bucket holds at least this many tokens. */
   need: number;
-  /** Tokens taken when the call is allowed (0: only look). */
+  /**
+   * Most tokens taken when the call is allowed (0: only look): as many whole tokens as the bucket
+   * holds, up to this, and never fewer than `need`.
+   */
   cost: number;
 }
 
@@ -21,6 +24,8 @@ export interface BucketAnswer {
   retryAfterMs: number;
   /** Tokens left in each bucket, in the order of the calls. */
   remaining: number[];
+  /** Tokens taken from each bucket, in the order of the calls (all 0 when refused). */
+  granted: number[];
 }
 
 /**
@@ -49,22 +54,30 @@ for i = 1, #KEYS do
   end
 end
 local out = { wait == 0 and 1 or 0, wait }
+local granted = {}
 for i = 1, #KEYS do
   local rate = tonumber(ARGV[i * 4 - 3]) / 1000
   local burst = tonumber(ARGV[i * 4 - 2])
+  local need = tonumber(ARGV[i * 4 - 1])
   local cost = tonumber(ARGV[i * 4])
   local level = levels[i]
+  local take = 0
   if wait == 0 and cost ~= 0 then
-    level = math.max(0, level - cost)
+    take = math.max(need, math.min(cost, math.floor(level)))
+    level = math.max(0, level - take)
     redis.call('HSET', KEYS[i], 'tokens', tostring(level), 'at', tostring(now))
     redis.call('PEXPIRE', KEYS[i], math.ceil(burst / rate) + 1000)
   end
   out[#out + 1] = tostring(level)
+  granted[i] = take
+end
+for i = 1, #KEYS do
+  out[#out + 1] = granted[i]
 end
 return out
 `;
 
-type TakeTokens = (numKeys: number, ...args: (string | number)[]) => Promise<[number, number, ...string[]]>;
+type TakeTokens = (numKeys: number, ...args: (string | number)[]) => Promise<(number | string)[]>;
 
 /** The one class that keeps rate-limit state in Redis. */
 @Injectable()
@@ -83,7 +96,12 @@ export class TokenBuckets {
   async take(calls: BucketCall[]): Promise<BucketAnswer> {
     const args = calls.flatMap((c) => [c.ratePerSecond, c.burst, c.need, c.cost]);
     const take = (this.redis as unknown as { kaasTakeTokens: TakeTokens }).kaasTakeTokens.bind(this.redis);
-    const [allowed, wait, ...levels] = await take(calls.length, ...calls.map((c) => c.key), ...args);
-    return { allowed: Number(allowed) === 1, retryAfterMs: Number(wait), remaining: levels.map(Number) };
+    const [allowed, wait, ...rest] = await take(calls.length, ...calls.map((c) => c.key), ...args);
+    return {
+      allowed: Number(allowed) === 1,
+      retryAfterMs: Number(wait),
+      remaining: rest.slice(0, calls.length).map(Number),
+      granted: rest.slice(calls.length).map(Number),
+    };
   }
 }

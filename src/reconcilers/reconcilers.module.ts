@@ -12,6 +12,7 @@ import { EndpointStep } from './cluster/endpoint.step.js';
 import { NodeFactory } from './cluster/node-factory.js';
 import { RemediationStep } from './cluster/remediation.step.js';
 import { FleetMetrics } from './fleet-metrics.js';
+import { PassContextRepository } from './pass-context.repository.js';
 import { DrainStep } from './host-sweep/drain.step.js';
 import { FencingStep } from './host-sweep/fencing.step.js';
 import { HostSweepHandler } from './host-sweep/host-sweep.handler.js';
@@ -53,6 +54,7 @@ import { TeardownPhase } from './node/phases/teardown.phase.js';
     NetworkCollector,
     NodeFactory,
     NodeReconciler,
+    PassContextRepository,
     NetworkPhase,
     StoragePhase,
     SeedPhase,

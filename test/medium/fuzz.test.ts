@@ -66,8 +66,9 @@ describe(`API fuzzing from the OpenAPI document (FUZZ_SEED=${SEED})`, () => {
   let created = 0;
 
   beforeAll(async () => {
-    // The fuzzer sends bad tokens on purpose; the failed-authentication limit would stop it early.
-    p = await startPlatform({ KAAS_RATE_LIMIT_AUTH_FAILURES: '0' });
+    // The fuzzer sends bad tokens on purpose; the failed-authentication limit would stop it early,
+    // and it sends faster than a key's 100 requests per second (the limits have tests of their own).
+    p = await startPlatform({ KAAS_RATE_LIMIT_AUTH_FAILURES: '0', KAAS_RATE_LIMIT_PER_KEY: '1000000' });
     s = await tenantWithInfra(p, 'target');
     const cluster = await s.client.call('POST', '/v1/clusters', clusterBody(s, { workers: 0 }));
     expect(cluster.status).toBe(202);

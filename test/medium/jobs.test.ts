@@ -114,6 +114,58 @@ describe('background jobs on real Redis', () => {
     expect(ranAt).toHaveLength(1);
   });
 
+  it('leaves a pending look-later where it is for an add that only makes sure there is a job', async () => {
+    const ranAt: number[] = [];
+    runner.register('test.flaky', async () => {
+      ranAt.push(Date.now());
+      return { ok: true };
+    });
+    await queue.enqueue('test.flaky', { key: 'e', failTimes: 0 }, { resourceKey: 'cluster-3', delayMs: 1500 });
+    const t0 = Date.now();
+    await queue.enqueue('test.flaky', { key: 'e', failTimes: 0 }, { resourceKey: 'cluster-3', ensureOnly: true });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ranAt).toEqual([]);
+    await waitFor('the look-later to run', async () => ranAt.length === 1, 5000, 20);
+    expect(ranAt[0] - t0).toBeGreaterThanOrEqual(900);
+    // With no job of the resource left (as when Redis lost it), the same add makes one, for now.
+    const t1 = Date.now();
+    await queue.enqueue('test.flaky', { key: 'e', failTimes: 0 }, { resourceKey: 'cluster-3', ensureOnly: true });
+    await waitFor('the safety net to run', async () => ranAt.length === 2, 5000, 20);
+    expect(ranAt[1] - t1).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ranAt).toHaveLength(2);
+    // Beside a running job it queues no run after it either.
+    runner.register('test.flaky', async () => {
+      ranAt.push(Date.now());
+      await new Promise((r) => setTimeout(r, 300));
+      return { ok: true };
+    });
+    await queue.enqueue('test.flaky', { key: 'e', failTimes: 0 }, { resourceKey: 'cluster-3' });
+    await waitFor('the long run to start', async () => ranAt.length === 3, 5000, 10);
+    await queue.enqueue('test.flaky', { key: 'e', failTimes: 0 }, { resourceKey: 'cluster-3', ensureOnly: true });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(ranAt).toHaveLength(3);
+  });
+
+  it('gathers adds that come within a short while into one run, bringing a look-later forward', async () => {
+    const ranAt: number[] = [];
+    runner.register('test.flaky', async () => {
+      ranAt.push(Date.now());
+      return { ok: true };
+    });
+    await queue.enqueue('test.flaky', { key: 'f', failTimes: 0 }, { resourceKey: 'cluster-4', delayMs: 10000 });
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await queue.enqueue('test.flaky', { key: 'f', failTimes: 0 }, { resourceKey: 'cluster-4', gatherMs: 200 });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor('the gathered run', async () => ranAt.length === 1, 5000, 10);
+    expect(ranAt[0] - t0).toBeGreaterThanOrEqual(200);
+    expect(ranAt[0] - t0).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ranAt).toHaveLength(1);
+  });
+
   it('registers the schedule table idempotently', async () => {
     await runner.stop();
     await runner.start();

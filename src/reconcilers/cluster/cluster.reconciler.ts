@@ -11,7 +11,7 @@ import type { AppConfig } from '../../config/config.js';
 import { ClusterSecretsStore } from '../../control-plane/cluster-secrets.store.js';
 import { ControlPlaneLeaver } from '../../control-plane/control-plane-leaver.service.js';
 import { EventsRepository } from '../../events/events.repository.js';
-import { EventsService } from '../../events/events.service.js';
+import { type EventRecord, EventsService } from '../../events/events.service.js';
 import { backendKindOf } from '../../hypervisor/backends/index.js';
 import type { HostEntity } from '../../hypervisor/host.entity.js';
 import { HostsRepository } from '../../hypervisor/hosts.repository.js';
@@ -21,8 +21,9 @@ import { FloatingIpsService } from '../../networks/floating-ips.service.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
 import { MetricsService } from '../../platform/metrics.service.js';
+import { PassContextRepository } from '../pass-context.repository.js';
 import { EndpointStep } from './endpoint.step.js';
-import { NodeFactory } from './node-factory.js';
+import { NodeFactory, type NodeRequest } from './node-factory.js';
 import { RemediationStep } from './remediation.step.js';
 
 /** A node's certificate is renewed (the node replaced) once it ends within this many days. */
@@ -92,6 +93,7 @@ export class ClusterReconciler {
     private readonly remediation: RemediationStep,
     private readonly endpoint: EndpointStep,
     private readonly nodeFactory: NodeFactory,
+    private readonly contexts: PassContextRepository,
     metrics: MetricsService,
   ) {
     this.timeToRunning = new Histogram({
@@ -105,21 +107,24 @@ export class ClusterReconciler {
   @OnJob('clusters.resync')
   async resync(): Promise<{ enqueued: number }> {
     const ids = await this.clusters.unsettledIds();
+    // A cluster whose pass is already queued (its look back later included) gets no other.
     for (const clusterId of ids)
-      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId, ensureOnly: true });
     return { enqueued: ids.length };
   }
 
   @OnJob('cluster.reconcile')
   async reconcile(payload: JobPayloads['cluster.reconcile']): Promise<{ settled: boolean }> {
-    const cluster = await this.clusters.findById(payload.clusterId);
-    if (!cluster) return { settled: true };
+    // The cluster with its nodes: one read for the whole pass.
+    const context = await this.contexts.cluster(payload.clusterId);
+    if (!context) return { settled: true };
+    const { cluster } = context;
+    let { nodes } = context;
     const target = { tenantId: cluster.tenantId, clusterId: cluster.id };
     if (!cluster.deletingAt && (await this.secrets.ensure(cluster)))
       await this.events.normal(target, 'CredentialsCreated', 'cluster CA, admin certificate and join token created');
 
     let conditions = cluster.conditions;
-    let nodes = await this.nodes.forCluster(cluster.id);
     if (!cluster.deletingAt) {
       const remediated = await this.remediation.run(cluster, nodes, conditions);
       conditions = remediated.conditions;
@@ -141,31 +146,21 @@ export class ClusterReconciler {
       scaling: liveCount !== cluster.masters + cluster.workers,
     });
 
-    for (const action of plan.actions) {
-      if (action.kind === 'finalize') {
-        await this.finalize(cluster);
-        return { settled: true };
-      }
-      if (action.kind === 'delete') {
-        const node = nodes.find((n) => n.id === action.nodeId)!;
-        await this.nodes.update(node.id, { deleteRequestedAt: new Date(), deleteReason: action.reason });
-        await this.events.normal(
-          { ...target, nodeId: node.id },
-          'NodeRemoving',
-          `removing ${node.role} ${node.name}: ${action.reason}`,
-        );
-        if (node.hostId)
-          await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId: node.hostId, resourceKey: node.id });
-        else await this.nodes.remove(this.db.manager, node.id);
-      } else {
-        const created = await this.nodeFactory.create(
-          cluster,
-          action.role === 'master' ? null : action.pool,
-          action.replaces,
-        );
-        if (created) plan.nodesToReconcile.push(created.id);
-      }
+    if (plan.actions.some((a) => a.kind === 'finalize')) {
+      await this.finalize(cluster);
+      return { settled: true };
     }
+    // Nodes this pass queues a pass of their own for, and nodes it removed outright.
+    const queued = new Set<string>();
+    const removed = new Set<string>();
+    const deletes = plan.actions.flatMap((a) => (a.kind === 'delete' ? [a] : []));
+    await this.requestRemovals(cluster, nodes, deletes, queued, removed);
+    // Every node this pass makes, in one transaction (the factory queues their passes).
+    const requests: NodeRequest[] = plan.actions.flatMap((a) =>
+      a.kind === 'create' ? [{ pool: a.role === 'master' ? null : a.pool, replaces: a.replaces }] : [],
+    );
+    const created = await this.nodeFactory.createMany(cluster, requests);
+    for (const n of created) queued.add(n.id);
 
     for (const c of plan.conditions) conditions = setCondition(conditions, c.type, c.status, c.reason, c.message);
     const was = cluster.phase;
@@ -176,15 +171,29 @@ export class ClusterReconciler {
       !sameConditions(conditions, cluster.conditions) ||
       cluster.observedGeneration !== observed
     ) {
+      const told: EventRecord[] =
+        plan.phase === was
+          ? []
+          : [
+              {
+                target,
+                type: 'normal',
+                reason: `Phase${plan.phase}`,
+                message: `cluster is ${plan.phase} (was ${was})`,
+              },
+            ];
       if (
-        !(await this.clusters.patchStatus(cluster, { phase: plan.phase, conditions, observedGeneration: observed }))
+        !(await this.clusters.patchStatus(
+          cluster,
+          { phase: plan.phase, conditions, observedGeneration: observed },
+          this.events.rows(told),
+        ))
       ) {
         // Its status changed meanwhile (deleted, another pass): decide again on what it is now.
         await this.jobs.enqueue('cluster.reconcile', { clusterId: cluster.id }, { resourceKey: cluster.id });
         return { settled: false };
       }
-      if (plan.phase !== was)
-        await this.events.normal(target, `Phase${plan.phase}`, `cluster is ${plan.phase} (was ${was})`);
+      this.events.logRecorded(told);
       // Pending and Provisioning come only before a cluster first runs; the status write above
       // succeeds once per transition, so each cluster is counted once.
       if (plan.phase === 'Running' && (was === 'Pending' || was === 'Provisioning'))
@@ -200,21 +209,30 @@ export class ClusterReconciler {
         await this.events.normal(target, 'Restored', `the control plane runs from backup ${cluster.restoreBackupId}`);
     }
 
-    const current = await this.nodes.forCluster(cluster.id);
-    if (!cluster.deletingAt) await this.endpoint.run(cluster, current);
+    // The nodes as this pass leaves them (its own changes applied; nothing read again).
+    const current = [...nodes.filter((n) => !removed.has(n.id)), ...created];
+    if (!cluster.deletingAt) await this.endpoint.run(cluster, current, context);
     const byId = new Map(current.map((n) => [n.id, n]));
     for (const nodeId of new Set(plan.nodesToReconcile)) {
       const n = byId.get(nodeId);
       // A fenced node's host does not answer: its teardown is queued when the host returns.
-      if (n?.hostId && !(n.deleteRequestedAt && unreachable.ids.has(n.hostId)))
-        await this.jobs.enqueue('node.reconcile', { nodeId }, { hostId: n.hostId, resourceKey: nodeId });
+      if (queued.has(nodeId) || !n?.hostId || (n.deleteRequestedAt && unreachable.ids.has(n.hostId))) continue;
+      // Its own passes carry it on: this only makes sure it has one (its job may have been lost
+      // with Redis), and hurries none that waits.
+      await this.jobs.enqueue(
+        'node.reconcile',
+        { nodeId },
+        { hostId: n.hostId, resourceKey: nodeId, ensureOnly: true },
+      );
     }
     if (!plan.settled) {
-      // Waiting for nodes to come up needs no polling: every phase a node enters, and every node
-      // removed, queues this cluster's reconcile. The look back later is a fallback then; it stays
-      // short while this pass acted, or while nodes go away or are unhealthy (their timeouts run).
+      // Waiting for nodes to come up needs no polling: every node that becomes ready, fails or is
+      // removed queues this cluster's reconcile. The look back later is a fallback then; it stays
+      // short while this pass could not do all it meant to (a node not made, nodes removed), or
+      // while nodes go away or are unhealthy (their timeouts run).
       const waitingOnly =
-        plan.actions.length === 0 &&
+        deletes.length === 0 &&
+        created.length === requests.length &&
         !current.some((n) => n.deleteRequestedAt || n.unhealthySince || n.phase === 'NotReady' || n.phase === 'Failed');
       await this.jobs.enqueue(
         'cluster.reconcile',
@@ -223,6 +241,50 @@ export class ClusterReconciler {
       );
     }
     return { settled: plan.settled };
+  }
+
+  /**
+   * Marks the nodes the plan removes (in one statement, their events in another) and queues
+   * their teardown; a node that never got a host has nothing to tear down and goes at once.
+   * `nodes` is updated in place.
+   */
+  private async requestRemovals(
+    cluster: ClusterEntity,
+    nodes: NodeEntity[],
+    deletes: { nodeId: string; reason: string }[],
+    queued: Set<string>,
+    removed: Set<string>,
+  ): Promise<void> {
+    if (deletes.length === 0) return;
+    const at = new Date();
+    await this.nodes.requestDeletion(
+      deletes.map((a) => ({ id: a.nodeId, reason: a.reason })),
+      at,
+    );
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    await this.events.recordAll(
+      deletes.map((a) => {
+        const node = byId.get(a.nodeId)!;
+        return {
+          target: { tenantId: cluster.tenantId, clusterId: cluster.id, nodeId: node.id },
+          type: 'normal' as const,
+          reason: 'NodeRemoving',
+          message: `removing ${node.role} ${node.name}: ${a.reason}`,
+        };
+      }),
+    );
+    for (const a of deletes) {
+      const node = byId.get(a.nodeId)!;
+      node.deleteRequestedAt = at;
+      node.deleteReason = a.reason;
+      if (node.hostId) {
+        await this.jobs.enqueue('node.reconcile', { nodeId: node.id }, { hostId: node.hostId, resourceKey: node.id });
+        queued.add(node.id);
+      } else {
+        await this.nodes.remove(this.db.manager, node.id);
+        removed.add(node.id);
+      }
+    }
   }
 
   /** Hosts of this cluster's nodes being removed that do not answer (their nodes are fenced). */

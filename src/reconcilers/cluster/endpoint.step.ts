@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { ClusterEntity } from '../../clusters/cluster.entity.js';
 import { BundlesService } from '../../control-plane/bundles.service.js';
 import { EventsService } from '../../events/events.service.js';
-import { FloatingIpsRepository } from '../../networks/floating-ips.repository.js';
-import { VpcsRepository } from '../../networks/vpcs.repository.js';
+import type { FloatingIpEntity, VpcEntity } from '../../networks/network.entities.js';
 import type { NodeEntity } from '../../nodes/node.entity.js';
 import { TenantNetwork } from '../network/tenant-network.service.js';
 
@@ -18,22 +17,25 @@ export class EndpointStep {
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly floatingIps: FloatingIpsRepository,
-    private readonly vpcs: VpcsRepository,
     private readonly bundles: BundlesService,
     private readonly events: EventsService,
     private readonly network: TenantNetwork,
   ) {}
 
-  async run(cluster: ClusterEntity, nodes: NodeEntity[]): Promise<void> {
-    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+  /** `records`: the cluster's VPC and floating IP as the pass read them. */
+  async run(
+    cluster: ClusterEntity,
+    nodes: NodeEntity[],
+    records: { vpc: VpcEntity | null; floatingIp: FloatingIpEntity | null },
+  ): Promise<void> {
+    const fip = records.floatingIp;
     if (!fip) {
       await this.network.removeEndpoint(cluster.id);
       return;
     }
     // Nothing to put behind it before the first node has its port (the VPC is made with it).
     if (!nodes.some((n) => n.role === 'master' && n.address)) return;
-    const vpc = await this.vpcs.findById(cluster.vpcId);
+    const { vpc } = records;
     const bundle = this.bundles.get(cluster.controlPlane);
     if (!vpc || !bundle) return;
     const masters = nodes.filter(

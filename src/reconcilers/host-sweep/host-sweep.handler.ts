@@ -12,6 +12,7 @@ import { MetricsService } from '../../platform/metrics.service.js';
 import type { HostBackend } from '../../hypervisor/backends/index.js';
 import type { HostEntity } from '../../hypervisor/host.entity.js';
 import { TenantNetwork } from '../network/tenant-network.service.js';
+import { CLUSTER_NUDGE_GATHER_MS } from '../node/node.reconciler.js';
 import { DrainStep } from './drain.step.js';
 import { FencingStep } from './fencing.step.js';
 import { NodeHealthStep } from './node-health.step.js';
@@ -151,6 +152,10 @@ export class HostSweepHandler implements OnModuleInit {
 
   private async nudgeClusters(ids: Set<string>): Promise<void> {
     for (const clusterId of ids)
-      await this.jobs.enqueue('cluster.reconcile', { clusterId }, { resourceKey: clusterId });
+      await this.jobs.enqueue(
+        'cluster.reconcile',
+        { clusterId },
+        { resourceKey: clusterId, gatherMs: CLUSTER_NUDGE_GATHER_MS },
+      );
   }
 }

@@ -41,6 +41,12 @@ export interface EndpointRequest {
 /** Why a VPC has no way out, when it has none. */
 export type GatewayProblem = 'no-range' | undefined;
 
+/** A VPC's way out: its gateway's spec and the provider network it sits on. */
+interface Gateway {
+  spec: VpcGatewaySpec;
+  provider: { rangeId: string; cidr: string; physnet: string };
+}
+
 /** How long a scope written or checked by this worker is taken as still in place. */
 const ENSURED_TTL_MS = 60_000;
 
@@ -59,6 +65,8 @@ export class TenantNetwork implements OnModuleDestroy {
   /** The Southbound connection with its transactions timed (it is only read). */
   private readonly southboundReads: NorthboundTransactor | undefined;
   private readonly ensured = new Map<string, { spec: string; at: number }>();
+  /** Gateways of VPCs as read by this worker (see `gatewayOf`). */
+  private readonly gateways = new Map<string, { gateway: Promise<Gateway | undefined>; at: number }>();
   private chassis: { names: Promise<Set<string>>; at: number } | undefined;
 
   constructor(
@@ -206,6 +214,8 @@ export class TenantNetwork implements OnModuleDestroy {
       range: async (id) => (await load()).ranges.has(id),
     };
     const removed = await this.controller.collectGarbage(liveness);
+    // Gateways are read again once anything was removed (a range, a VPC's router port).
+    if (removed.length > 0) this.gateways.clear();
     for (const row of removed) {
       if (row.owners.nodeId) this.ensured.delete(`port:${row.owners.nodeId}`);
       if (row.owners.vpcId) this.ensured.delete(`vpc:${row.owners.vpcId}`);
@@ -249,6 +259,7 @@ export class TenantNetwork implements OnModuleDestroy {
     } catch (err) {
       if (!(err instanceof OvnNetworkError) || err.code !== OvnNetworkErrorCode.DependencyMissing) throw err;
       this.ensured.delete(`vpc:${vpc.id}`);
+      this.gateways.delete(vpc.id);
       for (const key of [...this.ensured.keys()]) if (key.startsWith('provider:')) this.ensured.delete(key);
       await this.ensureVpc(vpc, preferRangeId);
       await write();
@@ -258,6 +269,7 @@ export class TenantNetwork implements OnModuleDestroy {
   /** Forget what this worker took as in place (the next calls read the database again). */
   forget(): void {
     this.ensured.clear();
+    this.gateways.clear();
   }
 
   private async once<S>(key: string, spec: S, apply: (spec: S) => Promise<unknown>): Promise<void> {
@@ -279,10 +291,27 @@ export class TenantNetwork implements OnModuleDestroy {
     for (const [key, v] of this.ensured) if (now - v.at >= ENSURED_TTL_MS) this.ensured.delete(key);
   }
 
-  private async gatewayOf(
-    vpc: VpcEntity,
-    preferRangeId?: string,
-  ): Promise<{ spec: VpcGatewaySpec; provider: { rangeId: string; cidr: string; physnet: string } } | undefined> {
+  /**
+   * The VPC's gateway as last read by this worker, within the last minute: its router address is
+   * kept until the VPC goes, so passes over the VPC's nodes and clusters need not read it, its
+   * range and the hosts again. A VPC without one yet is read every time (a range may come).
+   */
+  private gatewayOf(vpc: VpcEntity, preferRangeId?: string): Promise<Gateway | undefined> {
+    const known = this.gateways.get(vpc.id);
+    if (known && Date.now() - known.at < ENSURED_TTL_MS) return known.gateway;
+    if (this.gateways.size > 100_000)
+      for (const [id, v] of this.gateways) if (Date.now() - v.at >= ENSURED_TTL_MS) this.gateways.delete(id);
+    // Passes over one VPC's nodes and cluster run side by side: they share one read.
+    const entry = { gateway: this.readGateway(vpc, preferRangeId), at: Date.now() };
+    this.gateways.set(vpc.id, entry);
+    const drop = () => {
+      if (this.gateways.get(vpc.id) === entry) this.gateways.delete(vpc.id);
+    };
+    entry.gateway.then((gateway) => gateway ?? drop(), drop);
+    return entry.gateway;
+  }
+
+  private async readGateway(vpc: VpcEntity, preferRangeId?: string): Promise<Gateway | undefined> {
     let router = await this.floatingIps.routerAddressOf(vpc.id);
     if (!router) router = await this.allocateRouterAddress(vpc, preferRangeId);
     if (!router) return undefined;

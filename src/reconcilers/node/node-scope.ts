@@ -4,7 +4,7 @@ import type { ImageEntity } from '../../hypervisor/host.entity.js';
 import type { HostRuntime } from '../../hypervisor/host-runtime.js';
 import type { DomainSpec } from '../../hypervisor/xml/domain-xml.js';
 import { libvirtNames } from '../../hypervisor/xml/names.js';
-import type { VpcEntity } from '../../networks/network.entities.js';
+import type { FloatingIpEntity, VpcEntity } from '../../networks/network.entities.js';
 import type { NodeEntity, NodePhase } from '../../nodes/node.entity.js';
 import type { NodeStatusPatch } from '../../nodes/node-status.js';
 
@@ -33,7 +33,10 @@ interface PendingEvent {
  */
 export class NodeScope {
   readonly names: { domain: string; disk: string; seed: string };
+  /** The cluster's VPC, read with the node (undefined: not read yet). */
   vpc: VpcEntity | undefined;
+  /** The cluster's floating IP, read with the node (null: it has none; undefined: not read yet). */
+  floatingIp: FloatingIpEntity | null | undefined;
   image: ImageEntity | null = null;
   /** Decided by the phases for the domain phase. */
   readonly domainParts: { nics: DomainSpec['nics']; bundleVolume?: string } = { nics: [] };

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { ClustersRepository } from '../../clusters/clusters.repository.js';
-import { EventsService } from '../../events/events.service.js';
+import { type EventRecord, EventsService } from '../../events/events.service.js';
 import { HostLeases } from '../../hypervisor/host-leases.service.js';
 import { JobQueue, type JobPayloads } from '../../jobs/job-types.js';
 import { OnJob } from '../../jobs/on-job.decorator.js';
 import type { NodePhase } from '../../nodes/node.entity.js';
 import { NodesRepository } from '../../nodes/nodes.repository.js';
+import { PassContextRepository } from '../pass-context.repository.js';
 import { type NodePhaseStep, NodeScope } from './node-scope.js';
 import { DomainPhase } from './phases/domain.phase.js';
 import { LeavePhase } from './phases/leave.phase.js';
@@ -16,6 +16,12 @@ import { StoragePhase } from './phases/storage.phase.js';
 import { TeardownPhase } from './phases/teardown.phase.js';
 
 export { phaseFromGuest } from './phases/probe.phase.js';
+
+/**
+ * How long a cluster's pass waits for more of its nodes' news: nodes made together become ready
+ * in the same round of passes, and one cluster pass then sees them all.
+ */
+export const CLUSTER_NUDGE_GATHER_MS = 100;
 
 /** A booting node's passes that only probe its guest do a full pass at least this often. */
 const ENSURE_EVERY_MS = 30000;
@@ -40,7 +46,7 @@ export class NodeReconciler {
 
   constructor(
     private readonly nodes: NodesRepository,
-    private readonly clusters: ClustersRepository,
+    private readonly contexts: PassContextRepository,
     private readonly leases: HostLeases,
     private readonly events: EventsService,
     private readonly jobs: JobQueue,
@@ -59,12 +65,15 @@ export class NodeReconciler {
 
   @OnJob('node.reconcile')
   async reconcile(payload: JobPayloads['node.reconcile']): Promise<{ phase: NodePhase | 'gone' | 'deleted' }> {
-    const node = await this.nodes.findById(payload.nodeId);
-    if (!node) return { phase: 'gone' };
-    const cluster = await this.clusters.findById(node.clusterId);
+    // The node, its cluster, VPC and floating IP: one read for the whole pass.
+    const context = await this.contexts.node(payload.nodeId);
+    if (!context) return { phase: 'gone' };
+    const { node, cluster } = context;
     const runtime = node.hostId ? this.leases.runtime(node.hostId) : undefined;
     if (!runtime?.backend) throw new Error(`host ${node.hostId} is not connected in this worker; will retry`);
     const scope = new NodeScope(node, cluster, runtime, runtime.backend);
+    scope.vpc = context.vpc ?? undefined;
+    scope.floatingIp = context.floatingIp;
 
     let path: NodePhaseStep[];
     if (!cluster || cluster.deletingAt || node.deleteRequestedAt) {
@@ -103,15 +112,19 @@ export class NodeReconciler {
     return { phase: scope.removed ? 'deleted' : scope.phase };
   }
 
-  /** The pass's one status write, then what it tells: its events and the cluster's next look. */
+  /** The pass's one status write with its events, then the cluster's next look. */
   private async writeStatus(scope: NodeScope): Promise<void> {
-    if (!scope.removed) await this.nodes.patchStatus(scope.node, scope.status);
-    for (const e of scope.events) await this.events[e.type](scope.target, e.reason, e.message);
+    const events: EventRecord[] = scope.events.map((e) => ({ target: scope.target, ...e }));
+    if (scope.removed) await this.events.recordAll(events);
+    else {
+      await this.nodes.patchStatus(scope.node, scope.status, this.events.rows(events));
+      this.events.logRecorded(events);
+    }
     if (scope.nudgeCluster && scope.cluster)
       await this.jobs.enqueue(
         'cluster.reconcile',
         { clusterId: scope.node.clusterId },
-        { resourceKey: scope.node.clusterId },
+        { resourceKey: scope.node.clusterId, gatherMs: CLUSTER_NUDGE_GATHER_MS },
       );
   }
 

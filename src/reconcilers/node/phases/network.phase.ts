@@ -25,11 +25,13 @@ export class NetworkPhase implements NodePhaseStep {
   async run(scope: NodeScope): Promise<PhaseResult> {
     const { node } = scope;
     const cluster = scope.liveCluster;
-    const vpc = await this.vpcs.findById(cluster.vpcId);
+    const vpc = scope.vpc ?? (await this.vpcs.findById(cluster.vpcId));
     if (!vpc) throw new Error(`VPC ${cluster.vpcId} of cluster ${cluster.id} is missing`);
     scope.vpc = vpc;
     // The router's provider address is taken on the provider network of the cluster's floating IP.
-    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    if (scope.floatingIp === undefined)
+      scope.floatingIp = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    const fip = scope.floatingIp;
     const interfaceId = await this.network.ensurePort(node, vpc, fip?.rangeId);
     scope.domainParts.nics.push({
       bridge: this.config.ovn.integrationBridge,

@@ -140,7 +140,9 @@ export class SeedPhase implements NodePhaseStep {
     if (!secrets) throw new Error(`cluster ${cluster.id} has no secrets yet`);
     const bundle = this.bundles.get(cluster.controlPlane);
     if (!bundle) throw new Error(`bundle ${cluster.controlPlane} is not installed`);
-    const fip = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    if (scope.floatingIp === undefined)
+      scope.floatingIp = await this.floatingIps.findForTenant(cluster.tenantId, cluster.floatingIpId);
+    const fip = scope.floatingIp;
     const siblings = await this.nodes.forCluster(cluster.id);
     const masters = siblings.filter((n) => n.role === 'master' && !n.deleteRequestedAt && n.address);
     const cidr = parseCidr(vpc.cidr);
