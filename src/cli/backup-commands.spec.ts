@@ -5,6 +5,7 @@ import { ApiError } from './api-client.js';
 import { humanBytes } from './backup-commands.js';
 import { age } from './output.js';
 import { kaasctlProgram, throwOnUsageErrors } from './program.js';
+import { onFakeClock } from '../../test/support/fake-clock.js';
 
 type Backup = Schemas['BackupResponse'];
 
@@ -170,28 +171,13 @@ describe('kaasctl clusters backups and backups', () => {
   /** Fake milliseconds from the start of `runWaiting` to the end of kaasctl. */
   let waited: number;
 
-  /** Runs kaasctl on fake timers, a second at a time, until it ends (create --wait polls every second). */
-  async function runWaiting(...args: string[]): Promise<Command> {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'] });
-    const startedAt = Date.now();
-    let ended = false;
-    const end = () => {
-      ended = true;
-      waited = Date.now() - startedAt;
-    };
-    const running = run(...args);
-    running.then(end, end);
-    // Each step lets the fake API answer (real I/O turns) before the clock moves on.
-    const settle = async () => {
-      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
-    };
-    for (let second = 0; second < 3600 && !ended; second++) {
-      await settle();
-      if (!ended) await jest.advanceTimersByTimeAsync(1000);
-      await settle();
-    }
-    return running;
-  }
+  /** Runs kaasctl on fake timers, a second at a time, until it ends (create --wait looks every second). */
+  const runWaiting = (...args: string[]): Promise<Command> =>
+    onFakeClock(
+      () => run(...args),
+      3600,
+      (ms) => (waited = ms),
+    );
 
   it("lists a cluster's backups by the cluster's name, newest first, every page", async () => {
     await run('clusters', 'backups', 'list', 'web');

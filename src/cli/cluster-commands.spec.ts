@@ -5,6 +5,7 @@ import { ApiError } from './api-client.js';
 import { mergeKubeconfig } from './credentials.js';
 import { ROLLOUT_WAIT_SECONDS } from './rollout-wait.js';
 import { kaasctlProgram, throwOnUsageErrors } from './program.js';
+import { onFakeClock } from '../../test/support/fake-clock.js';
 
 const VPC = '0b7e8a52-3f0c-4c5e-9d2a-7f3c1e0a9b11';
 const STORAGE = '1c8f9b63-4a1d-4d6f-8e3b-8a4d2f1b0c22';
@@ -259,28 +260,13 @@ describe('kaasctl clusters versions, upgrade and rotate-certificates', () => {
   /** Fake milliseconds from the start of `runWaiting` to the end of kaasctl. */
   let waited: number;
 
-  /** Runs kaasctl on fake timers, a second at a time, until it ends (--wait polls every second). */
-  async function runWaiting(...args: string[]): Promise<Command> {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'] });
-    const startedAt = Date.now();
-    let ended = false;
-    const end = () => {
-      ended = true;
-      waited = Date.now() - startedAt;
-    };
-    const running = run(...args);
-    running.then(end, end);
-    // Each step lets the fake API answer (real I/O turns) before the clock moves on.
-    const settle = async () => {
-      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
-    };
-    for (let second = 0; second < 2 * ROLLOUT_WAIT_SECONDS && !ended; second++) {
-      await settle();
-      if (!ended) await jest.advanceTimersByTimeAsync(1000);
-      await settle();
-    }
-    return running;
-  }
+  /** Runs kaasctl on fake timers, a second at a time, until it ends (--wait looks every second). */
+  const runWaiting = (...args: string[]): Promise<Command> =>
+    onFakeClock(
+      () => run(...args),
+      2 * ROLLOUT_WAIT_SECONDS,
+      (ms) => (waited = ms),
+    );
 
   it("lists the bundle's versions, saying which ones an upgrade reaches from the cluster's version", async () => {
     await run('clusters', 'versions', 'web');
