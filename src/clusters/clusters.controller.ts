@@ -52,7 +52,9 @@ export class ClustersController {
   @Get()
   @ApiOperation({ summary: 'list clusters, with their status', operationId: 'listClusters' })
   @ApiPage(ClusterResponse)
-  list(@Auth() auth: AuthContext, @Query() q: NamedListQuery): Promise<Page<ClusterResponse>> {
+  @Header('Content-Type', 'application/json; charset=utf-8')
+  list(@Auth() auth: AuthContext, @Query() q: NamedListQuery): Promise<string> {
+    // The page comes as JSON text: most clusters' answers are ones made before (ClustersService.list).
     return this.clusters.list(auth, q.limit, q.cursor, q.name);
   }
 

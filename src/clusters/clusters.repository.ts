@@ -39,7 +39,31 @@ export interface ClusterView {
   cluster: ClusterEntity;
   nodes: NodeSummary[];
   floatingIpAddress: string | null;
+  /** What the answer was made from, as `stamps` reads it. */
+  stamp: ClusterStamp;
 }
+
+/**
+ * What a cluster's API answer depends on, in a few bytes: the row's version (PostgreSQL's
+ * `xmin`, new with every write of the row), its endpoint's address and its nodes' summaries as
+ * text. Two reads with equal stamps make the same answer, so an answer made once can be served
+ * again without reading the row's heavy columns (conditions, pools, settings).
+ */
+export interface ClusterStamp {
+  id: string;
+  name: string;
+  controlPlane: string;
+  version: string;
+  floatingIpAddress: string | null;
+  nodes: string;
+}
+
+/** The endpoint's address and the nodes' summaries of cluster `c`, as both reads select them. */
+const VIEW_EXTRAS = `(SELECT host(f.address) FROM floating_ips f WHERE f.id = c.floating_ip_id) AS view_fip,
+        (SELECT COALESCE(json_agg(json_build_object('id', n.id, 'phase', n.phase, 'pool', n.pool,
+            'deleteRequestedAt', n.delete_requested_at, 'usage', n.usage) ORDER BY n.id), '[]'::json)
+          FROM nodes n WHERE n.cluster_id = c.id)::text AS view_nodes,
+        c.xmin::text AS view_version`;
 
 @Injectable()
 export class ClustersRepository {
@@ -87,22 +111,11 @@ export class ClustersRepository {
    */
   async views(
     tenantId: string,
-    q: { id: string } | { limit: number; afterName?: string; name?: string },
+    q: { id: string } | { ids: string[] } | { limit: number; afterName?: string; name?: string },
   ): Promise<ClusterView[]> {
     const read = this.viewReads();
     const params: unknown[] = [tenantId];
-    let where: string;
-    let tail = '';
-    if ('id' in q) {
-      params.push(q.id);
-      where = 'c.id = $2';
-    } else {
-      const conditions: string[] = [];
-      if (q.afterName !== undefined) conditions.push(`c.name > $${params.push(q.afterName)}`);
-      if (q.name !== undefined) conditions.push(`c.name = $${params.push(q.name)}`);
-      where = conditions.join(' AND ') || 'TRUE';
-      tail = ` ORDER BY c.name ASC, c.id ASC LIMIT $${params.push(q.limit)}`;
-    }
+    const { where, tail } = this.viewFilter(q, params);
     const rows: Record<string, unknown>[] = await this.db.manager.query(
       `${read.select} WHERE c.tenant_id = $1 AND ${where}${tail}`,
       params,
@@ -111,10 +124,12 @@ export class ClustersRepository {
       const cluster = new ClusterEntity();
       const target = cluster as unknown as Record<string, unknown>;
       for (const p of read.properties) target[p] = r[p];
-      const nodes = r.view_nodes as RawNodeSummary[];
+      const stamp = toStamp(r);
+      const nodes = JSON.parse(stamp.nodes) as RawNodeSummary[];
       return {
         cluster,
-        floatingIpAddress: r.view_fip as string | null,
+        floatingIpAddress: stamp.floatingIpAddress,
+        stamp,
         nodes: nodes.map((n) => ({
           id: n.id,
           clusterId: cluster.id,
@@ -127,6 +142,35 @@ export class ClustersRepository {
     });
   }
 
+  /**
+   * The stamps of a page of a tenant's clusters (as `views` with a limit would answer it), without
+   * the rows' heavy columns: what a list needs to tell which answers it made before still hold.
+   */
+  async stamps(tenantId: string, q: { limit: number; afterName?: string; name?: string }): Promise<ClusterStamp[]> {
+    const params: unknown[] = [tenantId];
+    const { where, tail } = this.viewFilter(q, params);
+    const rows: Record<string, unknown>[] = await this.db.manager.query(
+      `SELECT c.id, c.name, c.control_plane AS "controlPlane", ${VIEW_EXTRAS} FROM clusters c WHERE c.tenant_id = $1 AND ${where}${tail}`,
+      params,
+    );
+    return rows.map(toStamp);
+  }
+
+  private viewFilter(
+    q: { id: string } | { ids: string[] } | { limit: number; afterName?: string; name?: string },
+    params: unknown[],
+  ): { where: string; tail: string } {
+    if ('id' in q) return { where: `c.id = $${params.push(q.id)}`, tail: '' };
+    if ('ids' in q) return { where: `c.id = ANY($${params.push(q.ids)}::uuid[])`, tail: '' };
+    const conditions: string[] = [];
+    if (q.afterName !== undefined) conditions.push(`c.name > $${params.push(q.afterName)}`);
+    if (q.name !== undefined) conditions.push(`c.name = $${params.push(q.name)}`);
+    return {
+      where: conditions.join(' AND ') || 'TRUE',
+      tail: ` ORDER BY c.name ASC, c.id ASC LIMIT $${params.push(q.limit)}`,
+    };
+  }
+
   private viewRead?: { select: string; properties: string[] };
 
   /** The select of `views` (every column of the entity, under its property's name), made once. */
@@ -135,10 +179,7 @@ export class ClustersRepository {
     const columns = this.db.dataSource.getMetadata(ClusterEntity).columns;
     const properties = columns.map((c) => c.propertyName);
     const select = `SELECT ${columns.map((c) => `c.${c.databaseName} AS "${c.propertyName}"`).join(', ')},
-        (SELECT host(f.address) FROM floating_ips f WHERE f.id = c.floating_ip_id) AS view_fip,
-        (SELECT COALESCE(json_agg(json_build_object('id', n.id, 'phase', n.phase, 'pool', n.pool,
-            'deleteRequestedAt', n.delete_requested_at, 'usage', n.usage)), '[]'::json)
-          FROM nodes n WHERE n.cluster_id = c.id) AS view_nodes
+        ${VIEW_EXTRAS}
       FROM clusters c`;
     this.viewRead = { select, properties };
     return this.viewRead;
@@ -297,4 +338,15 @@ export class ClustersRepository {
       .getMany();
     return new Map(rows.map((r) => [r.id, r.settings]));
   }
+}
+
+function toStamp(r: Record<string, unknown>): ClusterStamp {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    controlPlane: r.controlPlane as string,
+    version: r.view_version as string,
+    floatingIpAddress: r.view_fip as string | null,
+    nodes: r.view_nodes as string,
+  };
 }

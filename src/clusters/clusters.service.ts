@@ -4,7 +4,7 @@ import { Database, isUniqueViolation, type Tx } from '../common/database.js';
 import { DomainError } from '../common/domain-error.js';
 import { checkIfMatch, type IfMatch } from '../common/if-match.js';
 import { IdempotencyEffects } from '../common/idempotency-effects.js';
-import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { decodeCursor, encodeCursor } from '../common/pagination.js';
 import { BackupsRepository } from '../backups/backups.repository.js';
 import { BundlesService } from '../control-plane/bundles.service.js';
 import { EventsService } from '../events/events.service.js';
@@ -17,7 +17,8 @@ import { StoragePoolsRepository } from '../storage-pools/storage-pools.repositor
 import { QuotaService } from '../tenants/quota.service.js';
 import type { ClusterEntity, ClusterSettings } from './cluster.entity.js';
 import { checkSettings, ClusterCapacity } from './cluster-capacity.js';
-import type { ClusterView } from './clusters.repository.js';
+import type { ClusterStamp, ClusterView } from './clusters.repository.js';
+import { ClusterAnswers } from './cluster-answers.js';
 import {
   type ClusterResponse,
   type CreateClusterRequest,
@@ -31,6 +32,9 @@ import { checkPoolNames, defaultPool, poolFromRequest, WorkerPoolsService } from
 /** The API side of clusters: validate, reserve, persist the desired state, enqueue. No VM work. */
 @Injectable()
 export class ClustersService {
+  /** Answers this process made for lists, by cluster (see `list`). */
+  private readonly answers = new ClusterAnswers();
+
   constructor(
     private readonly db: Database,
     private readonly clusters: ClustersRepository,
@@ -205,15 +209,14 @@ export class ClustersService {
     return cluster;
   }
 
-  private viewResponse(v: ClusterView): ClusterResponse {
-    const bundle = this.bundles.get(v.cluster.controlPlane);
-    return toClusterResponse(
-      v.cluster,
-      v.nodes,
-      v.floatingIpAddress,
-      bundle?.manifest.endpoint.port ?? 443,
-      bundle?.manifest.endpoint.scheme ?? 'https',
-    );
+  private viewResponse(v: Omit<ClusterView, 'stamp'>): ClusterResponse {
+    const endpoint = this.endpointOf(v.cluster.controlPlane);
+    return toClusterResponse(v.cluster, v.nodes, v.floatingIpAddress, endpoint.port, endpoint.scheme);
+  }
+
+  private endpointOf(controlPlane: string): { scheme: string; port: number } {
+    const bundle = this.bundles.get(controlPlane);
+    return { scheme: bundle?.manifest.endpoint.scheme ?? 'https', port: bundle?.manifest.endpoint.port ?? 443 };
   }
 
   async get(auth: AuthContext, id: string): Promise<ClusterResponse> {
@@ -222,16 +225,35 @@ export class ClustersService {
     return this.viewResponse(view);
   }
 
-  async list(auth: AuthContext, limit = 100, cursor?: string, name?: string): Promise<Page<ClusterResponse>> {
+  /**
+   * A page of the tenant's clusters as JSON text. The page's stamps are read first (one narrow
+   * query); only the clusters whose answer this process has not made for the same stamp are read
+   * whole (a second query, by id) and their answers made and kept. A cluster deleted between the
+   * two reads is left out of the page.
+   */
+  async list(auth: AuthContext, limit = 100, cursor?: string, name?: string): Promise<string> {
+    const tenantId = tenantOf(auth);
     const after = decodeCursor(cursor, ['name']);
-    // The page with its nodes and endpoints in one query, not per cluster nor per kind.
-    const views = await this.clusters.views(tenantOf(auth), { limit: limit + 1, afterName: after?.name, name });
-    return toPage(
-      views,
-      limit,
-      (v) => this.viewResponse(v),
-      (v) => ({ name: v.cluster.name }),
-    );
+    const stamps = await this.clusters.stamps(tenantId, { limit: limit + 1, afterName: after?.name, name });
+    const more = stamps.length > limit;
+    const page = more ? stamps.slice(0, limit) : stamps;
+    const endpoint = (s: ClusterStamp) => {
+      const e = this.endpointOf(s.controlPlane);
+      return `${e.scheme}:${e.port}`;
+    };
+    const items = page.map((s) => this.answers.find(s, endpoint(s)));
+    const missing = page.filter((_, i) => items[i] === undefined).map((s) => s.id);
+    if (missing.length > 0) {
+      const made = new Map<string, string>();
+      for (const view of await this.clusters.views(tenantId, { ids: missing })) {
+        const json = JSON.stringify(this.viewResponse(view));
+        this.answers.keep(view.stamp, endpoint(view.stamp), json);
+        made.set(view.cluster.id, json);
+      }
+      page.forEach((s, i) => (items[i] ??= made.get(s.id)));
+    }
+    const nextCursor = more ? `,"nextCursor":${JSON.stringify(encodeCursor({ name: page[limit - 1].name }))}` : '';
+    return `{"items":[${items.filter((i) => i !== undefined).join(',')}]${nextCursor}}`;
   }
 
   async patch(auth: AuthContext, id: string, body: PatchClusterRequest, ifMatch?: IfMatch): Promise<ClusterResponse> {

@@ -77,9 +77,15 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
   async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {
     const queue = QUEUE_OF[name];
     if (queue === HOST_QUEUE && !options.hostId) throw new Error(`job ${name} needs a hostId`);
-    await (
-      await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue)
-    ).add(name, withRequestId(payload, currentRequestId()), {
+    const q = await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue);
+    // BullMQ keeps the add made while a job of the same resource runs as `dn:<deduplication id>`
+    // until that job ends. Between this look and the add a change can still come in and be
+    // replaced; the look back then stands in for it, as before.
+    if (options.unlessPending && options.resourceKey) {
+      const pending = await this.redis.exists(q.toKey(`dn:${name}/${options.resourceKey}`));
+      if (pending) return;
+    }
+    await q.add(name, withRequestId(payload, currentRequestId()), {
       // One job per resource: while one waits, another add is dropped; while one runs, the last
       // add is kept to run after it. An add for now also brings a pending delayed one forward,
       // so a look-again-later never holds back a change that asks for a look now. An add that

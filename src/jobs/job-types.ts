@@ -108,6 +108,12 @@ export interface EnqueueOptions {
    * is brought forward to then, as by an add for now.
    */
   gatherMs?: number;
+  /**
+   * A look back later (with `delayMs`) from inside the resource's running job: dropped when a run
+   * after this one is asked for already (a change came in while it ran). Without it the look
+   * back would replace that sooner run: of the adds made while a job runs, the last one is kept.
+   */
+  unlessPending?: boolean;
   attempts?: number;
   /** Required for jobs on a host queue. */
   hostId?: string;

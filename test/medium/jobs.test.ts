@@ -166,6 +166,50 @@ describe('background jobs on real Redis', () => {
     expect(ranAt).toHaveLength(1);
   });
 
+  it("keeps a look-now that came in while a job ran over that job's own look-later (unlessPending)", async () => {
+    const ranAt = new Map<string, number[]>();
+    let lookLater: (resourceKey: string) => Promise<void> = async () => undefined;
+    const gate = new Map<string, () => void>();
+    runner.register('test.flaky', async (payload) => {
+      const key = (payload as { key: string }).key;
+      const runs = ranAt.get(key) ?? [];
+      ranAt.set(key, [...runs, Date.now()]);
+      if (runs.length > 0) return { ok: true };
+      // The first run waits until the test has made its look-now, then asks for a look later.
+      await new Promise<void>((resolve) => gate.set(key, resolve));
+      await lookLater(key);
+      return { ok: true };
+    });
+    const runs = (key: string) => ranAt.get(key)?.length ?? 0;
+    const scenario = async (key: string, unlessPending: boolean, lateMs: number) => {
+      lookLater = (k) =>
+        queue.enqueue('test.flaky', { key: k, failTimes: 0 }, { resourceKey: k, delayMs: lateMs, unlessPending });
+      await queue.enqueue('test.flaky', { key, failTimes: 0 }, { resourceKey: key });
+      await waitFor('the first run', async () => gate.has(key), 5000, 10);
+      await queue.enqueue('test.flaky', { key, failTimes: 0 }, { resourceKey: key, gatherMs: 100 });
+      const t0 = Date.now();
+      gate.get(key)!();
+      return t0;
+    };
+    // With it, the look-now stands: the next run comes about 100 ms after the first ends.
+    const t0 = await scenario('g', true, 10000);
+    await waitFor('the run asked for while the first ran', async () => runs('g') === 2, 5000, 10);
+    expect(ranAt.get('g')![1] - t0).toBeLessThan(3000);
+    // Without it, the job's own look-later (made last) replaces the look-now.
+    await scenario('h', false, 10000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(runs('h')).toBe(1);
+    // With nothing asked for meanwhile, the look-later is made as usual.
+    lookLater = (k) =>
+      queue.enqueue('test.flaky', { key: k, failTimes: 0 }, { resourceKey: k, delayMs: 600, unlessPending: true });
+    const t1 = Date.now();
+    await queue.enqueue('test.flaky', { key: 'i', failTimes: 0 }, { resourceKey: 'i' });
+    await waitFor('the first run', async () => gate.has('i'), 5000, 10);
+    gate.get('i')!();
+    await waitFor('the look-later', async () => runs('i') === 2, 5000, 10);
+    expect(ranAt.get('i')![1] - t1).toBeGreaterThanOrEqual(600);
+  });
+
   it('registers the schedule table idempotently', async () => {
     await runner.stop();
     await runner.start();

@@ -237,7 +237,7 @@ export class ClusterReconciler {
       await this.jobs.enqueue(
         'cluster.reconcile',
         { clusterId: cluster.id },
-        { resourceKey: cluster.id, delayMs: this.config.requeueMs * (waitingOnly ? 10 : 2) },
+        { resourceKey: cluster.id, delayMs: this.config.requeueMs * (waitingOnly ? 10 : 2), unlessPending: true },
       );
     }
     return { settled: plan.settled };
