@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every process of the platform, chosen by its command:
-#   docker run ... kaas                              the API (node dist/src/main.js, port 8080)
-#   docker run ... kaas node dist/src/worker.js      a worker (its /metrics on 9464)
+#   docker run ... kaas                              the API (the CMD below, port 8080)
+#   docker run ... kaas node --max-semi-space-size=4 --heap-growing-percent=50 dist/src/worker.js
+#                                                    a worker (its /metrics on 9464)
 #   docker run ... kaas node dist/src/prepare.js     the migration step: run it once before the others
 #   docker run ... kaas node bin/kaasctl.js ...      kaasctl
 # Settings come from the environment (README.md, "Configuration"; docs/install.md). The Node.js
@@ -56,4 +57,5 @@ COPY bin bin
 # The code stays root's and read-only; the process runs as kaas.
 USER kaas
 EXPOSE 8080 9464
-CMD ["node", "dist/src/main.js"]
+# The flags of deploy/node-flags (memory; scripts/check-dockerfile.mjs checks they are the same).
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/src/main.js"]

@@ -15,13 +15,14 @@ import { Redis } from 'ioredis';
 import { Client } from '../test/support/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.js';
 import { freePort, type Proc, randomEnv, waitFor } from '../test/support/processes.js';
+import { PLATFORM_NODE_FLAGS } from '../test/support/node-flags.js';
 
 /** The repository (this file runs from dist-bench/bench/). */
 const REPO = join(import.meta.dirname, '..', '..');
 /** The build whose entry points are started: `make bench` builds dist/ first. */
 const BUILD = process.env.KAAS_BENCH_DIST ?? 'dist';
 /** Extra node options for the started processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
-const NODE_ARGS = (process.env.KAAS_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const NODE_ARGS = [...PLATFORM_NODE_FLAGS, ...(process.env.KAAS_BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 /** Where to keep the processes' logs (KAAS_BENCH_LOG_LEVEL sets their level; default warn). */
 const LOGS_DIR = process.env.KAAS_BENCH_LOGS_DIR;
 

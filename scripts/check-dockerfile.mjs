@@ -8,7 +8,8 @@
 //   - COPY sources: present in the build context and not excluded by .dockerignore; no ADD;
 //   - secrets: no ENV or ARG with a secret-looking name and a value, nothing copied from .data or
 //     .env, and .dockerignore keeping .git, .data, .env and node_modules out of the context;
-//   - commands `node dist/src/X.js` (CMD, and the ones the comments list) compile from src/X.ts.
+//   - commands `node dist/src/X.js` (CMD, and the ones the comments list) compile from src/X.ts, and
+//     the API and the workers (main.js, worker.js) run with the flags of deploy/node-flags.
 //
 //   node scripts/check-dockerfile.mjs [--root DIR]
 import { existsSync, readFileSync } from 'node:fs';
@@ -99,7 +100,7 @@ function substitute(value, vars) {
  * Problems found in the Dockerfile text, each a string naming its line. `root` is the build
  * context; `nodeVersion` the pinned Node.js version.
  */
-export function checkDockerfile({ dockerfile, ignoreText, root, nodeVersion }) {
+export function checkDockerfile({ dockerfile, ignoreText, root, nodeVersion, nodeFlags }) {
   const problems = [];
   const at = (ins, msg) => problems.push(`Dockerfile:${ins.line}: ${msg}`);
   const ignored = dockerignore(ignoreText ?? '');
@@ -211,9 +212,30 @@ export function checkDockerfile({ dockerfile, ignoreText, root, nodeVersion }) {
         problems.push(
           `Dockerfile:${i + 1}: runs dist/src/${m[1]}.js, but there is no src/${m[1]}.ts to compile it from`,
         );
+      if (nodeFlags && (m[1] === 'main' || m[1] === 'worker')) {
+        // The options between the last `node` before the script and the script.
+        const before = line.slice(0, m.index);
+        const flags = [...before.slice(before.lastIndexOf('node')).matchAll(/--[\w-]+(?:=[^\s",\]]+)?/g)].map(
+          (f) => f[0],
+        );
+        if (flags.join(' ') !== nodeFlags.join(' '))
+          problems.push(
+            `Dockerfile:${i + 1}: runs dist/src/${m[1]}.js with node flags '${flags.join(' ')}', but deploy/node-flags says '${nodeFlags.join(' ')}'`,
+          );
+      }
     }
   });
   return { problems, stages: stages.map((s) => s.name ?? s.image) };
+}
+
+/** The flags of deploy/node-flags, when the build context has the file. */
+function platformNodeFlags(root) {
+  const file = join(root, 'deploy', 'node-flags');
+  if (!existsSync(file)) return undefined;
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*(#|$)/.test(line))
+    .flatMap((line) => line.trim().split(/\s+/));
 }
 
 function pinnedNodeVersion(root) {
@@ -232,6 +254,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     ignoreText: existsSync(ignorePath) ? readFileSync(ignorePath, 'utf8') : '',
     root,
     nodeVersion: pinnedNodeVersion(root),
+    nodeFlags: platformNodeFlags(root),
   });
   for (const p of problems) console.error(`check-dockerfile: ${p}`);
   if (problems.length) process.exit(1);

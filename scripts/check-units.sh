@@ -6,6 +6,7 @@
 #   - the programs they start exist: one under /opt/kaas (an installation is a built checkout,
 #     docs/install.md) in this checkout (after `make deps`), with a script compiled from src/; a
 #     system program (/bin/sh) on this machine;
+#   - the API and the workers run with the flags of deploy/node-flags;
 #   - the environment file examples set only variables the code reads.
 # The units name the paths of an installation (/opt/kaas, /etc/kaas), so they are verified in a
 # scratch root holding this machine's system units, ours under /etc/systemd/system, and an empty
@@ -29,6 +30,7 @@ mkdir -p "$root/etc/systemd/system" "$root/usr/lib/systemd"
 cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
 cp deploy/systemd/*.service deploy/systemd/*.timer "$root/etc/systemd/system/"
 
+read -ra node_flags <<<"$(grep -v '^[[:space:]]*#' deploy/node-flags | tr '\n' ' ')"
 units=()
 services=()
 for f in deploy/systemd/*.timer; do units+=("$(basename "$f")"); done
@@ -39,7 +41,13 @@ for f in deploy/systemd/*.service; do
   units+=("$name")
   services+=("$name")
   grep -q '^ExecStart=' "$f" || problem "$f: no ExecStart"
-  while read -r program script; do
+  while read -r program args; do
+    script=
+    flags=()
+    for a in $args; do
+      if [[ $a == dist/src/*.js ]]; then script=$a; break; fi
+      flags+=("$a")
+    done
     mkdir -p "$root$(dirname "$program")"
     printf '#!/bin/sh\n' >"$root$program"
     chmod 0755 "$root$program"
@@ -52,7 +60,11 @@ for f in deploy/systemd/*.service; do
       src=${script#dist/}
       [ -f "${src%.js}.ts" ] || problem "$f: runs $script, but there is no ${src%.js}.ts to compile it from"
     fi
-  done < <(sed -n 's/^ExecStart=\(\/[^ ]*\) *\([^ ]*\).*/\1 \2/p' "$f")
+    # The API and the workers run with the flags of deploy/node-flags.
+    if [[ $script == dist/src/main.js || $script == dist/src/worker.js ]] && [ "${flags[*]}" != "${node_flags[*]}" ]; then
+      problem "$f: runs $script with node flags '${flags[*]}', but deploy/node-flags says '${node_flags[*]}'"
+    fi
+  done < <(sed -n 's/^ExecStart=\(\/[^ ]*\) *\(.*\)$/\1 \2/p' "$f")
 done
 
 if ! out=$(systemd-analyze verify --man=no --generators=no --root="$root" "${units[@]}" 2>&1) || [ -n "$out" ]; then

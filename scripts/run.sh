@@ -29,6 +29,8 @@ if [ "${KAAS_SKIP_SERVICES:-0}" != 1 ]; then
 fi
 export KAAS_DATA_DIR=$DATA
 export UV_THREADPOOL_SIZE=${UV_THREADPOOL_SIZE:-16}
+# The API's and the workers' Node.js flags (memory): deploy/node-flags.
+read -ra node_flags <<<"$(grep -v '^[[:space:]]*#' deploy/node-flags | tr '\n' ' ')"
 scripts/bundles.sh >/dev/null
 node dist/src/prepare.js
 
@@ -43,7 +45,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-node dist/src/main.js &
+node "${node_flags[@]}" dist/src/main.js &
 pids+=($!)
 worker_port=${KAAS_WORKER_PORT:-9464}
 worker_ports=()
@@ -52,7 +54,7 @@ for ((i = 0; i < workers; i++)); do
   elif [[ $worker_port =~ ^[0-9]+$ ]]; then port=$((10#$worker_port + i)); worker_ports+=("$port")
   else port=$worker_port # not a port: the worker says so and stops
   fi
-  KAAS_WORKER_PORT=$port node dist/src/worker.js &
+  KAAS_WORKER_PORT=$port node "${node_flags[@]}" dist/src/worker.js &
   pids+=($!)
 done
 echo "kaas API on http://${KAAS_HOST:-127.0.0.1}:${KAAS_PORT:-8080} (dashboard at /, docs at /docs); Ctrl-C stops it." >&2

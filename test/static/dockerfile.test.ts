@@ -117,6 +117,22 @@ describe('check-dockerfile', () => {
     expect(r.status).toBe(1);
   });
 
+  it('fails when the API or a worker runs without the flags of deploy/node-flags', () => {
+    const root = tree(
+      swap('CMD ["node", "dist/src/main.js"]', 'CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]') +
+        '\n# docker run ... kaas node --max-semi-space-size=4 --heap-growing-percent=50 dist/src/worker.js\n',
+    );
+    mkdirSync(join(root, 'deploy'));
+    writeFileSync(join(root, 'deploy', 'node-flags'), '# memory\n--max-semi-space-size=4 --heap-growing-percent=50\n');
+    writeFileSync(join(root, 'src', 'worker.ts'), '');
+    const r = check(root);
+    expect(r.out).toMatch(
+      /:13: runs dist\/src\/main.js with node flags '--max-semi-space-size=4', but deploy\/node-flags says '--max-semi-space-size=4 --heap-growing-percent=50'/,
+    );
+    expect(r.out).not.toMatch(/worker\.js with node flags/);
+    expect(r.status).toBe(1);
+  });
+
   it('fails when .dockerignore lets local data and secrets into the context', () => {
     const r = check(tree(GOOD, 'node_modules\n'));
     expect(r.out).toMatch(/\.dockerignore: \.data is not excluded/);

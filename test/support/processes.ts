@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { PLATFORM_NODE_FLAGS } from './node-flags.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
@@ -50,9 +51,9 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts one of the built entry points (dist/src/*.js) as a real process. */
+/** Starts one of the built entry points (dist/src/*.js) as a real process, as deploy/node-flags says. */
 export function startProcess(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', entry)], {
+  const child = spawn(process.execPath, [...PLATFORM_NODE_FLAGS, join(ROOT, 'dist', 'src', entry)], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

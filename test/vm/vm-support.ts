@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { DomainSpec } from '../../src/hypervisor/xml/domain-xml.js';
 import { waitFor } from '../support/processes.js';
 import type { Client } from '../support/test-app.js';
+import { PLATFORM_NODE_FLAGS } from '../support/node-flags.js';
 
 export const run = promisify(execFile);
 
@@ -116,7 +117,7 @@ export function secondHost(): SecondHost {
           throw new Error(`the relays did not start: ${relay.output()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      const worker = spawnIn([process.execPath, join('dist', 'src', 'worker.js')], env);
+      const worker = spawnIn([process.execPath, ...PLATFORM_NODE_FLAGS, join('dist', 'src', 'worker.js')], env);
       return async () => {
         await worker.stop();
         await relay.stop();
