@@ -82,7 +82,7 @@ try {
       );
       const b = values.length - 9;
       rows.push(
-        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${i === 0 ? 'NULL' : "'default'"}, $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
+        `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, ${i === 0 ? 'NULL' : "'default'"}, 'v3.4.23', $${b + 7}, 1, 512, 1, $${b + 8}::inet, $${b + 9}::macaddr, 'Ready', now(), now(), now())`,
       );
       const driver = leases.runtime(hostId)!.backend as LibvirtHostBackend;
       const name = libvirtNames.domain(nodeId);
@@ -92,7 +92,7 @@ try {
       await driver.conn.startDomain(name);
     }
     await ds.query(
-      `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, pool, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
+      `INSERT INTO nodes (id, cluster_id, tenant_id, name, ordinal, role, pool, version, host_id, vcpus, memory_mib, disk_gib, address, mac, phase, boot_started_at, ready_at, last_heartbeat_at) VALUES ${rows.join(', ')}`,
       values,
     );
   }

@@ -19,6 +19,9 @@ import {
   withRequestId,
 } from './job-types.js';
 
+/** How long a resource's count of asked runs is kept after the last ask (see `asks`). */
+const ASKS_TTL_MS = 24 * 3600 * 1000;
+
 /** How long a request waits for Redis to take a job that the resync would enqueue anyway. */
 const NUDGE_TIMEOUT_MS = 2000;
 
@@ -78,12 +81,11 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
     const queue = QUEUE_OF[name];
     if (queue === HOST_QUEUE && !options.hostId) throw new Error(`job ${name} needs a hostId`);
     const q = await this.ready(queue === HOST_QUEUE ? hostQueueName(options.hostId!) : queue);
-    // BullMQ keeps the add made while a job of the same resource runs as `dn:<deduplication id>`
-    // until that job ends. Between this look and the add a change can still come in and be
-    // replaced; the look back then stands in for it, as before.
-    if (options.unlessPending && options.resourceKey) {
-      const pending = await this.redis.exists(q.toKey(`dn:${name}/${options.resourceKey}`));
-      if (pending) return;
+    const asking = options.resourceKey && !options.ensureOnly && !options.delayMs;
+    // Counted before the add, and after the change that asks for the run was committed.
+    if (asking) {
+      const key = this.asksKey(name, options.resourceKey!);
+      await this.redis.pipeline().incr(key).pexpire(key, ASKS_TTL_MS).exec();
     }
     await q.add(name, withRequestId(payload, currentRequestId()), {
       // One job per resource: while one waits, another add is dropped; while one runs, the last
@@ -102,6 +104,19 @@ export class BullJobQueue extends JobQueue implements OnModuleDestroy {
       ...(options.delayMs || options.gatherMs ? { delay: options.delayMs || options.gatherMs } : {}),
       ...(options.attempts ? { attempts: options.attempts } : {}),
     });
+    // Asked for since the job read its state: that run may have been replaced by this look later
+    // (if it was asked before this add) or it replaces it (after); either way, one for now.
+    if (options.askedBefore !== undefined && options.resourceKey)
+      if ((await this.asks(name, options.resourceKey)) !== options.askedBefore)
+        await this.enqueue(name, payload, { resourceKey: options.resourceKey, hostId: options.hostId });
+  }
+
+  async asks(name: JobName, resourceKey: string): Promise<number> {
+    return Number((await this.redis.get(this.asksKey(name, resourceKey))) ?? 0);
+  }
+
+  private asksKey(name: string, resourceKey: string): string {
+    return `${this.config.queuePrefix}:asks:${name}/${resourceKey}`;
   }
 
   async nudge<N extends JobName>(name: N, payload: JobPayloads[N], options: EnqueueOptions = {}): Promise<void> {

@@ -109,11 +109,12 @@ export interface EnqueueOptions {
    */
   gatherMs?: number;
   /**
-   * A look back later (with `delayMs`) from inside the resource's running job: dropped when a run
-   * after this one is asked for already (a change came in while it ran). Without it the look
-   * back would replace that sooner run: of the adds made while a job runs, the last one is kept.
+   * A look again later (with `delayMs`) from inside the resource's running job, which read
+   * `asks()` before it read the state it acted on: if a run was asked for since, a run now is
+   * queued after this add. Of the adds made while a job runs, the last is kept, so without this
+   * the look later would replace a sooner run asked for by a change this job did not see.
    */
-  unlessPending?: boolean;
+  askedBefore?: number;
   attempts?: number;
   /** Required for jobs on a host queue. */
   hostId?: string;
@@ -135,6 +136,11 @@ export abstract class JobQueue {
    * every cluster that is not at its declared state. A failure is logged, not thrown.
    */
   abstract nudge<N extends JobName>(name: N, payload: JobPayloads[N], options?: EnqueueOptions): Promise<void>;
+  /**
+   * How many runs of this job for this resource have been asked for (adds for now or soon, not
+   * looks later nor ensure-only adds), counted before each add: see `askedBefore`.
+   */
+  abstract asks(name: JobName, resourceKey: string): Promise<number>;
   abstract counts(): Promise<Record<QueueName, Record<string, number>>>;
   /** Jobs per state on one host's own queue. */
   abstract hostQueueCounts(hostId: string): Promise<Record<string, number>>;

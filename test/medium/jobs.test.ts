@@ -166,24 +166,30 @@ describe('background jobs on real Redis', () => {
     expect(ranAt).toHaveLength(1);
   });
 
-  it("keeps a look-now that came in while a job ran over that job's own look-later (unlessPending)", async () => {
+  it("keeps a run asked for while a job ran over that job's own look-later (askedBefore)", async () => {
     const ranAt = new Map<string, number[]>();
-    let lookLater: (resourceKey: string) => Promise<void> = async () => undefined;
+    let lookLater: (resourceKey: string, asked: number) => Promise<void> = async () => undefined;
     const gate = new Map<string, () => void>();
     runner.register('test.flaky', async (payload) => {
       const key = (payload as { key: string }).key;
       const runs = ranAt.get(key) ?? [];
       ranAt.set(key, [...runs, Date.now()]);
       if (runs.length > 0) return { ok: true };
-      // The first run waits until the test has made its look-now, then asks for a look later.
+      // The first run counts the asks as it starts (as a pass does before reading its state),
+      // waits until the test has asked for another run, then asks for a look later.
+      const asked = await queue.asks('test.flaky', key);
       await new Promise<void>((resolve) => gate.set(key, resolve));
-      await lookLater(key);
+      await lookLater(key, asked);
       return { ok: true };
     });
     const runs = (key: string) => ranAt.get(key)?.length ?? 0;
-    const scenario = async (key: string, unlessPending: boolean, lateMs: number) => {
-      lookLater = (k) =>
-        queue.enqueue('test.flaky', { key: k, failTimes: 0 }, { resourceKey: k, delayMs: lateMs, unlessPending });
+    const scenario = async (key: string, withAsks: boolean) => {
+      lookLater = (k, asked) =>
+        queue.enqueue(
+          'test.flaky',
+          { key: k, failTimes: 0 },
+          { resourceKey: k, delayMs: 10000, ...(withAsks ? { askedBefore: asked } : {}) },
+        );
       await queue.enqueue('test.flaky', { key, failTimes: 0 }, { resourceKey: key });
       await waitFor('the first run', async () => gate.has(key), 5000, 10);
       await queue.enqueue('test.flaky', { key, failTimes: 0 }, { resourceKey: key, gatherMs: 100 });
@@ -191,23 +197,25 @@ describe('background jobs on real Redis', () => {
       gate.get(key)!();
       return t0;
     };
-    // With it, the look-now stands: the next run comes about 100 ms after the first ends.
-    const t0 = await scenario('g', true, 10000);
+    // With it, the run asked for stands: it comes about 100 ms after the first run ends.
+    const t0 = await scenario('g', true);
     await waitFor('the run asked for while the first ran', async () => runs('g') === 2, 5000, 10);
     expect(ranAt.get('g')![1] - t0).toBeLessThan(3000);
-    // Without it, the job's own look-later (made last) replaces the look-now.
-    await scenario('h', false, 10000);
+    // Without it, the job's own look-later (added last) replaces the run asked for.
+    await scenario('h', false);
     await new Promise((r) => setTimeout(r, 2000));
     expect(runs('h')).toBe(1);
-    // With nothing asked for meanwhile, the look-later is made as usual.
-    lookLater = (k) =>
-      queue.enqueue('test.flaky', { key: k, failTimes: 0 }, { resourceKey: k, delayMs: 600, unlessPending: true });
+    // With nothing asked for meanwhile, the look-later is all there is.
+    lookLater = (k, asked) =>
+      queue.enqueue('test.flaky', { key: k, failTimes: 0 }, { resourceKey: k, delayMs: 600, askedBefore: asked });
     const t1 = Date.now();
     await queue.enqueue('test.flaky', { key: 'i', failTimes: 0 }, { resourceKey: 'i' });
     await waitFor('the first run', async () => gate.has('i'), 5000, 10);
     gate.get('i')!();
     await waitFor('the look-later', async () => runs('i') === 2, 5000, 10);
     expect(ranAt.get('i')![1] - t1).toBeGreaterThanOrEqual(600);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(runs('i')).toBe(2);
   });
 
   it('registers the schedule table idempotently', async () => {

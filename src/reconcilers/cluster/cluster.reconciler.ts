@@ -115,6 +115,8 @@ export class ClusterReconciler {
 
   @OnJob('cluster.reconcile')
   async reconcile(payload: JobPayloads['cluster.reconcile']): Promise<{ settled: boolean }> {
+    // Before the read: a run asked for after it is not lost to this pass's look back later.
+    const asked = await this.jobs.asks('cluster.reconcile', payload.clusterId);
     // The cluster with its nodes: one read for the whole pass.
     const context = await this.contexts.cluster(payload.clusterId);
     if (!context) return { settled: true };
@@ -237,7 +239,7 @@ export class ClusterReconciler {
       await this.jobs.enqueue(
         'cluster.reconcile',
         { clusterId: cluster.id },
-        { resourceKey: cluster.id, delayMs: this.config.requeueMs * (waitingOnly ? 10 : 2), unlessPending: true },
+        { resourceKey: cluster.id, delayMs: this.config.requeueMs * (waitingOnly ? 10 : 2), askedBefore: asked },
       );
     }
     return { settled: plan.settled };
