@@ -44,7 +44,8 @@ for f in deploy/systemd/*.service; do
   while read -r program args; do
     script=
     flags=()
-    for a in $args; do
+    read -ra words <<<"$args"
+    for a in "${words[@]}"; do
       if [[ $a == dist/src/*.js ]]; then script=$a; break; fi
       flags+=("$a")
     done
