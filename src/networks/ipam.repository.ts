@@ -50,9 +50,12 @@ export class IpamRepository {
     cursor: number,
     owner: Owner,
     quarantineSeconds: number,
+    /** An address `holdAndTake` took already, after the highest one (it then has looked there). */
+    takenAfterHighest?: string,
   ): Promise<string | undefined> {
     const lastOffset = range.last - range.network;
     const taken =
+      takenAfterHighest ??
       (await this.take(tx, vpcId, range, owner, 'after-highest', false)) ??
       (await this.take(tx, vpcId, range, owner, 'lowest', false));
     if (taken) {
@@ -101,35 +104,43 @@ export class IpamRepository {
     from: TakeFrom,
     wait: boolean,
   ): Promise<string | undefined> {
-    const above =
-      from === 'after-highest'
-        ? `AND address > COALESCE((SELECT max(a.address) FROM ip_allocations a
-                                    WHERE a.vpc_id = $1 AND a.address BETWEEN $2::inet AND $3::inet), $2::inet - 1)`
-        : '';
     while (true) {
       const rows: { address: string | null; taken: number }[] = await tx.query(
-        `WITH pick AS (
-           SELECT address FROM ip_free_addresses
-            WHERE vpc_id = $1 AND address BETWEEN $2::inet AND $3::inet ${above}
-            ORDER BY address
-            LIMIT 1
-            FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}
-         ), taken AS (
-           DELETE FROM ip_free_addresses f USING pick
-            WHERE f.vpc_id = $1 AND f.address = pick.address
-           RETURNING f.address
-         ), granted AS (
-           INSERT INTO ip_allocations (vpc_id, address, owner_kind, owner_id)
-           SELECT $1, address, $4, $5 FROM taken
-           ON CONFLICT (vpc_id, address) DO NOTHING
-           RETURNING address
-         )
+        `WITH ${takeSql(from, wait, 'TRUE')}
          SELECT (SELECT host(address) FROM granted) AS address, (SELECT count(*) FROM taken)::int AS taken`,
         [vpcId, formatIpv4(range.first), formatIpv4(range.last), owner.kind, owner.id],
       );
       if (rows[0].address) return rows[0].address;
       if (rows[0].taken === 0) return undefined;
     }
+  }
+
+  /**
+   * Holds the tenant's VPC (`FOR KEY SHARE`, as `VpcsRepository.holdForAllocation`) and takes the
+   * lowest listed address after the highest one allocated, in one statement: the usual case of an
+   * allocation in one round trip. `range` comes from the VPC's CIDR, which never changes. Null when
+   * the tenant has no such VPC; `address` is absent when nothing was taken that way (`allocate`
+   * then looks further, under the hold).
+   */
+  async holdAndTake(
+    tx: Tx,
+    tenantId: string,
+    vpcId: string,
+    range: AllocationRange,
+    owner: Owner,
+  ): Promise<{ name: string; cidr: string; freeListCursor: number; address?: string } | null> {
+    const rows: { name: string; cidr: string; freeListCursor: number; address: string | null }[] = await tx.query(
+      `WITH held AS (
+         SELECT name, cidr::text AS cidr, free_list_cursor FROM vpcs WHERE id = $1 AND tenant_id = $6 FOR KEY SHARE
+       ), ${takeSql('after-highest', false, 'EXISTS (SELECT 1 FROM held)')}
+       SELECT held.name, held.cidr, held.free_list_cursor AS "freeListCursor",
+              (SELECT host(address) FROM granted) AS address
+         FROM held`,
+      [vpcId, formatIpv4(range.first), formatIpv4(range.last), owner.kind, owner.id, tenantId],
+    );
+    if (rows.length === 0) return null;
+    const { address, ...vpc } = rows[0];
+    return address ? { ...vpc, address } : vpc;
   }
 
   /**
@@ -239,4 +250,34 @@ export class IpamRepository {
     );
     return Number(rows[0].n);
   }
+}
+
+/**
+ * The CTEs of a take ($1 the VPC, $2..$3 the range, $4..$5 the owner): pick the lowest listed
+ * address (after the highest allocated one, or anywhere) no other allocator holds, move it from
+ * the free list to `ip_allocations`. `taken` counts what left the list, `granted` what was
+ * allocated (a listed address that is somehow allocated already loses its row and gives none).
+ */
+function takeSql(from: TakeFrom, wait: boolean, guard: string): string {
+  const above =
+    from === 'after-highest'
+      ? `AND address > COALESCE((SELECT max(a.address) FROM ip_allocations a
+                                  WHERE a.vpc_id = $1 AND a.address BETWEEN $2::inet AND $3::inet), $2::inet - 1)`
+      : '';
+  return `pick AS (
+           SELECT address FROM ip_free_addresses
+            WHERE vpc_id = $1 AND ${guard} AND address BETWEEN $2::inet AND $3::inet ${above}
+            ORDER BY address
+            LIMIT 1
+            FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}
+         ), taken AS (
+           DELETE FROM ip_free_addresses f USING pick
+            WHERE f.vpc_id = $1 AND f.address = pick.address
+           RETURNING f.address
+         ), granted AS (
+           INSERT INTO ip_allocations (vpc_id, address, owner_kind, owner_id)
+           SELECT $1, address, $4, $5 FROM taken
+           ON CONFLICT (vpc_id, address) DO NOTHING
+           RETURNING address
+         )`;
 }

@@ -8,7 +8,7 @@ import { JobQueue } from '../jobs/job-types.js';
 import type { AppConfig } from '../config/config.js';
 import { formatCidr, formatIpv4, overlaps, parseCidr, validateVpcCidr, vpcHostRange } from '../common/cidr.js';
 import { FloatingIpsRepository } from './floating-ips.repository.js';
-import { IpamRepository, type Owner } from './ipam.repository.js';
+import { type AllocationRange, IpamRepository, type Owner } from './ipam.repository.js';
 import { toVpcResponse, type VpcResponse } from './networks.dto.js';
 import { VpcsRepository } from './vpcs.repository.js';
 
@@ -18,6 +18,8 @@ export type VpcInUseCheck = (tx: Tx, vpcId: string) => Promise<string | undefine
 @Injectable()
 export class VpcsService {
   private readonly inUseChecks: VpcInUseCheck[] = [];
+  /** VPCs' CIDRs by id, as allocations found them (a CIDR never changes). */
+  private readonly cidrs = new Map<string, string>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -114,24 +116,29 @@ export class VpcsService {
    * meanwhile. The unique constraint on (vpc, address) is what makes a double hand-out impossible.
    */
   async allocateAddress(tx: Tx, tenantId: string, vpcId: string, owner: Owner): Promise<string> {
-    const vpc = await this.vpcs.holdForAllocation(tx, tenantId, vpcId);
-    if (!vpc) throw DomainError.notFound('VPC', vpcId);
-    const parsed = parseCidr(vpc.cidr);
-    if (!parsed.ok) throw new Error(`stored VPC cidr ${vpc.cidr} is invalid`);
-    const range = vpcHostRange(parsed.cidr);
-    // The last host address is not handed out: the load balancers' health checks come from it.
+    // A VPC's CIDR never changes: once known, the hold and the first take go in one statement.
+    const known = this.cidrs.get(vpcId);
+    const held = known
+      ? await this.ipam.holdAndTake(tx, tenantId, vpcId, allocationRange(known), owner)
+      : await this.vpcs.holdForAllocation(tx, tenantId, vpcId);
+    if (!held) throw DomainError.notFound('VPC', vpcId);
+    if (!known) {
+      if (this.cidrs.size >= 10000) this.cidrs.clear();
+      this.cidrs.set(vpcId, held.cidr);
+    }
     const address = await this.ipam.allocate(
       tx,
       vpcId,
-      { network: parsed.cidr.network, first: range.first, last: range.last - 1 },
-      vpc.freeListCursor,
+      allocationRange(held.cidr),
+      held.freeListCursor,
       owner,
       this.config.ipQuarantineSeconds,
+      (held as { address?: string }).address,
     );
     if (!address) {
-      throw DomainError.unprocessable(`VPC "${vpc.name}" (${vpc.cidr}) has no free address`, {
-        vpc: vpc.name,
-        cidr: vpc.cidr,
+      throw DomainError.unprocessable(`VPC "${held.name}" (${held.cidr}) has no free address`, {
+        vpc: held.name,
+        cidr: held.cidr,
       });
     }
     return address;
@@ -140,4 +147,12 @@ export class VpcsService {
   releaseAddresses(tx: Tx | undefined, ownerId: string): Promise<number> {
     return this.ipam.release(tx, ownerId);
   }
+}
+
+/** The addresses of a VPC that go to owners: its host range but the last address, from which the load balancers' health checks come. */
+function allocationRange(cidr: string): AllocationRange {
+  const parsed = parseCidr(cidr);
+  if (!parsed.ok) throw new Error(`stored VPC cidr ${cidr} is invalid`);
+  const range = vpcHostRange(parsed.cidr);
+  return { network: parsed.cidr.network, first: range.first, last: range.last - 1 };
 }
