@@ -132,8 +132,10 @@ export class FloatingIpsService implements OnModuleInit {
         if (!earlier) throw DomainError.conflict(`the floating IP this request allocated (${made}) is gone since`);
         return earlier;
       }
-      await this.quotas.reserve(tx, tenantId, { maxFloatingIps: 1 });
+      // The address space before the tenant's row (the quota): a VPC router's allocation holds
+      // the first and then locks the second (its insert names the tenant). One order, no deadlock.
       await this.ips.lockAddressSpace(tx);
+      await this.quotas.reserve(tx, tenantId, { maxFloatingIps: 1 });
       const allocated = await this.ips.allocate(tx, tenantId);
       if (!allocated) throw DomainError.unprocessable('no free floating IP address: ask the operator to add a range');
       await this.idempotency.record(tx, 'floating-ip', allocated.id);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Database } from '../../src/common/database.js';
+import { FloatingIpsRepository } from '../../src/networks/floating-ips.repository.js';
 import { FloatingIpsService } from '../../src/networks/floating-ips.service.js';
 import { VpcsService } from '../../src/networks/vpcs.service.js';
 import { createTenant, startTestApp, type TestApp } from '../support/test-app.js';
@@ -233,6 +234,27 @@ describe('VPCs, IP address management and floating IPs (real Postgres)', () => {
       expect(answers.every((a) => a.status === 201)).toBe(true);
       const addresses = answers.map((a) => a.body.address);
       expect(new Set(addresses).size).toBe(addresses.length);
+    });
+
+    it("allocates a tenant's address while a VPC router takes one of that tenant's (one lock order, no deadlock)", async () => {
+      // A router's address is taken under the address-space lock and then inserted for the VPC's
+      // tenant (a foreign-key lock on the tenant's row); a tenant's own allocation reserves quota
+      // (the tenant's row) and needs the address-space lock. In opposite orders the two deadlock.
+      await t.admin.call('POST', '/v1/floating-ip-ranges', { cidr: '10.253.1.0/28' });
+      const { client, id: tenantId } = await createTenant(t, 'fip-vs-router');
+      const vpc = await client.call('POST', '/v1/vpcs', { name: 'net', cidr: '10.31.0.0/24' });
+      const repo = t.app.get(FloatingIpsRepository);
+      let answer: Promise<{ status: number; body: unknown }> | undefined;
+      const router = await db.transaction(async (tx) => {
+        await repo.lockAddressSpace(tx);
+        answer = client.call('POST', '/v1/floating-ips', {});
+        // The request reaches the lock it waits for.
+        await new Promise((r) => setTimeout(r, 500));
+        return repo.allocate(tx, tenantId, { vpcId: vpc.body.id as string });
+      });
+      expect(router?.vpcId).toBe(vpc.body.id);
+      const res = await answer!;
+      expect({ status: res.status, body: res.body }).toMatchObject({ status: 201 });
     });
 
     it('allocates once when the retry follows an attempt that died after allocating', async () => {
