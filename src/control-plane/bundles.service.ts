@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join, relative as relativePath } from 'node:path';
 import type { Logger } from 'pino';
 import { DomainError } from '../common/domain-error.js';
@@ -53,9 +54,24 @@ export interface Bundle {
   versions: BundleVersionState[];
 }
 
+/**
+ * The file's SHA-256, read through one buffer: a stream would leave a new 64 KiB buffer behind
+ * for every chunk, and the bundles' hundreds of MiB of artifacts, hashed at start-up, made the
+ * process's memory jump by tens of MiB until the garbage was collected (bench/README.md).
+ */
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 
