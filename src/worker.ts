@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { loadConfigOrExit } from './config/bootstrap.js';
 import { closeOnSignals } from './common/shutdown.js';
+import { startMemoryTrim } from './common/memory-trim.js';
 import { createLogger, PinoNestLogger } from './common/logger.js';
 import { HostLeases } from './hypervisor/host-leases.service.js';
 import { JobRunner } from './jobs/job-runner.service.js';
@@ -20,6 +21,7 @@ try {
   if (config.workerHttp) await startWorkerHttp(app, config.workerHttp, logger);
   await app.get(JobRunner).start();
   await app.get(HostLeases).start();
+  startMemoryTrim(config.memoryTrimMs, logger);
 } catch (err) {
   logger.fatal({ err: (err as Error).message }, 'worker failed to start');
   logger.flush();

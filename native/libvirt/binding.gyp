@@ -11,7 +11,8 @@
         "src/channel.cc",
         "src/storage.cc",
         "src/network.cc",
-        "src/constants.cc"
+        "src/constants.cc",
+        "src/memory.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -57,6 +57,8 @@ export interface AppConfig {
   ovn: OvnConfig;
   /** Seconds a released VPC address rests before it is handed out again (stale ARP caches). */
   ipQuarantineSeconds: number;
+  /** How often the process returns the C library's free memory to the system (0: never). */
+  memoryTrimMs: number;
   /** Simulated guests: boot and install durations. */
   simBootMs: number;
   simInstallMs: number;
@@ -396,6 +398,7 @@ export function loadConfig(env: Env = process.env, readFile?: (path: string) => 
       integrationBridge: name(env, 'KAAS_OVN_BRIDGE', 'br-int'),
     },
     ipQuarantineSeconds: int(env, 'KAAS_IP_QUARANTINE_SECONDS', 300, 0, 86400),
+    memoryTrimMs: int(env, 'KAAS_MEMORY_TRIM_MS', 10000, 0, 600000),
     simBootMs: int(env, 'KAAS_SIM_BOOT_MS', 2000, 0, 600000),
     simInstallMs: int(env, 'KAAS_SIM_INSTALL_MS', 3000, 0, 600000),
     requeueMs: int(env, 'KAAS_REQUEUE_MS', 1000, 10, 600000),

@@ -1,5 +1,6 @@
 // Module entry: initialises libvirt (once per process) before anything can
-// open a connection, then exports the Connection class and the constants.
+// open a connection, then exports the Connection class and the constants
+// (and trimMemory, the process's one other native need: memory.cc).
 #include <napi.h>
 
 #include "channel.h"
@@ -8,6 +9,7 @@
 
 namespace kaas {
 Napi::Object MakeConstants(Napi::Env env);
+Napi::Value TrimMemory(const Napi::CallbackInfo& info);
 }
 
 namespace {
@@ -33,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", kaas::MakeConstants(env));
   exports.Set("getVersion", Napi::Function::New(env, GetVersion, "getVersion"));
   exports.Set("liveChannels", Napi::Function::New(env, GetLiveChannels, "liveChannels"));
+  exports.Set("trimMemory", Napi::Function::New(env, kaas::TrimMemory, "trimMemory"));
   return exports;
 }
 

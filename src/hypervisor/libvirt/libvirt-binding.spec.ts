@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { findRepoRoot, libvirtAddonPath, loadLibvirtBinding } from './libvirt-binding.js';
 import { LibvirtConnection } from './libvirt-connection.js';
@@ -43,6 +45,34 @@ describe('libvirt binding: loading', () => {
     expect(LIBVIRT.VIR_ERR_NO_STORAGE_POOL).toBe(49);
     expect(LIBVIRT.VIR_CONNECT_LIST_STORAGE_POOLS_DIR).toBe(64);
     expect(Object.isFrozen(native)).toBe(true);
+  });
+});
+
+describe('trimMemory', () => {
+  // A process of its own, so that what it measures is its own memory and nothing else's.
+  const CHILD = `
+    const binding = require(process.argv[1]);
+    const anonMiB = () => Number(/RssAnon:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+    let buffers = [];
+    for (let i = 0; i < 4000; i++) buffers.push(Buffer.alloc(32 * 1024, 1));
+    // Allocated last, kept: the C library cannot give the heap back by shrinking it from the top.
+    const kept = Buffer.alloc(32 * 1024, 1);
+    buffers = null;
+    gc();
+    gc();
+    const before = anonMiB();
+    const trimmed = binding.trimMemory();
+    console.log(JSON.stringify({ before, after: anonMiB(), trimmed, kept: kept.length }));
+  `;
+
+  it('returns the memory that freed buffers leave in the C library to the system', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, ['--expose-gc', '-e', CHILD, libvirtAddonPath()]);
+    const m = JSON.parse(stdout) as { before: number; after: number; trimmed: boolean };
+    // 125 MiB of buffers were freed: the process holds them until they are trimmed.
+    expect(m.before).toBeGreaterThan(100);
+    expect(m.trimmed).toBe(true);
+    expect(m.before - m.after).toBeGreaterThan(100);
   });
 });
 

@@ -114,6 +114,11 @@ export interface NativeBinding {
   getVersion(): number;
   /** Channel streams not yet freed in this process, open or ended (tests check it returns to 0). */
   liveChannels(): number;
+  /**
+   * Returns the C library's free heap pages to the system (glibc's malloc_trim); false when
+   * there was nothing to return or the C library is not glibc.
+   */
+  trimMemory(): boolean;
 }
 
 const ADDON_RELATIVE_PATH = join('native', 'libvirt', 'build', 'Release', 'kaas_libvirt.node');
