@@ -5,7 +5,7 @@
 # so libvirt-dev must come first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(postgresql redis-server libvirt-dev libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+PKGS=(postgresql redis-server libvirt-dev libvirt-daemon libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base iptables nftables xorriso genisoimage busybox-static linux-image-cloud-amd64 etcd-server etcd-client
   pkg-config python3 make g++ iproute2 util-linux procps curl chromium openvswitch-common ovn-common ovn-central
   openvswitch-switch ovn-host ethtool iputils-ping postgresql-client-common redis-tools openssl jq cpio xz-utils zstd

@@ -596,7 +596,7 @@ export interface paths {
     put?: never;
     /**
      * inject a fault into a simulated host or one of its guests
-     * @description Only for hosts whose URI is `test:///...`.
+     * @description Only for hosts on libvirt's test driver (`test:///...`, `test+unix:///...`).
      */
     post: operations['injectHostFault'];
     delete?: never;
@@ -1327,7 +1327,7 @@ export interface components {
       chassis: string;
       /** @enum {string} */
       domainType: 'kvm' | 'qemu';
-      /** @description true for test:/// hosts driven by the guest simulator */
+      /** @description true for hosts on the test driver (test:///..., test+unix:///...), whose guests are simulated */
       simulated: boolean;
       /** @enum {string} */
       state: 'Pending' | 'Ready' | 'Unreachable' | 'Draining' | 'Drained';

@@ -43,7 +43,9 @@ export function hostCommands(): Command[] {
   const hosts = new Command('hosts').description('hypervisor hosts (operator)');
   hosts
     .command('add <name> <uri>')
-    .description('register a libvirt host: qemu:///system, qemu+ssh://user@host/system, test:///... (simulated)')
+    .description(
+      'register a libvirt host: qemu:///system, qemu+ssh://user@host/system, test:///... or test+unix:///default?socket=... (simulated)',
+    )
     .addOption(
       new Option('--domain-type <type>', 'kvm (production) or qemu (no hardware virtualisation)')
         .choices(DOMAIN_TYPES)

@@ -32,7 +32,7 @@ export const API_TAGS = {
   'tenant: backups': "Snapshots of a cluster's control plane, kept in its storage pool; they outlive the cluster.",
   'operator: tenants': 'Tenants, their quotas and API keys, and further admin tokens.',
   'operator: hosts and images':
-    'The KVM hosts nodes run on (libvirt URIs; `test:///` hosts run simulated guests) and the images guests boot.',
+    'The KVM hosts nodes run on (libvirt URIs; hosts on the test driver, `test:///` or `test+unix:///`, run simulated guests) and the images guests boot.',
   'operator: floating-IP ranges': 'The ranges that floating IPs are drawn from.',
   'operator: health': 'A health sweep of every host, on demand.',
   'operator: audit log': 'Every write to the API: who, what, when, from where, and the outcome.',

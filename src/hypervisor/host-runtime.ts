@@ -61,6 +61,12 @@ export class HostRuntime {
           if (!this.expectedStops.delete(e.domainName)) this.events.domainStopped(this.host.id, e.domainName);
         }
       });
+      // What the backend learns here (guests already running) it can also do without.
+      await backend
+        .attached()
+        .catch((err: unknown) =>
+          this.logger.warn({ host: this.host.name, err: (err as Error).message }, "cannot list the host's domains"),
+        );
       this.backend = backend;
       this.attempts = 0;
     } catch (err) {

@@ -96,7 +96,7 @@ export class HostsController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'inject a fault into a simulated host or one of its guests',
-    description: 'Only for hosts whose URI is `test:///...`.',
+    description: "Only for hosts on libvirt's test driver (`test:///...`, `test+unix:///...`).",
     operationId: 'injectHostFault',
   })
   @ApiAcceptedResponse({ type: FaultAcceptedResponse })

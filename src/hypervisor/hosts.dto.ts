@@ -15,9 +15,17 @@ import {
 import { IsDnsLabel } from '../common/dns-label.js';
 import type { HostEntity, ImageEntity } from './host.entity.js';
 
-/** libvirt URIs the platform accepts: local or remote qemu, or the test driver. */
+/**
+ * libvirt URIs the platform accepts: local or remote qemu, or the test driver, in this process
+ * (`test:///default`, `test:///PATH.xml`) or served by a libvirtd (`test+unix:///default?socket=…`).
+ */
 export const HOST_URI =
-  /^(qemu(\+(ssh|tls|tcp|unix))?:\/\/[A-Za-z0-9._@:[\]-]*\/(system|session)(\?[A-Za-z0-9=&%._/-]*)?|test:\/\/\/[A-Za-z0-9._/-]+)$/;
+  /^(qemu(\+(ssh|tls|tcp|unix))?:\/\/[A-Za-z0-9._@:[\]-]*\/(system|session)(\?[A-Za-z0-9=&%._/-]*)?|test:\/\/\/[A-Za-z0-9._/-]+|test\+(ssh|tls|tcp|unix):\/\/[A-Za-z0-9._@:[\]-]*\/[A-Za-z0-9._/-]+(\?[A-Za-z0-9=&%._/-]*)?)$/;
+
+/** Hosts driven by libvirt's test driver, whose guests the platform simulates. */
+export function isSimulatedHostUri(uri: string): boolean {
+  return /^test(\+[a-z]+)?:\/\//.test(uri);
+}
 
 export class CreateHostRequest {
   @IsDnsLabel('kvm-01')
@@ -28,7 +36,7 @@ export class CreateHostRequest {
   @MaxLength(1024)
   @Matches(HOST_URI, {
     message:
-      'uri must be a libvirt URI: qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system or test:///...',
+      'uri must be a libvirt URI: qemu:///system, qemu+ssh://user@host/system, qemu+tls://host/system, test:///... or test+unix:///default?socket=...',
   })
   uri: string;
 
@@ -162,7 +170,10 @@ export class HostResponse {
   @ApiProperty() uri: string;
   @ApiProperty({ description: 'its Open vSwitch chassis name (system-id)' }) chassis: string;
   @ApiProperty({ enum: ['kvm', 'qemu'] }) domainType: string;
-  @ApiProperty({ description: 'true for test:/// hosts driven by the guest simulator' }) simulated: boolean;
+  @ApiProperty({
+    description: 'true for hosts on the test driver (test:///..., test+unix:///...), whose guests are simulated',
+  })
+  simulated: boolean;
   @ApiProperty({ enum: ['Pending', 'Ready', 'Unreachable', 'Draining', 'Drained'] }) state: string;
   @ApiProperty({ type: HostCapacity }) capacity: HostCapacity;
   @ApiProperty({ type: HostAllocation }) allocated: HostAllocation;

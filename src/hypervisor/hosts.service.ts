@@ -14,7 +14,7 @@ import {
   toHostResponse,
   toImageResponse,
 } from './hosts.dto.js';
-import type { HostFault } from './hosts.dto.js';
+import { type HostFault, isSimulatedHostUri } from './hosts.dto.js';
 import { LibvirtConnection } from './libvirt/index.js';
 
 /** What runs on hosts, reported by the module that owns nodes. */
@@ -78,7 +78,7 @@ export class HostsService {
         name: body.name,
         uri: body.uri,
         domainType: body.domainType,
-        simulated: body.uri.startsWith('test:///'),
+        simulated: isSimulatedHostUri(body.uri),
         state: 'Pending',
         cpus: body.cpus ?? capacity.cpus,
         memoryMiB: body.memoryMiB ?? capacity.memoryMiB,
@@ -133,7 +133,9 @@ export class HostsService {
   async injectFault(id: string, nodeId: string | undefined, fault: HostFault, cpuPercent?: number): Promise<void> {
     const host = await this.mustFind(id);
     if (!host.simulated)
-      throw DomainError.unprocessable(`host "${host.name}" is not simulated; faults are only for test:/// hosts`);
+      throw DomainError.unprocessable(
+        `host "${host.name}" is not simulated; faults are only for hosts on libvirt's test driver (test:///… or test+unix://…)`,
+      );
     await this.jobs.enqueue('host.fault', { hostId: id, nodeId: nodeId ?? null, fault, cpuPercent }, { hostId: id });
   }
 

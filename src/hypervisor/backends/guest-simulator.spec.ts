@@ -31,4 +31,12 @@ describe('GuestSimulator', () => {
     sim.started('d1');
     expect(sim.status('d1')).toBe('no-answer');
   });
+
+  it('takes a guest found running as booted and ready, until it starts again', () => {
+    clock = 10_000;
+    sim.adopt('found');
+    expect(sim.status('found')).toEqual(expect.objectContaining({ stage: 'ready', ready: true }));
+    sim.started('found');
+    expect(sim.status('found')).toBe('no-answer');
+  });
 });

@@ -37,6 +37,13 @@ export class GuestSimulator implements GuestProbe {
     this.guests.set(domainName, { startedAt: now, loadPercent: 0, loadSince: now, cpuTimeNs: 0 });
   }
 
+  /** A guest found running that this simulator did not see start: it has booted and is ready. */
+  adopt(domainName: string): void {
+    const now = this.now();
+    const startedAt = now - this.timings.bootMs - this.timings.installMs;
+    this.guests.set(domainName, { startedAt, loadPercent: 0, loadSince: now, cpuTimeNs: 0 });
+  }
+
   stopped(domainName: string): void {
     this.guests.delete(domainName);
   }

@@ -89,6 +89,8 @@ export interface HostBackend {
   consoleLogPath(domainName: string): string | undefined;
   /** The host's runtime forwards each domain lifecycle event here. */
   observeDomainEvent(event: DomainLifecycleEvent): void;
+  /** Called once the runtime forwards the host's events, before the backend is used. */
+  attached(): Promise<void>;
 
   /** Asks a running guest how far it got (boot, install, join, ready). */
   probeGuest(target: GuestProbeTarget): Promise<ProbeResult>;

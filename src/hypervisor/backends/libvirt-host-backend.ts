@@ -24,6 +24,10 @@ export class LibvirtHostBackend implements HostBackend {
     private readonly guests: GuestProbe = new ChannelGuestProbe(conn),
   ) {}
 
+  attached(): Promise<void> {
+    return Promise.resolve();
+  }
+
   observeDomainEvent(event: DomainLifecycleEvent): void {
     // A status read before a stop or a restart says nothing about the guest now. The channel of
     // a stopped domain ends by itself too; this also covers a restart between two probes.

@@ -5,6 +5,7 @@ import { GuestSimulator, type SimulatorTimings } from './guest-simulator.js';
 import type { GuestProbeTarget, ProbeResult } from './guest-status.js';
 import type { DomainStats, HostFaults } from './host-backend.js';
 import { LibvirtHostBackend } from './libvirt-host-backend.js';
+import { LIBVIRT_PREFIX } from '../xml/names.js';
 
 /** A small placeholder for content that no simulated guest reads. */
 const PLACEHOLDER_BYTES = 2048;
@@ -29,6 +30,18 @@ export class SimulatedHostBackend extends LibvirtHostBackend implements HostFaul
     const simulator = new GuestSimulator(timings);
     super(conn, simulator);
     this.simulator = simulator;
+  }
+
+  /**
+   * Guests running when the host is reached were started before this backend existed: a host
+   * served by a libvirtd (`test+unix://…`) keeps its domains while the worker holding it restarts
+   * or hands it over. They are taken as booted and ready, as a real host's guests would answer.
+   */
+  override async attached(): Promise<void> {
+    for (const d of await this.conn.listDomains()) {
+      if (d.active && d.name.startsWith(LIBVIRT_PREFIX) && !this.simulator.isRunning(d.name))
+        this.simulator.adopt(d.name);
+    }
   }
 
   override observeDomainEvent(e: DomainLifecycleEvent): void {

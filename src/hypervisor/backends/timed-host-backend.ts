@@ -2,7 +2,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { HostBackend } from './host-backend.js';
 
 /** The backend's asynchronous operations: each is a call to the host (libvirt, a guest's channel). */
-type Operation = Exclude<keyof HostBackend, 'kind' | 'faults' | 'consoleLogPath' | 'observeDomainEvent'>;
+type Operation = Exclude<keyof HostBackend, 'kind' | 'faults' | 'consoleLogPath' | 'observeDomainEvent' | 'attached'>;
 
 const OPERATIONS = new Set<string>(
   Object.keys({
