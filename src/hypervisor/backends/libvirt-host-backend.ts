@@ -62,8 +62,10 @@ export class LibvirtHostBackend implements HostBackend {
 
   async ensurePool(spec: PoolSpec): Promise<{ created: boolean }> {
     let created = false;
+    // Whether the pool was found running; a lookup reports it, so a pool in use costs one call.
+    let active = false;
     try {
-      await this.conn.lookupPool(spec.name);
+      active = (await this.conn.lookupPool(spec.name)).active;
     } catch (err) {
       if (!isNotFound(err)) throw err;
       // Node jobs of one host run side by side: another may define or start it meanwhile.
@@ -76,10 +78,12 @@ export class LibvirtHostBackend implements HostBackend {
       );
     }
     if (created && spec.type === 'dir') await this.buildPool(spec.name);
-    else if (spec.type === 'dir' && this.checksPoolFolders() && !this.checkedPools.has(spec.name))
+    else if (spec.type === 'dir' && this.checksPoolFolders() && !this.checkedPools.has(spec.name)) {
       await this.repairDirPool(spec);
+      active = false; // a repair may have stopped or redefined it: asked again below
+    }
     this.checkedPools.add(spec.name);
-    if (!(await this.conn.isPoolActive(spec.name))) {
+    if (!active && !(await this.conn.isPoolActive(spec.name))) {
       await this.conn.startPool(spec.name).catch(async (err: unknown) => {
         if (!isOperationInvalid(err) || !(await this.conn.isPoolActive(spec.name))) throw err;
       });
@@ -126,8 +130,8 @@ export class LibvirtHostBackend implements HostBackend {
 
   async ensureVolume(pool: string, spec: VolumeSpec): Promise<{ created: boolean; path: string }> {
     try {
-      await this.conn.lookupVolume(pool, spec.name);
-      return { created: false, path: await this.conn.getVolumePath(pool, spec.name) };
+      // The lookup brings the volume's path with it.
+      return { created: false, path: (await this.conn.lookupVolume(pool, spec.name)).path };
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
