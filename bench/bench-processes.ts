@@ -75,6 +75,11 @@ export interface BenchPlatform {
   workerPorts: number[];
   /** The processes' data directory. */
   dir: string;
+  /**
+   * The processes that simulate hosts on their own (libvirtd serving the test driver), when the
+   * benchmark started any: their CPU time is part of the bill, as a real host's libvirtd works too.
+   */
+  hypervisorPids: number[];
   /** Runs `cleanup` when the platform stops, also when the benchmark is interrupted. */
   onStop(cleanup: () => Promise<void>): void;
   stop(): Promise<void>;
@@ -263,6 +268,7 @@ export async function startBenchPlatform(
         return stdout.split('\n').filter((l) => /^record \d+:/.test(l)).length - 1;
       },
     },
+    hypervisorPids: [],
     onStop: (c) => cleanups.push(c),
     stop,
   };

@@ -230,7 +230,14 @@ export interface BillReading {
   /** The API's and the workers' /metrics: jobs, hypervisor calls, Northbound transactions. */
   samples: MetricSample[];
   /** CPU-seconds so far of each process, and of the run's PostgreSQL backends since the first reading. */
-  cpu: { api: number; workers: number[]; northbound: number; postgresBackends: number; redis: number };
+  cpu: {
+    api: number;
+    workers: number[];
+    northbound: number;
+    postgresBackends: number;
+    redis: number;
+    hypervisors?: number;
+  };
 }
 
 /**
@@ -258,6 +265,9 @@ export async function readBill(
     northbound: p.northbound ? processStats(p.northbound.pid).cpuSeconds : 0,
     postgresBackends: backends.seconds,
     redis: await redisCpuSeconds(redis),
+    ...(p.hypervisorPids.length
+      ? { hypervisors: p.hypervisorPids.reduce((a, pid) => a + processStats(pid).cpuSeconds, 0) }
+      : {}),
   };
   return { statements, redisCalls, samples: at === 'end' ? await scrape() : samples, cpu };
 }
@@ -318,6 +328,7 @@ export function billBetween(
     postgresBackends: b.cpu.postgresBackends - a.cpu.postgresBackends,
     redis: b.cpu.redis - a.cpu.redis,
     northbound: b.cpu.northbound - a.cpu.northbound,
+    ...(b.cpu.hypervisors !== undefined ? { hypervisors: b.cpu.hypervisors - (a.cpu.hypervisors ?? 0) } : {}),
   };
   return {
     nodes,

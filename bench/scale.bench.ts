@@ -5,22 +5,25 @@
  * Measures the time from the first POST until every cluster is Running, then one health sweep
  * over the 3,000 nodes (POST /v1/health/sweeps, median of 3), and the peak RSS and CPU time of
  * each process. Simulated guests keep their default timings (2 s boot, 3 s install) unless
- * KAAS_SIM_BOOT_MS / KAAS_SIM_INSTALL_MS say otherwise.
+ * KAAS_SIM_BOOT_MS / KAAS_SIM_INSTALL_MS say otherwise. The simulated hosts run inside the worker,
+ * then each in a libvirtd of its own (KAAS_BENCH_SIM_HOSTS, below).
  *
  * The bill of one node, from the first POST until every cluster is Running, divided by the nodes:
  * the statements PostgreSQL ran on the run's database (pg_stat_statements, the benchmark's own
  * left out), the jobs, hypervisor calls and Northbound transactions (reads and writes) the
  * processes counted (their /metrics), the commands Redis ran (INFO commandstats of a Redis of the
- * run's own), and the CPU time of the API, the workers, the run's PostgreSQL backends, Redis and
- * the Northbound server; with the 15 statements run most often.
+ * run's own), and the CPU time of the API, the workers, the run's PostgreSQL backends, Redis,
+ * the Northbound server and the simulated hosts' daemons; with the 15 statements run most often.
  *
- *   KAAS_BENCHES=scale make bench                      both worker counts
+ *   KAAS_BENCHES=scale make bench                      both worker counts, both places of the hosts
  *   KAAS_BENCH_WORKERS=3 KAAS_BENCHES=scale make bench one of them
+ *   KAAS_BENCH_SIM_HOSTS=in-process ...                the hosts inside the worker only
  */
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createLibvirtTestHost } from '../src/hypervisor/libvirt/testing/libvirt-test-host.js';
 import { waitFor } from '../test/support/processes.js';
+import { startSimulatedHostDaemon } from '../test/support/simulated-host-daemon.js';
 import type { Client } from '../test/support/test-app.js';
 import {
   BENCH_TAG,
@@ -54,6 +57,18 @@ const TIMEOUT_SECONDS = Number(process.env.KAAS_BENCH_TIMEOUT_SECONDS ?? 900);
 const NODE_SPEC = { vcpus: 1, memoryMiB: 512, diskGiB: 10 };
 const SIM_BOOT_MS = Number(process.env.KAAS_SIM_BOOT_MS ?? 2000);
 const SIM_INSTALL_MS = Number(process.env.KAAS_SIM_INSTALL_MS ?? 3000);
+/**
+ * Where the simulated hosts' libvirt state lives, one run each: `in-process`, libvirt's test
+ * driver inside the worker that holds the host (the issue's setup: about 80 MiB for 3,000 domains
+ * in that worker's memory, and calls without RPC); `daemons`, one libvirtd per host serving the
+ * test driver, where a real host keeps its domains (results `scale-N-worker(s)-host-daemons`,
+ * the daemons' CPU time in the bill).
+ */
+type SimHosts = 'in-process' | 'daemons';
+const SIM_HOSTS_MODES = (process.env.KAAS_BENCH_SIM_HOSTS ?? 'in-process daemons').split(/[\s,]+/).filter(Boolean);
+for (const m of SIM_HOSTS_MODES)
+  if (m !== 'daemons' && m !== 'in-process')
+    throw new Error(`KAAS_BENCH_SIM_HOSTS takes "in-process" and "daemons", not "${m}"`);
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,14 +91,32 @@ async function must<T = Record<string, unknown>>(
   return res.body;
 }
 
-async function registerHosts(p: BenchPlatform): Promise<string[]> {
+async function registerHosts(p: BenchPlatform, simHosts: SimHosts): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < HOSTS; i++) {
-    const h = await createLibvirtTestHost({ cpus: 256, memoryKiB: 512 * 1024 * 1024 });
-    p.onStop(h.cleanup);
+  const hosts = await Promise.all(
+    Array.from({ length: HOSTS }, async () => {
+      if (simHosts === 'in-process') {
+        const h = await createLibvirtTestHost({ cpus: 256, memoryKiB: 512 * 1024 * 1024 });
+        p.onStop(h.cleanup);
+        return h.uri;
+      }
+      const d = await startSimulatedHostDaemon();
+      p.onStop(d.stop);
+      p.hypervisorPids.push(d.pid);
+      return d.uri;
+    }),
+  );
+  for (const [i, uri] of hosts.entries()) {
     const body = await must<{ id: string }>(
       'host',
-      p.admin.call('POST', '/v1/hosts', { name: `sim-${i + 1}`, uri: h.uri, domainType: 'qemu' }),
+      p.admin.call('POST', '/v1/hosts', {
+        name: `sim-${i + 1}`,
+        uri,
+        domainType: 'qemu',
+        // The capacity the in-process hosts describe in their node file.
+        cpus: 256,
+        memoryMiB: 512 * 1024,
+      }),
     );
     ids.push(body.id);
   }
@@ -140,9 +173,9 @@ async function phaseCounts(db: pg.Client): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.phase, r.n]));
 }
 
-async function runScale(workers: number): Promise<void> {
+async function runScale(workers: number, simHosts: SimHosts): Promise<void> {
   const loadBefore = machineLoad();
-  console.log(`scale: ${CLUSTERS} clusters, ${TENANTS} tenants, ${HOSTS} hosts, ${workers} worker(s)`);
+  console.log(`scale: ${CLUSTERS} clusters, ${TENANTS} tenants, ${HOSTS} hosts (${simHosts}), ${workers} worker(s)`);
   // A Redis of the run's own: the bill counts its commands.
   const p = await startBenchPlatform(workers, HIGH_RATE_LIMITS, { ownRedis: true });
   const db = new pg.Client({ connectionString: p.db.url });
@@ -153,7 +186,7 @@ async function runScale(workers: number): Promise<void> {
     if (statementsOff) console.log(`  no query counts: ${statementsOff}`);
     const ownPid = Number((await db.query(`SELECT pg_backend_pid() AS pid, 1 AS ${BENCH_TAG}`)).rows[0].pid);
     const backends = new DatabaseBackendsCpu(p.db.name, ownPid);
-    const hostIds = await registerHosts(p);
+    const hostIds = await registerHosts(p, simHosts);
     const holders = await hostLeaseHolders(p.env.REDIS_URL, p.env.KAAS_QUEUE_PREFIX, hostIds);
     const hostsPerWorker = Object.values(
       holders.reduce<Record<string, number>>((acc, h) => ({ ...acc, [h]: (acc[h] ?? 0) + 1 }), {}),
@@ -304,11 +337,13 @@ async function runScale(workers: number): Promise<void> {
     const postgresConnections = Number(
       (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0].n,
     );
-    report(workers === 1 ? 'scale-1-worker' : `scale-${workers}-workers`, {
+    const name = workers === 1 ? 'scale-1-worker' : `scale-${workers}-workers`;
+    report(simHosts === 'daemons' ? `${name}-host-daemons` : name, {
       clusters: CLUSTERS,
       nodes: CLUSTERS * 3,
       tenants: TENANTS,
       hosts: HOSTS,
+      simulatedHosts: simHosts,
       workerProcesses: workers,
       hostsPerWorker,
       clients: TENANTS,
@@ -347,6 +382,7 @@ async function runScale(workers: number): Promise<void> {
         workerPeakRssMiB: memory.workers.map((w) => w.peakRssMiB),
         apiCpuSeconds: memory.api.cpuSeconds,
         workerCpuSeconds: memory.workers.map((w) => w.cpuSeconds),
+        simulatedHostDaemonsPeakRssMiB: p.hypervisorPids.map((pid) => processStats(pid).peakRssMiB),
       },
       postgresConnectionsAtEnd: postgresConnections,
       load: { before: loadBefore, atFirstPost: loadAtStart, afterCreate: loadAfterCreate, atEnd: machineLoad() },
@@ -358,4 +394,5 @@ async function runScale(workers: number): Promise<void> {
   }
 }
 
-for (const workers of WORKER_COUNTS) await runScale(workers);
+for (const simHosts of SIM_HOSTS_MODES as SimHosts[])
+  for (const workers of WORKER_COUNTS) await runScale(workers, simHosts);

@@ -143,6 +143,20 @@ export function summary(loadAtStart?: string): string {
       `${r.figure.padEnd(70)}${value.padEnd(13)}${target.padEnd(12)}${met.padEnd(6)}${when}${r.note ? `  [${r.note}]` : ''}`,
     );
   }
+  // Not a row of the table: the same run with each simulated host in a libvirtd of its own, where
+  // a real host keeps its domains (the issue's run has them inside the worker).
+  const daemons = load('scale-1-worker-host-daemons');
+  if (daemons) {
+    const f = (path: string) => String(num(at(daemons, path)) ?? '?');
+    const worker = num((at(daemons, 'memory.workerPeakRssMiB') as unknown[] | undefined)?.[0]) ?? '?';
+    lines.push(
+      '',
+      `the same run with each simulated host in a libvirtd of its own (scale-1-worker-host-daemons, ${String(daemons.at).slice(0, 16)}):`,
+      `  peak RSS API ${f('memory.apiPeakRssMiB')} MiB, worker ${worker} MiB; all Running in ${f('create.secondsToAllRunning')} s; ` +
+        `CPU per node ${f('bill.perNode.cpuMsAll')} ms (worker ${f('bill.perNode.cpuMs.workers')}, the daemons ${f('bill.perNode.cpuMs.hypervisors')}); ` +
+        `sweep ${f('sweep.medianSeconds')} s`,
+    );
+  }
   lines.push(
     '',
     `machine load at the start of this run: ${loadAtStart ?? '?'}; at its end: ${loadText(machineLoad().loadAvg)}`,

@@ -12,7 +12,7 @@ npx tsc -p tsconfig.bench.json --outDir dist-bench
 mkdir -p bench/results
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # The soak (bench/soak.bench.ts, 30 minutes) is not in the default list: `make bench-soak` runs it.
-for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api scale}; do
+for b in ${KAAS_BENCHES:-hypervisor-ops ipam cluster-create recovery sweep api idle scale}; do
   echo "== $b"
   if [ "$b" = hypervisor-ops ]; then
     # The binding's own micro-benchmark: every call on libvirt's test driver, 200 iterations.
